@@ -1,0 +1,308 @@
+//! The route table: what a request's host and path resolve to. Built once
+//! per configuration by `translate`, then read lock-free by every request.
+
+pub mod host;
+pub mod path;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// `namespace/name` of a Kubernetes object.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectKey {
+    pub namespace: String,
+    pub name: String,
+}
+
+impl ObjectKey {
+    pub fn new(namespace: impl Into<String>, name: impl Into<String>) -> Self {
+        Self { namespace: namespace.into(), name: name.into() }
+    }
+}
+
+impl fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)
+    }
+}
+
+/// A Service port and the ready endpoints behind it, with the round-robin
+/// cursor shared by every route that targets it.
+#[derive(Debug)]
+pub struct Backend {
+    pub service: ObjectKey,
+    /// The Service port as the Ingress named it (a number or a port name).
+    pub port: String,
+    pub endpoints: Vec<SocketAddr>,
+    /// Set when the Service itself is unknown, to tell a 503's cause apart.
+    pub service_missing: bool,
+    next: AtomicUsize,
+}
+
+impl Backend {
+    pub fn new(service: ObjectKey, port: String, endpoints: Vec<SocketAddr>) -> Self {
+        Self { service, port, endpoints, service_missing: false, next: AtomicUsize::new(0) }
+    }
+
+    /// A backend whose Service does not exist (yet): it answers 503.
+    pub fn missing(service: ObjectKey, port: String) -> Self {
+        Self { service_missing: true, ..Self::new(service, port, Vec::new()) }
+    }
+
+    /// Every endpoint once, starting at the next one in round-robin order:
+    /// the first is the pick, the rest are where a failed connect retries.
+    pub fn endpoints_in_pick_order(&self) -> impl Iterator<Item = SocketAddr> + '_ {
+        let n = self.endpoints.len();
+        let start = if n == 0 { 0 } else { self.next.fetch_add(1, Ordering::Relaxed) % n };
+        (0..n).map(move |i| self.endpoints[(start + i) % n])
+    }
+}
+
+/// How a route's path matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PathMatch {
+    Exact,
+    Prefix,
+    /// No rule matched: the default backend answers.
+    DefaultBackend,
+}
+
+/// Settings an Ingress applies to its own routes (from its annotations).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoutePolicy {
+    /// How long the upstream may take to send response headers.
+    pub response_timeout: Option<Duration>,
+}
+
+/// What a request lands on: which Ingress rule, and where it goes.
+#[derive(Debug)]
+pub struct Route {
+    /// The Ingress that owns the rule; `None` for `--default-backend-service`.
+    pub ingress: Option<ObjectKey>,
+    /// The rule's path as written in the Ingress (empty for a default backend).
+    pub path: String,
+    pub path_match: PathMatch,
+    pub backend: Arc<Backend>,
+    pub policy: Arc<RoutePolicy>,
+}
+
+/// Which requests a set of rules applies to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum HostPattern {
+    /// `foo.example.com`
+    Exact(String),
+    /// `*.example.com`, stored without `*.`: matches exactly one more label.
+    Wildcard(String),
+    /// A rule without a host.
+    Any,
+}
+
+impl HostPattern {
+    /// Parses an Ingress rule host (already validated); lower-cases it.
+    pub fn from_rule_host(host: Option<&str>) -> Self {
+        match host.map(str::to_ascii_lowercase) {
+            None => HostPattern::Any,
+            Some(h) if h.is_empty() => HostPattern::Any,
+            Some(h) => match h.strip_prefix("*.") {
+                Some(suffix) => HostPattern::Wildcard(suffix.to_string()),
+                None => HostPattern::Exact(h),
+            },
+        }
+    }
+}
+
+impl fmt::Display for HostPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HostPattern::Exact(h) => f.write_str(h),
+            HostPattern::Wildcard(s) => write!(f, "*.{s}"),
+            HostPattern::Any => f.write_str("*"),
+        }
+    }
+}
+
+/// The routes of one host pattern: a matchit router over path keys.
+#[derive(Default)]
+struct HostRoutes {
+    router: matchit::Router<usize>,
+    keys: HashMap<String, usize>,
+    entries: Vec<Entry>,
+}
+
+/// What one matchit key leads to. An Exact and a Prefix rule can share a key
+/// (`/foo` is both the Exact path and the bare Prefix); Exact wins.
+#[derive(Default)]
+struct Entry {
+    exact: Option<Arc<Route>>,
+    prefix: Option<Arc<Route>>,
+}
+
+/// A matchit key for a literal path: braces are matchit syntax.
+fn escape(path: &str) -> String {
+    path.replace('{', "{{").replace('}', "}}")
+}
+
+/// Why a rule could not enter the table.
+#[derive(Debug, thiserror::Error)]
+#[error("path {path:?} cannot be routed: {reason}")]
+pub struct InsertError {
+    path: String,
+    reason: String,
+}
+
+impl HostRoutes {
+    fn entry(&mut self, key: String) -> Result<&mut Entry, matchit::InsertError> {
+        let idx = match self.keys.get(&key) {
+            Some(&i) => i,
+            None => {
+                let i = self.entries.len();
+                self.router.insert(key.clone(), i)?;
+                self.keys.insert(key, i);
+                self.entries.push(Entry::default());
+                i
+            }
+        };
+        Ok(&mut self.entries[idx])
+    }
+
+    /// Adds a rule; the first route to claim a key keeps it (translate has
+    /// already ordered rules oldest Ingress first and reported conflicts).
+    fn add(&mut self, route: Arc<Route>) -> Result<(), InsertError> {
+        let err = |e: matchit::InsertError| InsertError { path: route.path.clone(), reason: e.to_string() };
+        match route.path_match {
+            PathMatch::Exact => {
+                let e = self.entry(escape(&route.path)).map_err(err)?;
+                e.exact.get_or_insert_with(|| route.clone());
+            }
+            PathMatch::Prefix => {
+                // Prefix matching is by path element: `/foo` covers `/foo`,
+                // `/foo/` and `/foo/…` but not `/foobar`. matchit's catch-all
+                // needs one character, hence three keys.
+                let base = escape(route.path.trim_end_matches('/'));
+                let keys = if base.is_empty() {
+                    vec!["/".to_string(), "/{*rest}".to_string()]
+                } else {
+                    vec![base.clone(), format!("{base}/"), format!("{base}/{{*rest}}")]
+                };
+                for key in keys {
+                    let e = self.entry(key).map_err(err)?;
+                    e.prefix.get_or_insert_with(|| route.clone());
+                }
+            }
+            PathMatch::DefaultBackend => {}
+        }
+        Ok(())
+    }
+
+    fn lookup(&self, path: &str) -> Option<&Arc<Route>> {
+        let m = self.router.at(path).ok()?;
+        let entry = &self.entries[*m.value];
+        entry.exact.as_ref().or(entry.prefix.as_ref())
+    }
+}
+
+/// A snapshot of every route. Immutable once built; a new configuration
+/// builds a new table and swaps it in.
+#[derive(Default)]
+pub struct RouteTable {
+    exact: HashMap<String, HostRoutes>,
+    wildcard: HashMap<String, HostRoutes>,
+    any: Option<HostRoutes>,
+    default_backend: Option<Arc<Route>>,
+    rules: usize,
+}
+
+impl RouteTable {
+    /// Finds the route for a normalised host and path. The most specific host
+    /// pattern with rules is chosen (exact, then `*.` wildcard, then rules
+    /// without host); when none of its paths match, the default backend answers.
+    pub fn lookup(&self, host: &str, path: &str) -> Option<&Arc<Route>> {
+        let routes = self
+            .exact
+            .get(host)
+            .or_else(|| host.split_once('.').and_then(|(_, parent)| self.wildcard.get(parent)))
+            .or(self.any.as_ref());
+        routes.and_then(|r| r.lookup(path)).or(self.default_backend.as_ref())
+    }
+
+    /// Number of Ingress path rules in the table.
+    pub fn rule_count(&self) -> usize {
+        self.rules
+    }
+
+    pub fn default_backend(&self) -> Option<&Arc<Route>> {
+        self.default_backend.as_ref()
+    }
+
+    /// Adds a path rule for a host pattern.
+    pub fn add(&mut self, host: &HostPattern, route: Arc<Route>) -> Result<(), InsertError> {
+        let routes = match host {
+            HostPattern::Exact(h) => self.exact.entry(h.clone()).or_default(),
+            HostPattern::Wildcard(s) => self.wildcard.entry(s.clone()).or_default(),
+            HostPattern::Any => self.any.get_or_insert_with(HostRoutes::default),
+        };
+        routes.add(route)?;
+        self.rules += 1;
+        Ok(())
+    }
+
+    pub fn set_default_backend(&mut self, route: Arc<Route>) {
+        self.default_backend = Some(route);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(path: &str, m: PathMatch, svc: &str) -> Arc<Route> {
+        Arc::new(Route {
+            ingress: Some(ObjectKey::new("default", "ing")),
+            path: path.into(),
+            path_match: m,
+            backend: Arc::new(Backend::new(ObjectKey::new("default", svc), "80".into(), vec![])),
+            policy: Arc::default(),
+        })
+    }
+
+    fn svc<'a>(t: &'a RouteTable, host: &str, path: &str) -> Option<&'a str> {
+        t.lookup(host, path).map(|r| r.backend.service.name.as_str())
+    }
+
+    #[test]
+    fn catch_all_backtracks_to_shorter_prefix() {
+        let mut t = RouteTable::default();
+        t.add(&HostPattern::Any, route("/", PathMatch::Prefix, "root")).unwrap();
+        t.add(&HostPattern::Any, route("/foo/bar", PathMatch::Exact, "exact")).unwrap();
+        t.add(&HostPattern::Any, route("/foo", PathMatch::Prefix, "foo")).unwrap();
+        assert_eq!(svc(&t, "x", "/foo/bar"), Some("exact"));
+        assert_eq!(svc(&t, "x", "/foo/baz"), Some("foo"));
+        assert_eq!(svc(&t, "x", "/foo/"), Some("foo"));
+        assert_eq!(svc(&t, "x", "/foobar"), Some("root"));
+        assert_eq!(svc(&t, "x", "/"), Some("root"));
+        assert_eq!(svc(&t, "x", "/fo"), Some("root"));
+    }
+
+    #[test]
+    fn braces_in_paths_are_literal() {
+        let mut t = RouteTable::default();
+        t.add(&HostPattern::Any, route("/{id}", PathMatch::Exact, "braces")).unwrap();
+        assert_eq!(svc(&t, "x", "/{id}"), Some("braces"));
+        assert_eq!(svc(&t, "x", "/42"), None);
+    }
+
+    #[test]
+    fn round_robin_visits_every_endpoint() {
+        let eps: Vec<SocketAddr> = (1..=3).map(|p| SocketAddr::from(([127, 0, 0, 1], p))).collect();
+        let b = Backend::new(ObjectKey::new("a", "b"), "80".into(), eps.clone());
+        let firsts: Vec<_> = (0..3).map(|_| b.endpoints_in_pick_order().next().unwrap()).collect();
+        assert_eq!(firsts, eps);
+        let order: Vec<_> = b.endpoints_in_pick_order().collect();
+        assert_eq!(order.len(), 3);
+        assert_eq!(order[0], eps[0]);
+    }
+}

@@ -1,0 +1,141 @@
+//! From an Ingress backend (Service name + port) to the ready pod endpoints
+//! behind it, through the Service's ports and its EndpointSlices.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::networking::v1::ServiceBackendPort;
+
+use crate::cluster::ClusterState;
+use crate::routing::{Backend, ObjectKey};
+
+pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
+
+/// The Service port an Ingress asks for, as it wrote it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PortRef {
+    Number(i32),
+    Name(String),
+}
+
+impl PortRef {
+    pub fn from_spec(port: &ServiceBackendPort) -> Option<Self> {
+        match (port.number, port.name.as_deref()) {
+            (Some(n), _) => Some(PortRef::Number(n)),
+            (None, Some(name)) if !name.is_empty() => Some(PortRef::Name(name.to_string())),
+            _ => None,
+        }
+    }
+
+    fn label(&self) -> String {
+        match self {
+            PortRef::Number(n) => n.to_string(),
+            PortRef::Name(s) => s.clone(),
+        }
+    }
+}
+
+/// Looks Services and EndpointSlices up by name, and builds each backend
+/// once so that every route to it shares one round-robin cursor.
+pub struct Backends<'a> {
+    services: HashMap<(&'a str, &'a str), &'a Service>,
+    slices: HashMap<(&'a str, &'a str), Vec<&'a EndpointSlice>>,
+    built: HashMap<(ObjectKey, Option<PortRef>), (Arc<Backend>, Option<String>)>,
+}
+
+impl<'a> Backends<'a> {
+    pub fn new(state: &'a ClusterState) -> Self {
+        let mut services = HashMap::new();
+        for s in &state.services {
+            if let (Some(ns), Some(name)) = (s.metadata.namespace.as_deref(), s.metadata.name.as_deref()) {
+                services.insert((ns, name), s);
+            }
+        }
+        let mut slices: HashMap<_, Vec<_>> = HashMap::new();
+        for es in &state.endpoint_slices {
+            let svc = es.metadata.labels.as_ref().and_then(|l| l.get(SERVICE_NAME_LABEL));
+            if let (Some(ns), Some(svc)) = (es.metadata.namespace.as_deref(), svc) {
+                slices.entry((ns, svc.as_str())).or_default().push(es);
+            }
+        }
+        Self { services, slices, built: HashMap::new() }
+    }
+
+    /// The backend for `service` and `port` (`None`: the Service's first
+    /// port, for `--default-backend-service`), with a warning when it
+    /// cannot serve (requests to it then answer 503).
+    pub fn resolve(&mut self, service: &ObjectKey, port: Option<&PortRef>) -> (Arc<Backend>, Option<String>) {
+        let key = (service.clone(), port.cloned());
+        if let Some(hit) = self.built.get(&key) {
+            return hit.clone();
+        }
+        let built = self.build(service, port);
+        self.built.insert(key, built.clone());
+        built
+    }
+
+    fn build(&self, key: &ObjectKey, port: Option<&PortRef>) -> (Arc<Backend>, Option<String>) {
+        let label = port.map(PortRef::label).unwrap_or_default();
+        let Some(service) = self.services.get(&(key.namespace.as_str(), key.name.as_str())) else {
+            let w = format!("service {key} not found: its routes answer 503 until it exists");
+            return (Arc::new(Backend::missing(key.clone(), label)), Some(w));
+        };
+        let spec = service.spec.as_ref();
+        if spec.and_then(|s| s.type_.as_deref()) == Some("ExternalName") {
+            let w = format!("service {key} is of type ExternalName, which is not supported: its routes answer 503");
+            return (Arc::new(Backend::new(key.clone(), label, vec![])), Some(w));
+        }
+        let ports = spec.and_then(|s| s.ports.as_deref()).unwrap_or_default();
+        let service_port = ports.iter().find(|p| match port {
+            Some(PortRef::Number(n)) => p.port == *n,
+            Some(PortRef::Name(name)) => p.name.as_deref() == Some(name.as_str()),
+            None => true,
+        });
+        let Some(service_port) = service_port else {
+            let w = format!("service {key} has no port {label}: its routes answer 503");
+            return (Arc::new(Backend::new(key.clone(), label, vec![])), Some(w));
+        };
+        let label = if label.is_empty() { service_port.port.to_string() } else { label };
+        let port_name = service_port.name.as_deref().unwrap_or("");
+        let endpoints = self.ready_endpoints(key, port_name);
+        let warning = endpoints
+            .is_empty()
+            .then(|| format!("service {key} port {label} has no ready endpoints: its routes answer 503"));
+        (Arc::new(Backend::new(key.clone(), label, endpoints)), warning)
+    }
+
+    /// Ready addresses of every slice of the Service, on the target port the
+    /// slices publish under the Service port's name.
+    fn ready_endpoints(&self, key: &ObjectKey, port_name: &str) -> Vec<SocketAddr> {
+        let mut out = Vec::new();
+        let slices = self.slices.get(&(key.namespace.as_str(), key.name.as_str()));
+        for slice in slices.into_iter().flatten() {
+            if !matches!(slice.address_type.as_str(), "IPv4" | "IPv6") {
+                continue;
+            }
+            let target = slice
+                .ports
+                .iter()
+                .flatten()
+                .find(|p| p.name.as_deref().unwrap_or("") == port_name)
+                .and_then(|p| p.port)
+                .and_then(|p| u16::try_from(p).ok());
+            let Some(target) = target else { continue };
+            for ep in slice.endpoints.iter().flatten() {
+                // An unset `ready` means ready (EndpointSlice API contract).
+                if ep.conditions.as_ref().and_then(|c| c.ready) == Some(false) {
+                    continue;
+                }
+                out.extend(
+                    ep.addresses.iter().filter_map(|a| a.parse::<IpAddr>().ok()).map(|ip| SocketAddr::new(ip, target)),
+                );
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+}

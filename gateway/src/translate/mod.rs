@@ -1,0 +1,298 @@
+//! `translate`: from Kubernetes objects to a route table. Pure, no I/O: the
+//! same objects always give the same table and the same diagnostics.
+
+pub mod annotations;
+mod backends;
+pub mod class;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use k8s_openapi::api::networking::v1::{Ingress, IngressBackend};
+
+pub use backends::SERVICE_NAME_LABEL;
+use backends::{Backends, PortRef};
+use class::ClassFilter;
+
+use crate::cluster::ClusterState;
+use crate::diagnostics::Diagnostic;
+use crate::routing::{HostPattern, ObjectKey, PathMatch, Route, RoutePolicy, RouteTable};
+
+/// How this controller instance selects and completes Ingresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TranslateOptions {
+    /// The IngressClass name that is ours (`--ingress-class`).
+    pub ingress_class: String,
+    /// The `spec.controller` value of our IngressClasses (`--controller-name`).
+    pub controller_name: String,
+    /// Also take Ingresses that name no class (`--watch-ingress-without-class`).
+    pub watch_ingress_without_class: bool,
+    /// Serves what no rule matches, when no Ingress has a `defaultBackend`.
+    pub default_backend_service: Option<ObjectKey>,
+}
+
+impl Default for TranslateOptions {
+    fn default() -> Self {
+        Self {
+            ingress_class: "wasmgress".into(),
+            controller_name: "wasmgress.io/ingress-controller".into(),
+            watch_ingress_without_class: false,
+            default_backend_service: None,
+        }
+    }
+}
+
+const INGRESS: &str = "Ingress";
+
+/// Builds the route table for every Ingress of ours, and says what was wrong
+/// with each object it could not use in full.
+pub fn translate(state: &ClusterState, opts: &TranslateOptions) -> (RouteTable, Vec<Diagnostic>) {
+    let filter = ClassFilter::new(state, opts);
+    let mut ingresses: Vec<&Ingress> = state.ingresses.iter().filter(|i| filter.selects(i)).collect();
+    // Oldest first: on a conflict the oldest Ingress keeps the rule.
+    ingresses.sort_by_cached_key(|i| {
+        (i.metadata.creation_timestamp.clone(), i.metadata.namespace.clone(), i.metadata.name.clone())
+    });
+    let mut t = Translation {
+        table: RouteTable::default(),
+        diagnostics: Vec::new(),
+        backends: Backends::new(state),
+        claims: HashMap::new(),
+        default_owner: None,
+    };
+    for ingress in ingresses {
+        t.add_ingress(ingress);
+    }
+    if t.table.default_backend().is_none()
+        && let Some(svc) = &opts.default_backend_service
+    {
+        let (backend, warning) = t.backends.resolve(svc, None);
+        if let Some(w) = warning {
+            t.diagnostics.push(Diagnostic::warning("Service", svc, format!("--default-backend-service: {w}")));
+        }
+        t.table.set_default_backend(Arc::new(Route {
+            ingress: None,
+            path: String::new(),
+            path_match: PathMatch::DefaultBackend,
+            backend,
+            policy: Arc::default(),
+        }));
+    }
+    t.diagnostics.sort();
+    t.diagnostics.dedup();
+    (t.table, t.diagnostics)
+}
+
+/// A path rule that passed validation, ready to enter the table.
+struct PlannedRule {
+    host: HostPattern,
+    path: String,
+    path_match: PathMatch,
+    service: ObjectKey,
+    port: PortRef,
+}
+
+/// Who holds a (host, match, path) and with which backend.
+struct Claim {
+    ingress: ObjectKey,
+    service: ObjectKey,
+    port: PortRef,
+}
+
+struct Translation<'a> {
+    table: RouteTable,
+    diagnostics: Vec<Diagnostic>,
+    backends: Backends<'a>,
+    claims: HashMap<(HostPattern, PathMatch, String), Claim>,
+    default_owner: Option<ObjectKey>,
+}
+
+impl Translation<'_> {
+    fn add_ingress(&mut self, ingress: &Ingress) {
+        let key = ObjectKey::new(
+            ingress.metadata.namespace.as_deref().unwrap_or("default"),
+            ingress.metadata.name.as_deref().unwrap_or("<unnamed>"),
+        );
+        let annotations = annotations::parse(ingress.metadata.annotations.as_ref());
+        let mut errors = annotations.errors;
+        let mut warnings = annotations.warnings;
+        let (rules, default_backend) = plan(ingress, &key.namespace, &mut errors, &mut warnings);
+        if !errors.is_empty() {
+            for e in errors {
+                self.diagnostics.push(Diagnostic::rejected(INGRESS, &key, format!("rejected: {e}")));
+            }
+            return;
+        }
+        let policy = Arc::new(annotations.policy);
+        for rule in rules {
+            self.add_rule(&key, rule, &policy, &mut warnings);
+        }
+        if let Some((service, port)) = default_backend {
+            self.add_default_backend(&key, service, port, &policy, &mut warnings);
+        }
+        for w in warnings {
+            self.diagnostics.push(Diagnostic::warning(INGRESS, &key, w));
+        }
+    }
+
+    fn add_rule(&mut self, owner: &ObjectKey, rule: PlannedRule, policy: &Arc<RoutePolicy>, warnings: &mut Vec<String>) {
+        let normalized = match rule.path_match {
+            PathMatch::Prefix if rule.path != "/" => rule.path.trim_end_matches('/').to_string(),
+            _ => rule.path.clone(),
+        };
+        let claim_key = (rule.host.clone(), rule.path_match, normalized);
+        if let Some(claim) = self.claims.get(&claim_key) {
+            let same_target = claim.service == rule.service && claim.port == rule.port;
+            if claim.ingress != *owner && !same_target {
+                warnings.push(format!(
+                    "host {} path {} ({:?}) conflicts with ingress {}, which is older and keeps it; this rule is ignored",
+                    rule.host, rule.path, rule.path_match, claim.ingress
+                ));
+            } else if claim.ingress == *owner && !same_target {
+                warnings.push(format!(
+                    "host {} path {} ({:?}) is listed twice with different backends; the first one is used",
+                    rule.host, rule.path, rule.path_match
+                ));
+            }
+            return;
+        }
+        let (backend, warning) = self.backends.resolve(&rule.service, Some(&rule.port));
+        warnings.extend(warning);
+        let route = Arc::new(Route {
+            ingress: Some(owner.clone()),
+            path: rule.path,
+            path_match: rule.path_match,
+            backend,
+            policy: policy.clone(),
+        });
+        match self.table.add(&rule.host, route) {
+            Ok(()) => {
+                let claim = Claim { ingress: owner.clone(), service: rule.service, port: rule.port };
+                self.claims.insert(claim_key, claim);
+            }
+            Err(e) => warnings.push(format!("host {}: {e}; this rule is ignored", rule.host)),
+        }
+    }
+
+    fn add_default_backend(
+        &mut self,
+        owner: &ObjectKey,
+        service: ObjectKey,
+        port: PortRef,
+        policy: &Arc<RoutePolicy>,
+        warnings: &mut Vec<String>,
+    ) {
+        if let Some(holder) = &self.default_owner {
+            warnings.push(format!(
+                "spec.defaultBackend is ignored: ingress {holder}, which is older, already provides the default backend"
+            ));
+            return;
+        }
+        let (backend, warning) = self.backends.resolve(&service, Some(&port));
+        warnings.extend(warning);
+        self.table.set_default_backend(Arc::new(Route {
+            ingress: Some(owner.clone()),
+            path: String::new(),
+            path_match: PathMatch::DefaultBackend,
+            backend,
+            policy: policy.clone(),
+        }));
+        self.default_owner = Some(owner.clone());
+    }
+}
+
+/// Validates an Ingress's rules and default backend. Errors reject the
+/// Ingress whole (as the API server would); warnings skip one rule.
+fn plan(
+    ingress: &Ingress,
+    namespace: &str,
+    errors: &mut Vec<String>,
+    warnings: &mut Vec<String>,
+) -> (Vec<PlannedRule>, Option<(ObjectKey, PortRef)>) {
+    let mut rules = Vec::new();
+    let Some(spec) = ingress.spec.as_ref() else {
+        errors.push("spec is missing".into());
+        return (rules, None);
+    };
+    let default_backend = spec.default_backend.as_ref().and_then(|b| {
+        service_backend(b, namespace, "spec.defaultBackend").unwrap_or_else(|e| {
+            errors.push(e);
+            None
+        })
+    });
+    for (i, rule) in spec.rules.iter().flatten().enumerate() {
+        let host = rule.host.as_deref().filter(|h| !h.is_empty());
+        if let Some(h) = host
+            && let Err(e) = validate::host(h)
+        {
+            errors.push(format!("rules[{i}]: {e}"));
+            continue;
+        }
+        let host = HostPattern::from_rule_host(host);
+        for (j, p) in rule.http.iter().flat_map(|h| &h.paths).enumerate() {
+            let at = format!("rules[{i}].http.paths[{j}]");
+            let path_match = match validate::path_type(&p.path_type) {
+                Ok(m) => m,
+                Err(e) => {
+                    errors.push(format!("{at}: {e}"));
+                    continue;
+                }
+            };
+            let path = match (p.path.as_deref().filter(|s| !s.is_empty()), p.path_type.as_str()) {
+                (Some(path), _) => path.to_string(),
+                (None, "ImplementationSpecific") => "/".to_string(),
+                (None, t) => {
+                    errors.push(format!("{at}: path is required for pathType {t}"));
+                    continue;
+                }
+            };
+            if let Err(e) = validate::path(&path, &p.path_type) {
+                errors.push(format!("{at}: {e}"));
+                continue;
+            }
+            if p.path_type == "ImplementationSpecific" && validate::looks_like_regex(&path) {
+                warnings.push(format!(
+                    "{at}: path {path:?} looks like a regular expression; ImplementationSpecific paths are matched as literal prefixes"
+                ));
+            }
+            match service_backend(&p.backend, namespace, &at) {
+                Ok(Some((service, port))) => rules.push(PlannedRule { host: host.clone(), path, path_match, service, port }),
+                Ok(None) => warnings.push(format!(
+                    "{at}: resource backends are not supported; path {path} is not served"
+                )),
+                Err(e) => errors.push(e),
+            }
+        }
+    }
+    (rules, default_backend)
+}
+
+/// Reads a Service backend. `Ok(None)` is a resource backend, which this
+/// controller does not serve.
+fn service_backend(b: &IngressBackend, namespace: &str, at: &str) -> Result<Option<(ObjectKey, PortRef)>, String> {
+    match (&b.service, &b.resource) {
+        (Some(_), Some(_)) => Err(format!("{at}: backend sets both service and resource")),
+        (None, Some(_)) => Ok(None),
+        (None, None) => Err(format!("{at}: backend names no service")),
+        (Some(svc), None) => {
+            if svc.name.is_empty() {
+                return Err(format!("{at}: backend service has no name"));
+            }
+            let port = svc
+                .port
+                .as_ref()
+                .and_then(PortRef::from_spec)
+                .ok_or_else(|| format!("{at}: backend service {}: port is required (number or name)", svc.name))?;
+            if let PortRef::Number(n) = port
+                && !(1..=65535).contains(&n)
+            {
+                return Err(format!("{at}: backend service {}: port {n} is out of range", svc.name));
+            }
+            Ok(Some((ObjectKey::new(namespace, svc.name.clone()), port)))
+        }
+    }
+}
