@@ -2,10 +2,20 @@
 //!
 //! Configuration flows one way: a source (`source`) yields Kubernetes
 //! objects (`cluster`), `translate` turns them into a `routing::RouteTable`,
-//! and the proxy (`proxy`) serves requests from the current table.
+//! the `controller` swaps it in, and the proxy (`proxy`) serves requests
+//! from whatever table is current. `gateway` wires these together.
 
+pub mod admin;
 pub mod cluster;
+pub mod controller;
 pub mod diagnostics;
+pub mod demo;
 pub mod duration;
+pub mod echo;
+pub mod gateway;
+pub mod proxy;
 pub mod routing;
+pub mod source;
 pub mod translate;
+
+pub use gateway::{Gateway, GatewayConfig};

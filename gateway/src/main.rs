@@ -1,1 +1,277 @@
-fn main() {}
+//! The `wasmgress` command line.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use wasmgress::diagnostics::Severity;
+use wasmgress::proxy::ProxyOptions;
+use wasmgress::proxy::server::ListenerOptions;
+use wasmgress::proxy::upstream::UpstreamOptions;
+use wasmgress::routing::ObjectKey;
+use wasmgress::source::files::FileSource;
+use wasmgress::translate::{TranslateOptions, translate};
+use wasmgress::{Gateway, GatewayConfig, demo, duration};
+
+#[derive(Parser)]
+#[command(name = "wasmgress", version, about = "Kubernetes Ingress controller and HTTP gateway with WebAssembly plugins")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Log format.
+    #[arg(long, global = true, env = "WASMGRESS_LOG_FORMAT", default_value = "text")]
+    log_format: LogFormat,
+    /// Worker threads serving traffic (default: one per CPU).
+    #[arg(long, global = true, env = "WASMGRESS_WORKERS")]
+    workers: Option<usize>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve traffic for the Ingresses found in a directory of manifests.
+    Run(RunArgs),
+    /// Check a directory of manifests; exit non-zero if any object is rejected.
+    Validate {
+        /// The directory of manifests.
+        dir: PathBuf,
+        #[command(flatten)]
+        class: ClassArgs,
+    },
+    /// Serve the example manifests with built-in echo backends.
+    Demo {
+        /// The directory of example manifests.
+        #[arg(long, env = "WASMGRESS_MANIFESTS")]
+        manifests: Option<PathBuf>,
+        #[arg(long, env = "WASMGRESS_HTTP_LISTEN", default_value = "127.0.0.1:8080")]
+        http_listen: SocketAddr,
+        #[arg(long, env = "WASMGRESS_ADMIN_LISTEN", default_value = "127.0.0.1:9090")]
+        admin_listen: SocketAddr,
+    },
+    /// Run an echo backend (for benchmarks and experiments).
+    #[command(hide = true)]
+    Echo {
+        #[arg(long, default_value = "127.0.0.1:18000")]
+        listen: SocketAddr,
+        #[arg(long, default_value = "echo")]
+        name: String,
+    },
+}
+
+/// Which Ingresses are ours.
+#[derive(Args, Clone)]
+struct ClassArgs {
+    /// The IngressClass name this controller serves.
+    #[arg(long, env = "WASMGRESS_INGRESS_CLASS", default_value = "wasmgress")]
+    ingress_class: String,
+    /// The `spec.controller` of IngressClasses this controller serves.
+    #[arg(long, env = "WASMGRESS_CONTROLLER_NAME", default_value = "wasmgress.io/ingress-controller")]
+    controller_name: String,
+    /// Also serve Ingresses that name no class.
+    #[arg(long, env = "WASMGRESS_WATCH_INGRESS_WITHOUT_CLASS")]
+    watch_ingress_without_class: bool,
+    /// NAMESPACE/NAME of a Service answering requests that match no rule.
+    #[arg(long, env = "WASMGRESS_DEFAULT_BACKEND_SERVICE", value_parser = parse_object_key)]
+    default_backend_service: Option<ObjectKey>,
+}
+
+impl ClassArgs {
+    fn options(&self) -> TranslateOptions {
+        TranslateOptions {
+            ingress_class: self.ingress_class.clone(),
+            controller_name: self.controller_name.clone(),
+            watch_ingress_without_class: self.watch_ingress_without_class,
+            default_backend_service: self.default_backend_service.clone(),
+        }
+    }
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Directory of Ingress, IngressClass, Service, EndpointSlice and Secret manifests, watched for changes.
+    #[arg(long, env = "WASMGRESS_MANIFESTS")]
+    manifests: PathBuf,
+    #[arg(long, env = "WASMGRESS_HTTP_LISTEN", default_value = "0.0.0.0:8080")]
+    http_listen: SocketAddr,
+    /// Serves /healthz, /readyz and /diagnostics.
+    #[arg(long, env = "WASMGRESS_ADMIN_LISTEN", default_value = "127.0.0.1:9090")]
+    admin_listen: SocketAddr,
+    #[command(flatten)]
+    class: ClassArgs,
+    /// Keep X-Forwarded-* headers sent by clients (only behind a trusted proxy).
+    #[arg(long, env = "WASMGRESS_TRUST_FORWARDED_HEADERS")]
+    trust_forwarded_headers: bool,
+    /// Timeout to connect to an upstream endpoint.
+    #[arg(long, env = "WASMGRESS_UPSTREAM_CONNECT_TIMEOUT", default_value = "5s", value_parser = duration::parse)]
+    upstream_connect_timeout: Duration,
+    /// Timeout for an upstream's response headers (per Ingress: wasmgress.io/proxy-read-timeout).
+    #[arg(long, env = "WASMGRESS_UPSTREAM_RESPONSE_TIMEOUT", default_value = "60s", value_parser = duration::parse)]
+    upstream_response_timeout: Duration,
+    /// Timeout for a client to send its request headers.
+    #[arg(long, env = "WASMGRESS_CLIENT_HEADER_TIMEOUT", default_value = "30s", value_parser = duration::parse)]
+    client_header_timeout: Duration,
+    /// How long in-flight requests may run after SIGTERM.
+    #[arg(long, env = "WASMGRESS_SHUTDOWN_GRACE_PERIOD", default_value = "30s", value_parser = duration::parse)]
+    shutdown_grace_period: Duration,
+}
+
+fn parse_object_key(s: &str) -> Result<ObjectKey, String> {
+    match s.split_once('/') {
+        Some((ns, name)) if !ns.is_empty() && !name.is_empty() && !name.contains('/') => Ok(ObjectKey::new(ns, name)),
+        _ => Err(format!("{s:?} is not NAMESPACE/NAME")),
+    }
+}
+
+impl RunArgs {
+    fn config(&self) -> GatewayConfig {
+        GatewayConfig {
+            http_listen: self.http_listen,
+            admin_listen: self.admin_listen,
+            manifests: self.manifests.clone(),
+            translate: self.class.options(),
+            proxy: ProxyOptions {
+                trust_forwarded_headers: self.trust_forwarded_headers,
+                upstream: UpstreamOptions {
+                    connect_timeout: self.upstream_connect_timeout,
+                    response_timeout: self.upstream_response_timeout,
+                    ..UpstreamOptions::default()
+                },
+            },
+            listener: ListenerOptions {
+                header_read_timeout: self.client_header_timeout,
+                shutdown_grace: self.shutdown_grace_period,
+            },
+            ..GatewayConfig::new(&self.manifests)
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WASMGRESS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = cli.workers {
+        runtime.worker_threads(n.max(1));
+    }
+    let runtime = match runtime.enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(cli.command)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Run(args) => {
+            serve_until_signal(args.config()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Validate { dir, class } => validate(&dir, &class.options()),
+        Command::Demo { manifests, http_listen, admin_listen } => {
+            run_demo(manifests, http_listen, admin_listen).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Echo { listen, name } => {
+            let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+            wasmgress::echo::serve(listener, name).await;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn serve_until_signal(cfg: GatewayConfig) -> anyhow::Result<()> {
+    let gateway = Gateway::start(cfg).await?;
+    wait_for_signal().await?;
+    tracing::info!("shutting down: no new connections, draining in-flight requests");
+    gateway.shutdown();
+    gateway.wait().await;
+    Ok(())
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    wasmgress::gateway::shutdown_signal().await.context("cannot listen for SIGTERM/SIGINT")
+}
+
+fn validate(dir: &std::path::Path, opts: &TranslateOptions) -> anyhow::Result<ExitCode> {
+    let snapshot = FileSource::new(dir).load().with_context(|| format!("cannot read {}", dir.display()))?;
+    let (table, mut diagnostics) = translate(&snapshot.state, opts);
+    diagnostics.extend(snapshot.diagnostics);
+    for d in &diagnostics {
+        let label = match d.severity {
+            Severity::Rejected => "error",
+            Severity::Warning => "warning",
+        };
+        println!("{label}: {d}");
+    }
+    let rejected = diagnostics.iter().filter(|d| d.severity == Severity::Rejected).count();
+    println!(
+        "{} Ingresses, {} path rules, {} rejected, {} warnings",
+        snapshot.state.ingresses.len(),
+        table.rule_count(),
+        rejected,
+        diagnostics.len() - rejected
+    );
+    Ok(if rejected > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// The example manifests: next to the working directory when run from the
+/// repository, else where this binary was built from.
+fn default_examples() -> PathBuf {
+    let local = PathBuf::from("manifests/examples");
+    if local.is_dir() {
+        return local;
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../manifests/examples")
+}
+
+async fn run_demo(manifests: Option<PathBuf>, http_listen: SocketAddr, admin_listen: SocketAddr) -> anyhow::Result<()> {
+    let dir = manifests.unwrap_or_else(default_examples);
+    let snapshot = FileSource::new(&dir).load().with_context(|| format!("cannot read {}", dir.display()))?;
+    let backends = demo::start_backends(&snapshot.state).await?;
+    let cfg = GatewayConfig { http_listen, admin_listen, ..GatewayConfig::new(&dir) };
+    let gateway = Gateway::start(cfg).await?;
+    println!("\nwasmgress demo: serving {} on http://{}", dir.display(), gateway.http_addr());
+    for (addr, service) in &backends {
+        println!("  echo backend for Service {service} on {addr}");
+    }
+    for d in &gateway.status().borrow().diagnostics {
+        println!("  note: {d}");
+    }
+    println!("\nTry:");
+    for cmd in demo::curl_commands(&snapshot.state, gateway.http_addr()) {
+        println!("  {cmd}");
+    }
+    println!("  curl -s http://{}/diagnostics   # what the gateway thinks of the manifests", gateway.admin_addr());
+    println!("\nEdit the files in {} and the routes follow. Ctrl-C stops.\n", dir.display());
+    wait_for_signal().await?;
+    gateway.shutdown();
+    gateway.wait().await;
+    Ok(())
+}

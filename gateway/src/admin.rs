@@ -1,0 +1,62 @@
+//! The admin listener: liveness, readiness and the current diagnostics,
+//! kept off the traffic port.
+
+use std::convert::Infallible;
+use std::fmt::Write as _;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::controller::ConfigStatus;
+
+fn respond(status: &watch::Receiver<ConfigStatus>, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+    let (code, body) = match req.uri().path() {
+        "/healthz" => (StatusCode::OK, "ok\n".to_string()),
+        "/readyz" => {
+            if status.borrow().generation > 0 {
+                (StatusCode::OK, "ready\n".to_string())
+            } else {
+                (StatusCode::SERVICE_UNAVAILABLE, "no route table yet\n".to_string())
+            }
+        }
+        "/diagnostics" => {
+            let s = status.borrow();
+            let mut out = String::new();
+            for d in &s.diagnostics {
+                let _ = writeln!(out, "{} {:?} {d}", d.kind, d.severity);
+            }
+            (StatusCode::OK, out)
+        }
+        _ => (StatusCode::NOT_FOUND, "not found\n".to_string()),
+    };
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    *resp.status_mut() = code;
+    resp
+}
+
+/// Serves the admin endpoints until `shutdown` turns true.
+pub async fn serve(listener: TcpListener, status: watch::Receiver<ConfigStatus>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(_) => continue,
+            },
+            () = crate::proxy::server::stopped(&mut shutdown) => return,
+        };
+        let status = status.clone();
+        let service = service_fn(move |req| {
+            let resp = respond(&status, &req);
+            async move { Ok::<_, Infallible>(resp) }
+        });
+        tokio::spawn(async move {
+            let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+        });
+    }
+}

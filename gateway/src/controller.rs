@@ -1,0 +1,75 @@
+//! The control loop: translate the latest snapshot of objects and swap the
+//! new route table in. Requests already running keep the table they loaded.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use tokio::sync::watch;
+
+use crate::diagnostics::{Diagnostic, Severity};
+use crate::routing::RouteTable;
+use crate::source::Snapshot;
+use crate::translate::{TranslateOptions, translate};
+
+/// The configuration as last applied.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigStatus {
+    /// How many route tables have been applied; 0 until the first one.
+    pub generation: u64,
+    /// Every problem with the applied objects.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Ingress path rules in the live table.
+    pub rules: usize,
+}
+
+/// Translates one snapshot, swaps the table in and publishes the status.
+pub fn apply(snapshot: &Snapshot, opts: &TranslateOptions, routes: &ArcSwap<RouteTable>, status: &watch::Sender<ConfigStatus>) {
+    let (table, mut diagnostics) = translate(&snapshot.state, opts);
+    diagnostics.extend(snapshot.diagnostics.iter().cloned());
+    let rules = table.rule_count();
+    routes.store(Arc::new(table));
+    status.send_modify(|s| {
+        log_changes(&s.diagnostics, &diagnostics);
+        s.generation += 1;
+        s.diagnostics = diagnostics;
+        s.rules = rules;
+        tracing::info!(generation = s.generation, rules, problems = s.diagnostics.len(), "route table applied");
+    });
+}
+
+/// Logs problems when they appear and when they go away, not at every
+/// reload, so a steady error does not flood the log.
+fn log_changes(before: &[Diagnostic], after: &[Diagnostic]) {
+    let old: HashSet<&Diagnostic> = before.iter().collect();
+    let new: HashSet<&Diagnostic> = after.iter().collect();
+    for d in after.iter().filter(|d| !old.contains(d)) {
+        match d.severity {
+            Severity::Rejected => tracing::error!(kind = d.kind, object = %d.object, "{}", d.message),
+            Severity::Warning => tracing::warn!(kind = d.kind, object = %d.object, "{}", d.message),
+        }
+    }
+    for d in before.iter().filter(|d| !new.contains(d)) {
+        tracing::info!(kind = d.kind, object = %d.object, "resolved: {}", d.message);
+    }
+}
+
+/// Applies every new snapshot until the source goes away. A burst of
+/// changes yields one translation: the watch channel keeps only the latest.
+pub async fn run(
+    mut snapshots: watch::Receiver<Snapshot>,
+    opts: TranslateOptions,
+    routes: Arc<ArcSwap<RouteTable>>,
+    status: watch::Sender<ConfigStatus>,
+) {
+    let status = Arc::new(status);
+    while snapshots.changed().await.is_ok() {
+        let snapshot = snapshots.borrow_and_update().clone();
+        let (opts, routes, status) = (opts.clone(), routes.clone(), status.clone());
+        // Translation is CPU work: keep it off the threads serving requests.
+        let done = tokio::task::spawn_blocking(move || apply(&snapshot, &opts, &routes, &status)).await;
+        if let Err(e) = done {
+            tracing::error!(error = %e, "translation failed; the previous route table keeps serving");
+        }
+    }
+}

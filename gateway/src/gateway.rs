@@ -1,0 +1,140 @@
+//! A running gateway: source, control loop, traffic and admin listeners,
+//! wired together in one visible place.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::controller::{self, ConfigStatus};
+use crate::proxy::server::{self, ListenerOptions};
+use crate::proxy::{Proxy, ProxyOptions};
+use crate::routing::RouteTable;
+use crate::source::files::FileSource;
+use crate::translate::TranslateOptions;
+use crate::admin;
+
+/// Everything a gateway needs to start.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    pub http_listen: SocketAddr,
+    pub admin_listen: SocketAddr,
+    /// The directory of manifests (file mode).
+    pub manifests: PathBuf,
+    /// How often the directory is rescanned besides filesystem events.
+    pub rescan_interval: Duration,
+    pub translate: TranslateOptions,
+    pub proxy: ProxyOptions,
+    pub listener: ListenerOptions,
+}
+
+impl GatewayConfig {
+    /// Defaults for a directory of manifests, listening where the CLI does.
+    pub fn new(manifests: impl Into<PathBuf>) -> Self {
+        Self {
+            http_listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            admin_listen: SocketAddr::from(([127, 0, 0, 1], 9090)),
+            manifests: manifests.into(),
+            rescan_interval: Duration::from_secs(5),
+            translate: TranslateOptions::default(),
+            proxy: ProxyOptions::default(),
+            listener: ListenerOptions::default(),
+        }
+    }
+}
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot read manifests from {dir}: {source}")]
+    Manifests { dir: PathBuf, source: std::io::Error },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+}
+
+/// A started gateway. Dropping it does not stop it: call `shutdown`.
+pub struct Gateway {
+    http_addr: SocketAddr,
+    admin_addr: SocketAddr,
+    routes: Arc<ArcSwap<RouteTable>>,
+    status: watch::Receiver<ConfigStatus>,
+    shutdown: watch::Sender<bool>,
+    server: JoinHandle<()>,
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })
+}
+
+impl Gateway {
+    /// Loads the manifests, applies the first route table, then starts
+    /// serving. Returns once the listeners are bound.
+    pub async fn start(cfg: GatewayConfig) -> Result<Self, StartError> {
+        let mut source = FileSource::new(&cfg.manifests);
+        let first = source.load().map_err(|source| StartError::Manifests { dir: cfg.manifests.clone(), source })?;
+        let routes = Arc::new(ArcSwap::from_pointee(RouteTable::default()));
+        let (status_tx, status) = watch::channel(ConfigStatus::default());
+        controller::apply(&first, &cfg.translate, &routes, &status_tx);
+
+        let http = bind(cfg.http_listen).await?;
+        let admin_listener = bind(cfg.admin_listen).await?;
+        let http_addr = http.local_addr().map_err(|source| StartError::Bind { addr: cfg.http_listen, source })?;
+        let admin_addr = admin_listener.local_addr().map_err(|source| StartError::Bind { addr: cfg.admin_listen, source })?;
+
+        let (snapshot_tx, snapshot_rx) = watch::channel(first);
+        tokio::spawn(source.watch(snapshot_tx, cfg.rescan_interval));
+        tokio::spawn(controller::run(snapshot_rx, cfg.translate.clone(), routes.clone(), status_tx));
+
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let proxy = Arc::new(Proxy::new(routes.clone(), cfg.proxy.clone()));
+        let server = tokio::spawn(server::serve(http, proxy, cfg.listener.clone(), shutdown_rx.clone()));
+        tokio::spawn(admin::serve(admin_listener, status.clone(), shutdown_rx));
+        tracing::info!(%http_addr, %admin_addr, manifests = %cfg.manifests.display(), "wasmgress is serving");
+        Ok(Self { http_addr, admin_addr, routes, status, shutdown, server })
+    }
+
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin_addr
+    }
+
+    /// The live route table.
+    pub fn routes(&self) -> Arc<RouteTable> {
+        self.routes.load_full()
+    }
+
+    /// Follows every configuration the gateway applies.
+    pub fn status(&self) -> watch::Receiver<ConfigStatus> {
+        self.status.clone()
+    }
+
+    /// Stops accepting connections and starts draining the open ones.
+    pub fn shutdown(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    /// Waits until the traffic listener has drained (after `shutdown`).
+    pub async fn wait(self) {
+        let _ = self.server.await;
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT: the signals that start a graceful shutdown.
+pub async fn shutdown_signal() -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,111 @@
+//! Body types on both sides of the proxy.
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::Full;
+use hyper::body::Incoming;
+
+/// What the gateway answers with: the upstream's streamed body, or a small
+/// local one (errors, redirects). An enum instead of a boxed body keeps the
+/// hot path free of an allocation and a virtual call per frame.
+#[derive(Debug)]
+pub enum ResponseBody {
+    Upstream(Incoming),
+    Local(Full<Bytes>),
+}
+
+impl ResponseBody {
+    pub fn local(text: impl Into<Bytes>) -> Self {
+        ResponseBody::Local(Full::new(text.into()))
+    }
+
+    pub fn empty() -> Self {
+        ResponseBody::Local(Full::new(Bytes::new()))
+    }
+}
+
+impl Body for ResponseBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        match self.get_mut() {
+            ResponseBody::Upstream(b) => Pin::new(b).poll_frame(cx),
+            ResponseBody::Local(b) => Pin::new(b).poll_frame(cx).map(|f| f.map(|r| Ok(r.unwrap_or_else(|e| match e {})))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            ResponseBody::Upstream(b) => b.is_end_stream(),
+            ResponseBody::Local(b) => b.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            ResponseBody::Upstream(b) => b.size_hint(),
+            ResponseBody::Local(b) => b.size_hint(),
+        }
+    }
+}
+
+/// The client's request body on its way upstream. It takes the body out of a
+/// shared slot on first poll, so that when a connect attempt fails before
+/// anything was sent, the untouched body can be reclaimed and the request
+/// retried on another endpoint.
+#[derive(Debug)]
+pub struct RequestBody {
+    slot: Arc<Mutex<Option<Incoming>>>,
+    body: Option<Incoming>,
+    end_stream: bool,
+    hint: SizeHint,
+}
+
+impl RequestBody {
+    /// Wraps a body; the returned handle reclaims it if it was never polled.
+    pub fn new(body: Incoming) -> (Self, Reclaim) {
+        let end_stream = body.is_end_stream();
+        let hint = body.size_hint();
+        let slot = Arc::new(Mutex::new(Some(body)));
+        (Self { slot: slot.clone(), body: None, end_stream, hint }, Reclaim(slot))
+    }
+}
+
+/// Takes back a request body that was never sent.
+#[derive(Debug)]
+pub struct Reclaim(Arc<Mutex<Option<Incoming>>>);
+
+impl Reclaim {
+    pub fn take(self) -> Option<Incoming> {
+        self.0.lock().ok().and_then(|mut slot| slot.take())
+    }
+}
+
+impl Body for RequestBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let this = self.get_mut();
+        if this.body.is_none() {
+            this.body = this.slot.lock().ok().and_then(|mut slot| slot.take());
+        }
+        match this.body.as_mut() {
+            Some(b) => Pin::new(b).poll_frame(cx),
+            None => Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.end_stream
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.hint.clone()
+    }
+}

@@ -1,0 +1,10 @@
+//! The data plane: listeners, the request handler and the upstream client.
+
+mod body;
+pub mod headers;
+pub mod server;
+mod service;
+pub mod upstream;
+
+pub use body::ResponseBody;
+pub use service::{Proxy, ProxyOptions, local_response};

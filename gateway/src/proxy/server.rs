@@ -1,0 +1,84 @@
+//! Listeners: accept connections, serve HTTP/1.1 and h2c on the same port,
+//! and drain gracefully on shutdown.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use super::Proxy;
+use super::headers::Peer;
+
+/// Connection-level limits of a listener.
+#[derive(Debug, Clone)]
+pub struct ListenerOptions {
+    /// How long a client may take to send its request headers.
+    pub header_read_timeout: Duration,
+    /// How long in-flight requests may take to finish after shutdown starts.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ListenerOptions {
+    fn default() -> Self {
+        Self { header_read_timeout: Duration::from_secs(30), shutdown_grace: Duration::from_secs(30) }
+    }
+}
+
+/// Serves `listener` until `shutdown` turns true; then stops accepting (new
+/// connections are refused), lets in-flight requests finish within the grace
+/// period, and returns.
+pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>, opts: ListenerOptions, mut shutdown: watch::Receiver<bool>) {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(opts.header_read_timeout);
+    builder.http2().timer(TokioTimer::new());
+    let graceful = GracefulShutdown::new();
+    let local = listener.local_addr().ok();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, client) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off, keep serving.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let peer = Peer { client, local: stream.local_addr().unwrap_or(client), scheme: "http" };
+                let proxy = proxy.clone();
+                let service = service_fn(move |req| {
+                    let proxy = proxy.clone();
+                    async move { Ok::<_, Infallible>(proxy.handle(req, peer).await) }
+                });
+                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(%client, error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            () = stopped(&mut shutdown) => break,
+        }
+    }
+    drop(listener);
+    tracing::info!(listener = ?local, "draining connections");
+    tokio::select! {
+        _ = graceful.shutdown() => tracing::info!(listener = ?local, "all connections drained"),
+        _ = tokio::time::sleep(opts.shutdown_grace) => tracing::warn!(listener = ?local, "grace period over; closing remaining connections"),
+    }
+}
+
+/// Resolves once `shutdown` turns true (or its sender is gone).
+pub(crate) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    // The guard `wait_for` returns is not Send: drop it here, not in a select.
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}

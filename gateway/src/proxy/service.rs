@@ -1,0 +1,146 @@
+//! One request through the gateway: route lookup on the current table, then
+//! the upstream, or a local answer when there is nowhere to go.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use http::header::{self, HeaderValue};
+use http::{Request, Response, StatusCode, Version};
+use hyper::body::Incoming;
+use tokio::io::copy_bidirectional;
+
+use super::body::ResponseBody;
+use super::headers::{self, Peer};
+use super::upstream::{Upstream, UpstreamError, UpstreamOptions};
+use crate::routing::{RouteTable, host, path};
+
+/// How the proxy treats requests, beyond what routes say.
+#[derive(Debug, Clone, Default)]
+pub struct ProxyOptions {
+    /// Keep X-Forwarded-* sent by the client (a trusted proxy in front).
+    pub trust_forwarded_headers: bool,
+    pub upstream: UpstreamOptions,
+}
+
+/// The request handler shared by every connection.
+pub struct Proxy {
+    routes: Arc<ArcSwap<RouteTable>>,
+    upstream: Upstream,
+    opts: ProxyOptions,
+}
+
+/// A short plain-text answer from the gateway itself. It never echoes
+/// request data, so it cannot reflect anything into a client.
+pub fn local_response(status: StatusCode, text: &'static str) -> Response<ResponseBody> {
+    let mut resp = Response::new(ResponseBody::local(text));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    resp
+}
+
+impl Proxy {
+    pub fn new(routes: Arc<ArcSwap<RouteTable>>, opts: ProxyOptions) -> Self {
+        let upstream = Upstream::new(opts.upstream.clone());
+        Self { routes, upstream, opts }
+    }
+
+    pub async fn handle(&self, mut req: Request<Incoming>, peer: Peer) -> Response<ResponseBody> {
+        // The URI's authority (HTTP/2, or HTTP/1.1 absolute-form) wins over
+        // Host, as RFC 9112 §3.2.2 requires of a server.
+        let authority = match req.uri().authority() {
+            Some(a) => a.as_str(),
+            None => match req.headers().get(header::HOST).and_then(|v| v.to_str().ok()) {
+                Some(h) => h,
+                None => return local_response(StatusCode::BAD_REQUEST, "missing Host header\n"),
+            },
+        };
+        let Ok(host) = host::normalize(authority) else {
+            return local_response(StatusCode::BAD_REQUEST, "invalid Host header\n");
+        };
+        let Ok(path) = path::normalize(req.uri().path()) else {
+            return local_response(StatusCode::BAD_REQUEST, "invalid request path\n");
+        };
+        let route = match self.routes.load().lookup(&host, &path) {
+            Some(r) => r.clone(),
+            None => return local_response(StatusCode::NOT_FOUND, "no route for this host and path\n"),
+        };
+        if route.backend.endpoints.is_empty() {
+            tracing::debug!(service = %route.backend.service, "no ready endpoints");
+            return local_response(StatusCode::SERVICE_UNAVAILABLE, "service unavailable\n");
+        }
+        let path_and_query = match req.uri().query() {
+            Some(q) => format!("{path}?{q}"),
+            None => path.into_owned(),
+        };
+        let host_value = HeaderValue::from_str(authority).ok();
+        drop(host);
+
+        let client_upgrade = (req.version() == Version::HTTP_11 && req.headers().contains_key(header::UPGRADE))
+            .then(|| hyper::upgrade::on(&mut req));
+        let (mut parts, body) = req.into_parts();
+        let upgrade = headers::strip_hop_by_hop(&mut parts.headers);
+        if let (Some(up), Some(_)) = (upgrade.clone(), &client_upgrade) {
+            headers::restore_upgrade(&mut parts.headers, up);
+        }
+        headers::set_forwarded(&mut parts.headers, &peer, host_value.as_ref(), self.opts.trust_forwarded_headers);
+        if parts.version == Version::HTTP_2 {
+            join_cookies(&mut parts.headers);
+        }
+        if !parts.headers.contains_key(header::HOST)
+            && let Some(h) = host_value
+        {
+            parts.headers.insert(header::HOST, h);
+        }
+        parts.version = Version::HTTP_11;
+        parts.extensions = http::Extensions::new();
+
+        let (mut resp, endpoint) = match self.upstream.send(&route, parts, body, &path_and_query).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(service = %route.backend.service, error = %e, "upstream request failed");
+                return match e {
+                    UpstreamError::ConnectTimeout | UpstreamError::ResponseTimeout => {
+                        local_response(StatusCode::GATEWAY_TIMEOUT, "upstream timed out\n")
+                    }
+                    UpstreamError::Unreachable(_) | UpstreamError::Failed(_) => {
+                        local_response(StatusCode::BAD_GATEWAY, "bad gateway\n")
+                    }
+                };
+            }
+        };
+
+        let upstream_upgrade = headers::strip_hop_by_hop(resp.headers_mut());
+        if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+            let (Some(client_upgrade), Some(up)) = (client_upgrade, upstream_upgrade) else {
+                return local_response(StatusCode::BAD_GATEWAY, "bad gateway\n");
+            };
+            headers::restore_upgrade(resp.headers_mut(), up);
+            let upstream_io = hyper::upgrade::on(&mut resp);
+            tokio::spawn(async move {
+                match tokio::try_join!(client_upgrade, upstream_io) {
+                    Ok((client, upstream)) => {
+                        let mut client = hyper_util::rt::TokioIo::new(client);
+                        let mut upstream = hyper_util::rt::TokioIo::new(upstream);
+                        if let Err(e) = copy_bidirectional(&mut client, &mut upstream).await {
+                            tracing::debug!(%endpoint, error = %e, "upgraded connection ended");
+                        }
+                    }
+                    Err(e) => tracing::debug!(%endpoint, error = %e, "upgrade failed"),
+                }
+            });
+        }
+        resp.map(ResponseBody::Upstream)
+    }
+}
+
+/// HTTP/2 may split cookies over several fields; HTTP/1.1 wants one
+/// (RFC 9113 §8.2.3).
+fn join_cookies(headers: &mut http::HeaderMap) {
+    if headers.get_all(header::COOKIE).iter().nth(1).is_none() {
+        return;
+    }
+    let joined: Vec<&str> = headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).collect();
+    if let Ok(v) = HeaderValue::from_str(&joined.join("; ")) {
+        headers.insert(header::COOKIE, v);
+    }
+}
