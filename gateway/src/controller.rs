@@ -24,7 +24,12 @@ pub struct ConfigStatus {
 }
 
 /// Translates one snapshot, swaps the table in and publishes the status.
-pub fn apply(snapshot: &Snapshot, opts: &TranslateOptions, routes: &ArcSwap<RouteTable>, status: &watch::Sender<ConfigStatus>) {
+pub fn apply(
+    snapshot: &Snapshot,
+    opts: &TranslateOptions,
+    routes: &ArcSwap<RouteTable>,
+    status: &watch::Sender<ConfigStatus>,
+) {
     let (table, mut diagnostics) = translate(&snapshot.state, opts);
     diagnostics.extend(snapshot.diagnostics.iter().cloned());
     let rules = table.rule_count();
@@ -34,7 +39,12 @@ pub fn apply(snapshot: &Snapshot, opts: &TranslateOptions, routes: &ArcSwap<Rout
         s.generation += 1;
         s.diagnostics = diagnostics;
         s.rules = rules;
-        tracing::info!(generation = s.generation, rules, problems = s.diagnostics.len(), "route table applied");
+        tracing::info!(
+            generation = s.generation,
+            rules,
+            problems = s.diagnostics.len(),
+            "route table applied"
+        );
     });
 }
 

@@ -11,13 +11,13 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::admin;
 use crate::controller::{self, ConfigStatus};
 use crate::proxy::server::{self, ListenerOptions};
 use crate::proxy::{Proxy, ProxyOptions};
 use crate::routing::RouteTable;
 use crate::source::files::FileSource;
 use crate::translate::TranslateOptions;
-use crate::admin;
 
 /// Everything a gateway needs to start.
 #[derive(Debug, Clone)]
@@ -68,7 +68,9 @@ pub struct Gateway {
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
-    TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })
 }
 
 impl Gateway {
@@ -76,26 +78,47 @@ impl Gateway {
     /// serving. Returns once the listeners are bound.
     pub async fn start(cfg: GatewayConfig) -> Result<Self, StartError> {
         let mut source = FileSource::new(&cfg.manifests);
-        let first = source.load().map_err(|source| StartError::Manifests { dir: cfg.manifests.clone(), source })?;
+        let first = source.load().map_err(|source| StartError::Manifests {
+            dir: cfg.manifests.clone(),
+            source,
+        })?;
         let routes = Arc::new(ArcSwap::from_pointee(RouteTable::default()));
         let (status_tx, status) = watch::channel(ConfigStatus::default());
         controller::apply(&first, &cfg.translate, &routes, &status_tx);
 
         let http = bind(cfg.http_listen).await?;
         let admin_listener = bind(cfg.admin_listen).await?;
-        let http_addr = http.local_addr().map_err(|source| StartError::Bind { addr: cfg.http_listen, source })?;
-        let admin_addr = admin_listener.local_addr().map_err(|source| StartError::Bind { addr: cfg.admin_listen, source })?;
+        let http_addr = http.local_addr().map_err(|source| StartError::Bind {
+            addr: cfg.http_listen,
+            source,
+        })?;
+        let admin_addr = admin_listener.local_addr().map_err(|source| StartError::Bind {
+            addr: cfg.admin_listen,
+            source,
+        })?;
 
         let (snapshot_tx, snapshot_rx) = watch::channel(first);
         tokio::spawn(source.watch(snapshot_tx, cfg.rescan_interval));
-        tokio::spawn(controller::run(snapshot_rx, cfg.translate.clone(), routes.clone(), status_tx));
+        tokio::spawn(controller::run(
+            snapshot_rx,
+            cfg.translate.clone(),
+            routes.clone(),
+            status_tx,
+        ));
 
         let (shutdown, shutdown_rx) = watch::channel(false);
         let proxy = Arc::new(Proxy::new(routes.clone(), cfg.proxy.clone()));
         let server = tokio::spawn(server::serve(http, proxy, cfg.listener.clone(), shutdown_rx.clone()));
         tokio::spawn(admin::serve(admin_listener, status.clone(), shutdown_rx));
         tracing::info!(%http_addr, %admin_addr, manifests = %cfg.manifests.display(), "wasmgress is serving");
-        Ok(Self { http_addr, admin_addr, routes, status, shutdown, server })
+        Ok(Self {
+            http_addr,
+            admin_addr,
+            routes,
+            status,
+            shutdown,
+            server,
+        })
     }
 
     pub fn http_addr(&self) -> SocketAddr {
@@ -127,14 +150,17 @@ impl Gateway {
     }
 }
 
-/// Resolves on SIGTERM or SIGINT: the signals that start a graceful shutdown.
-pub async fn shutdown_signal() -> std::io::Result<()> {
+/// Listens for SIGTERM and SIGINT, the signals that start a graceful
+/// shutdown. The handlers are installed before this returns, so a signal
+/// sent right after is not missed; the future resolves on the first one.
+pub fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
-    Ok(())
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    })
 }

@@ -8,8 +8,8 @@
 pub mod admin;
 pub mod cluster;
 pub mod controller;
-pub mod diagnostics;
 pub mod demo;
+pub mod diagnostics;
 pub mod duration;
 pub mod echo;
 pub mod gateway;

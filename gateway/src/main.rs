@@ -17,7 +17,11 @@ use wasmgress::translate::{TranslateOptions, translate};
 use wasmgress::{Gateway, GatewayConfig, demo, duration};
 
 #[derive(Parser)]
-#[command(name = "wasmgress", version, about = "Kubernetes Ingress controller and HTTP gateway with WebAssembly plugins")]
+#[command(
+    name = "wasmgress",
+    version,
+    about = "Kubernetes Ingress controller and HTTP gateway with WebAssembly plugins"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -73,7 +77,11 @@ struct ClassArgs {
     #[arg(long, env = "WASMGRESS_INGRESS_CLASS", default_value = "wasmgress")]
     ingress_class: String,
     /// The `spec.controller` of IngressClasses this controller serves.
-    #[arg(long, env = "WASMGRESS_CONTROLLER_NAME", default_value = "wasmgress.io/ingress-controller")]
+    #[arg(
+        long,
+        env = "WASMGRESS_CONTROLLER_NAME",
+        default_value = "wasmgress.io/ingress-controller"
+    )]
     controller_name: String,
     /// Also serve Ingresses that name no class.
     #[arg(long, env = "WASMGRESS_WATCH_INGRESS_WITHOUT_CLASS")]
@@ -157,7 +165,9 @@ impl RunArgs {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("WASMGRESS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -194,12 +204,18 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Validate { dir, class } => validate(&dir, &class.options()),
-        Command::Demo { manifests, http_listen, admin_listen } => {
+        Command::Demo {
+            manifests,
+            http_listen,
+            admin_listen,
+        } => {
             run_demo(manifests, http_listen, admin_listen).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Echo { listen, name } => {
-            let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("cannot listen on {listen}"))?;
             wasmgress::echo::serve(listener, name).await;
             Ok(ExitCode::SUCCESS)
         }
@@ -216,11 +232,16 @@ async fn serve_until_signal(cfg: GatewayConfig) -> anyhow::Result<()> {
 }
 
 async fn wait_for_signal() -> anyhow::Result<()> {
-    wasmgress::gateway::shutdown_signal().await.context("cannot listen for SIGTERM/SIGINT")
+    wasmgress::gateway::shutdown_signal()
+        .context("cannot listen for SIGTERM/SIGINT")?
+        .await;
+    Ok(())
 }
 
 fn validate(dir: &std::path::Path, opts: &TranslateOptions) -> anyhow::Result<ExitCode> {
-    let snapshot = FileSource::new(dir).load().with_context(|| format!("cannot read {}", dir.display()))?;
+    let snapshot = FileSource::new(dir)
+        .load()
+        .with_context(|| format!("cannot read {}", dir.display()))?;
     let (table, mut diagnostics) = translate(&snapshot.state, opts);
     diagnostics.extend(snapshot.diagnostics);
     for d in &diagnostics {
@@ -238,7 +259,11 @@ fn validate(dir: &std::path::Path, opts: &TranslateOptions) -> anyhow::Result<Ex
         rejected,
         diagnostics.len() - rejected
     );
-    Ok(if rejected > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if rejected > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// The example manifests: next to the working directory when run from the
@@ -253,11 +278,21 @@ fn default_examples() -> PathBuf {
 
 async fn run_demo(manifests: Option<PathBuf>, http_listen: SocketAddr, admin_listen: SocketAddr) -> anyhow::Result<()> {
     let dir = manifests.unwrap_or_else(default_examples);
-    let snapshot = FileSource::new(&dir).load().with_context(|| format!("cannot read {}", dir.display()))?;
+    let snapshot = FileSource::new(&dir)
+        .load()
+        .with_context(|| format!("cannot read {}", dir.display()))?;
     let backends = demo::start_backends(&snapshot.state).await?;
-    let cfg = GatewayConfig { http_listen, admin_listen, ..GatewayConfig::new(&dir) };
+    let cfg = GatewayConfig {
+        http_listen,
+        admin_listen,
+        ..GatewayConfig::new(&dir)
+    };
     let gateway = Gateway::start(cfg).await?;
-    println!("\nwasmgress demo: serving {} on http://{}", dir.display(), gateway.http_addr());
+    println!(
+        "\nwasmgress demo: serving {} on http://{}",
+        dir.display(),
+        gateway.http_addr()
+    );
     for (addr, service) in &backends {
         println!("  echo backend for Service {service} on {addr}");
     }
@@ -268,8 +303,14 @@ async fn run_demo(manifests: Option<PathBuf>, http_listen: SocketAddr, admin_lis
     for cmd in demo::curl_commands(&snapshot.state, gateway.http_addr()) {
         println!("  {cmd}");
     }
-    println!("  curl -s http://{}/diagnostics   # what the gateway thinks of the manifests", gateway.admin_addr());
-    println!("\nEdit the files in {} and the routes follow. Ctrl-C stops.\n", dir.display());
+    println!(
+        "  curl -s http://{}/diagnostics   # what the gateway thinks of the manifests",
+        gateway.admin_addr()
+    );
+    println!(
+        "\nEdit the files in {} and the routes follow. Ctrl-C stops.\n",
+        dir.display()
+    );
     wait_for_signal().await?;
     gateway.shutdown();
     gateway.wait().await;

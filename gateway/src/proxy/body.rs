@@ -35,7 +35,9 @@ impl Body for ResponseBody {
     fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         match self.get_mut() {
             ResponseBody::Upstream(b) => Pin::new(b).poll_frame(cx),
-            ResponseBody::Local(b) => Pin::new(b).poll_frame(cx).map(|f| f.map(|r| Ok(r.unwrap_or_else(|e| match e {})))),
+            ResponseBody::Local(b) => Pin::new(b)
+                .poll_frame(cx)
+                .map(|f| f.map(|r| Ok(r.unwrap_or_else(|e| match e {})))),
         }
     }
 
@@ -72,7 +74,15 @@ impl RequestBody {
         let end_stream = body.is_end_stream();
         let hint = body.size_hint();
         let slot = Arc::new(Mutex::new(Some(body)));
-        (Self { slot: slot.clone(), body: None, end_stream, hint }, Reclaim(slot))
+        (
+            Self {
+                slot: slot.clone(),
+                body: None,
+                end_stream,
+                hint,
+            },
+            Reclaim(slot),
+        )
     }
 }
 
@@ -106,6 +116,6 @@ impl Body for RequestBody {
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.hint.clone()
+        self.hint
     }
 }

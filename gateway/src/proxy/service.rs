@@ -34,7 +34,10 @@ pub struct Proxy {
 pub fn local_response(status: StatusCode, text: &'static str) -> Response<ResponseBody> {
     let mut resp = Response::new(ResponseBody::local(text));
     *resp.status_mut() = status;
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     resp
 }
 
@@ -82,7 +85,12 @@ impl Proxy {
         if let (Some(up), Some(_)) = (upgrade.clone(), &client_upgrade) {
             headers::restore_upgrade(&mut parts.headers, up);
         }
-        headers::set_forwarded(&mut parts.headers, &peer, host_value.as_ref(), self.opts.trust_forwarded_headers);
+        headers::set_forwarded(
+            &mut parts.headers,
+            &peer,
+            host_value.as_ref(),
+            self.opts.trust_forwarded_headers,
+        );
         if parts.version == Version::HTTP_2 {
             join_cookies(&mut parts.headers);
         }
@@ -139,7 +147,11 @@ fn join_cookies(headers: &mut http::HeaderMap) {
     if headers.get_all(header::COOKIE).iter().nth(1).is_none() {
         return;
     }
-    let joined: Vec<&str> = headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).collect();
+    let joined: Vec<&str> = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
     if let Ok(v) = HeaderValue::from_str(&joined.join("; ")) {
         headers.insert(header::COOKIE, v);
     }

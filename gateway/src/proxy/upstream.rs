@@ -89,7 +89,11 @@ impl Upstream {
             let (request_body, reclaim) = RequestBody::new(b);
             let is_last = attempt + 1 == endpoints.len();
             // Keep a copy of the headers only when a retry is possible.
-            let mut attempt_parts = if is_last { std::mem::replace(&mut parts, Request::new(()).into_parts().0) } else { clone_parts(&parts) };
+            let mut attempt_parts = if is_last {
+                std::mem::replace(&mut parts, Request::new(()).into_parts().0)
+            } else {
+                clone_parts(&parts)
+            };
             attempt_parts.uri = upstream_uri(endpoint, path_and_query)?;
             let request = Request::from_parts(attempt_parts, request_body);
             match tokio::time::timeout_at(deadline, self.client.request(request)).await {

@@ -46,8 +46,8 @@ fn is_canonical(bytes: &[u8]) -> Result<bool, PathError> {
                 // "/." starts a dot segment only when followed by '/', '.', or the end.
                 let next = bytes.get(i + 1).copied();
                 let next2 = bytes.get(i + 2).copied();
-                let dot_segment = matches!(next, None | Some(b'/'))
-                    || (next == Some(b'.') && matches!(next2, None | Some(b'/')));
+                let dot_segment =
+                    matches!(next, None | Some(b'/')) || (next == Some(b'.') && matches!(next2, None | Some(b'/')));
                 if dot_segment {
                     canonical = false;
                 }

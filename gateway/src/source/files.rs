@@ -33,7 +33,10 @@ const FILE: &str = "file";
 
 impl FileSource {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into(), files: BTreeMap::new() }
+        Self {
+            dir: dir.into(),
+            files: BTreeMap::new(),
+        }
     }
 
     /// Reads every `*.yaml`, `*.yml` and `*.json` below the directory (hidden
@@ -136,7 +139,9 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 
 fn read_file(path: &Path, modified: Option<SystemTime>, len: u64, previous: Option<CachedFile>) -> CachedFile {
     let shown = path.display().to_string();
-    let parsed = std::fs::read_to_string(path).map_err(|e| e.to_string()).and_then(|text| parse_documents(path, &text));
+    let parsed = std::fs::read_to_string(path)
+        .map_err(|e| e.to_string())
+        .and_then(|text| parse_documents(path, &text));
     match parsed {
         Ok(values) => {
             let mut state = ClusterState::default();
@@ -144,19 +149,35 @@ fn read_file(path: &Path, modified: Option<SystemTime>, len: u64, previous: Opti
             for value in values {
                 match state.add_object(value) {
                     Ok(Accepted::Yes) => {}
-                    Ok(Accepted::OtherKind(kind)) => tracing::debug!(file = %shown, %kind, "skipping an object of a kind the gateway does not read"),
+                    Ok(Accepted::OtherKind(kind)) => {
+                        tracing::debug!(file = %shown, %kind, "skipping an object of a kind the gateway does not read")
+                    }
                     Err(e) => diagnostics.push(Diagnostic::rejected(FILE, &shown, format!("rejected: {e}"))),
                 }
             }
-            CachedFile { modified, len, state, diagnostics }
+            CachedFile {
+                modified,
+                len,
+                state,
+                diagnostics,
+            }
         }
         Err(e) => {
             let (state, note) = match previous {
                 Some(p) => (p.state, "its last good version keeps serving"),
                 None => (ClusterState::default(), "none of its objects are loaded"),
             };
-            let diagnostics = vec![Diagnostic::rejected(FILE, &shown, format!("cannot be parsed: {e}; {note}"))];
-            CachedFile { modified, len, state, diagnostics }
+            let diagnostics = vec![Diagnostic::rejected(
+                FILE,
+                &shown,
+                format!("cannot be parsed: {e}; {note}"),
+            )];
+            CachedFile {
+                modified,
+                len,
+                state,
+                diagnostics,
+            }
         }
     }
 }
@@ -194,14 +215,23 @@ mod tests {
     #[test]
     fn multi_document_yaml_json_and_subdirectories_are_read() {
         let d = TempDir::new("multi");
-        std::fs::write(d.0.join("a.yaml"), format!("{SVC}---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c}}\n---\n")).unwrap();
+        std::fs::write(
+            d.0.join("a.yaml"),
+            format!("{SVC}---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c}}\n---\n"),
+        )
+        .unwrap();
         std::fs::create_dir(d.0.join("sub")).unwrap();
         std::fs::write(d.0.join("sub/b.json"), r#"{"kind":"Service","metadata":{"name":"b"}}"#).unwrap();
         std::fs::write(d.0.join("notes.txt"), "kind: Service").unwrap();
         std::fs::create_dir(d.0.join("..data")).unwrap();
         std::fs::write(d.0.join("..data/c.yaml"), SVC.replace("name: a", "name: hidden")).unwrap();
         let snap = FileSource::new(&d.0).load().unwrap();
-        let names: Vec<_> = snap.state.services.iter().map(|s| s.metadata.name.clone().unwrap()).collect();
+        let names: Vec<_> = snap
+            .state
+            .services
+            .iter()
+            .map(|s| s.metadata.name.clone().unwrap())
+            .collect();
         assert_eq!(names, ["a", "b"]);
         assert!(snap.diagnostics.is_empty(), "{:?}", snap.diagnostics);
     }
@@ -217,17 +247,29 @@ mod tests {
         let snap = src.load().unwrap();
         assert_eq!(snap.state.services.len(), 1, "last good version still served");
         assert_eq!(snap.diagnostics.len(), 1);
-        assert!(snap.diagnostics[0].message.contains("last good version keeps serving"), "{}", snap.diagnostics[0]);
+        assert!(
+            snap.diagnostics[0].message.contains("last good version keeps serving"),
+            "{}",
+            snap.diagnostics[0]
+        );
         assert!(snap.diagnostics[0].object.ends_with("a.yaml"));
     }
 
     #[test]
     fn an_invalid_object_is_rejected_alone() {
         let d = TempDir::new("invalid");
-        std::fs::write(d.0.join("a.yaml"), format!("{SVC}---\nkind: Ingress\nmetadata: {{name: bad}}\nspec: {{rules: 3}}\n")).unwrap();
+        std::fs::write(
+            d.0.join("a.yaml"),
+            format!("{SVC}---\nkind: Ingress\nmetadata: {{name: bad}}\nspec: {{rules: 3}}\n"),
+        )
+        .unwrap();
         let snap = FileSource::new(&d.0).load().unwrap();
         assert_eq!(snap.state.services.len(), 1);
-        assert!(snap.diagnostics[0].message.contains("Ingress bad"), "{}", snap.diagnostics[0]);
+        assert!(
+            snap.diagnostics[0].message.contains("Ingress bad"),
+            "{}",
+            snap.diagnostics[0]
+        );
     }
 
     #[test]

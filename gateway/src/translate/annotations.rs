@@ -62,8 +62,15 @@ mod tests {
 
     #[test]
     fn bad_values_and_unknown_keys_are_reported() {
-        let p = parse(Some(&map(&[(PROXY_READ_TIMEOUT, "soon"), ("wasmgress.io/proxy-raed-timeout", "1s")])));
-        assert!(p.errors[0].starts_with("annotation wasmgress.io/proxy-read-timeout:"), "{:?}", p.errors);
+        let p = parse(Some(&map(&[
+            (PROXY_READ_TIMEOUT, "soon"),
+            ("wasmgress.io/proxy-raed-timeout", "1s"),
+        ])));
+        assert!(
+            p.errors[0].starts_with("annotation wasmgress.io/proxy-read-timeout:"),
+            "{:?}",
+            p.errors
+        );
         assert!(p.warnings[0].contains("wasmgress.io/proxy-raed-timeout"));
         let zero = parse(Some(&map(&[(PROXY_READ_TIMEOUT, "0s")])));
         assert_eq!(zero.errors.len(), 1);

@@ -38,12 +38,15 @@ impl PortRef {
     }
 }
 
+/// A backend, and why it cannot serve if it cannot.
+type Resolved = (Arc<Backend>, Option<String>);
+
 /// Looks Services and EndpointSlices up by name, and builds each backend
 /// once so that every route to it shares one round-robin cursor.
 pub struct Backends<'a> {
     services: HashMap<(&'a str, &'a str), &'a Service>,
     slices: HashMap<(&'a str, &'a str), Vec<&'a EndpointSlice>>,
-    built: HashMap<(ObjectKey, Option<PortRef>), (Arc<Backend>, Option<String>)>,
+    built: HashMap<(ObjectKey, Option<PortRef>), Resolved>,
 }
 
 impl<'a> Backends<'a> {
@@ -61,7 +64,11 @@ impl<'a> Backends<'a> {
                 slices.entry((ns, svc.as_str())).or_default().push(es);
             }
         }
-        Self { services, slices, built: HashMap::new() }
+        Self {
+            services,
+            slices,
+            built: HashMap::new(),
+        }
     }
 
     /// The backend for `service` and `port` (`None`: the Service's first
@@ -98,7 +105,11 @@ impl<'a> Backends<'a> {
             let w = format!("service {key} has no port {label}: its routes answer 503");
             return (Arc::new(Backend::new(key.clone(), label, vec![])), Some(w));
         };
-        let label = if label.is_empty() { service_port.port.to_string() } else { label };
+        let label = if label.is_empty() {
+            service_port.port.to_string()
+        } else {
+            label
+        };
         let port_name = service_port.name.as_deref().unwrap_or("");
         let endpoints = self.ready_endpoints(key, port_name);
         let warning = endpoints
@@ -130,7 +141,10 @@ impl<'a> Backends<'a> {
                     continue;
                 }
                 out.extend(
-                    ep.addresses.iter().filter_map(|a| a.parse::<IpAddr>().ok()).map(|ip| SocketAddr::new(ip, target)),
+                    ep.addresses
+                        .iter()
+                        .filter_map(|a| a.parse::<IpAddr>().ok())
+                        .map(|ip| SocketAddr::new(ip, target)),
                 );
             }
         }

@@ -28,7 +28,9 @@ impl<'a> ClassFilter<'a> {
         let mut theirs = HashSet::new();
         let mut default_is_ours = false;
         for class in &state.ingress_classes {
-            let Some(name) = class.metadata.name.as_deref() else { continue };
+            let Some(name) = class.metadata.name.as_deref() else {
+                continue;
+            };
             let controller = class.spec.as_ref().and_then(|s| s.controller.as_deref());
             if controller == Some(opts.controller_name.as_str()) {
                 ours.insert(name);
@@ -43,7 +45,12 @@ impl<'a> ClassFilter<'a> {
                 theirs.insert(name);
             }
         }
-        Self { ours, theirs, default_is_ours, opts }
+        Self {
+            ours,
+            theirs,
+            default_is_ours,
+            opts,
+        }
     }
 
     /// A class name is ours when its IngressClass names our controller, or
@@ -57,7 +64,11 @@ impl<'a> ClassFilter<'a> {
         if let Some(class) = ingress.spec.as_ref().and_then(|s| s.ingress_class_name.as_deref()) {
             return self.is_our_class(class);
         }
-        let legacy = ingress.metadata.annotations.as_ref().and_then(|a| a.get(LEGACY_CLASS_ANNOTATION));
+        let legacy = ingress
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(LEGACY_CLASS_ANNOTATION));
         if let Some(class) = legacy {
             return self.is_our_class(class);
         }

@@ -55,7 +55,11 @@ pub fn translate(state: &ClusterState, opts: &TranslateOptions) -> (RouteTable, 
     let mut ingresses: Vec<&Ingress> = state.ingresses.iter().filter(|i| filter.selects(i)).collect();
     // Oldest first: on a conflict the oldest Ingress keeps the rule.
     ingresses.sort_by_cached_key(|i| {
-        (i.metadata.creation_timestamp.clone(), i.metadata.namespace.clone(), i.metadata.name.clone())
+        (
+            i.metadata.creation_timestamp.clone(),
+            i.metadata.namespace.clone(),
+            i.metadata.name.clone(),
+        )
     });
     let mut t = Translation {
         table: RouteTable::default(),
@@ -72,7 +76,11 @@ pub fn translate(state: &ClusterState, opts: &TranslateOptions) -> (RouteTable, 
     {
         let (backend, warning) = t.backends.resolve(svc, None);
         if let Some(w) = warning {
-            t.diagnostics.push(Diagnostic::warning("Service", svc, format!("--default-backend-service: {w}")));
+            t.diagnostics.push(Diagnostic::warning(
+                "Service",
+                svc,
+                format!("--default-backend-service: {w}"),
+            ));
         }
         t.table.set_default_backend(Arc::new(Route {
             ingress: None,
@@ -123,7 +131,8 @@ impl Translation<'_> {
         let (rules, default_backend) = plan(ingress, &key.namespace, &mut errors, &mut warnings);
         if !errors.is_empty() {
             for e in errors {
-                self.diagnostics.push(Diagnostic::rejected(INGRESS, &key, format!("rejected: {e}")));
+                self.diagnostics
+                    .push(Diagnostic::rejected(INGRESS, &key, format!("rejected: {e}")));
             }
             return;
         }
@@ -139,7 +148,13 @@ impl Translation<'_> {
         }
     }
 
-    fn add_rule(&mut self, owner: &ObjectKey, rule: PlannedRule, policy: &Arc<RoutePolicy>, warnings: &mut Vec<String>) {
+    fn add_rule(
+        &mut self,
+        owner: &ObjectKey,
+        rule: PlannedRule,
+        policy: &Arc<RoutePolicy>,
+        warnings: &mut Vec<String>,
+    ) {
         let normalized = match rule.path_match {
             PathMatch::Prefix if rule.path != "/" => rule.path.trim_end_matches('/').to_string(),
             _ => rule.path.clone(),
@@ -171,7 +186,11 @@ impl Translation<'_> {
         });
         match self.table.add(&rule.host, route) {
             Ok(()) => {
-                let claim = Claim { ingress: owner.clone(), service: rule.service, port: rule.port };
+                let claim = Claim {
+                    ingress: owner.clone(),
+                    service: rule.service,
+                    port: rule.port,
+                };
                 self.claims.insert(claim_key, claim);
             }
             Err(e) => warnings.push(format!("host {}: {e}; this rule is ignored", rule.host)),
@@ -260,7 +279,13 @@ fn plan(
                 ));
             }
             match service_backend(&p.backend, namespace, &at) {
-                Ok(Some((service, port))) => rules.push(PlannedRule { host: host.clone(), path, path_match, service, port }),
+                Ok(Some((service, port))) => rules.push(PlannedRule {
+                    host: host.clone(),
+                    path,
+                    path_match,
+                    service,
+                    port,
+                }),
                 Ok(None) => warnings.push(format!(
                     "{at}: resource backends are not supported; path {path} is not served"
                 )),
