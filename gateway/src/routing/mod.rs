@@ -4,12 +4,14 @@
 pub mod host;
 pub mod path;
 
-use std::collections::HashMap;
+use std::borrow::Cow;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
+
+use foldhash::HashMap;
 
 /// `namespace/name` of a Kubernetes object.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -158,8 +160,24 @@ struct Entry {
 }
 
 /// A matchit key for a literal path: braces are matchit syntax.
-fn escape(path: &str) -> String {
-    path.replace('{', "{{").replace('}', "}}")
+fn escape(path: &str) -> Cow<'_, str> {
+    if path.contains(['{', '}']) {
+        Cow::Owned(path.replace('{', "{{").replace('}', "}}"))
+    } else {
+        Cow::Borrowed(path)
+    }
+}
+
+/// The matchit key that identifies a rule: the Exact path, or the Prefix
+/// without its trailing slash (`/` for the root).
+fn rule_key(path_match: PathMatch, path: &str) -> Cow<'_, str> {
+    match path_match {
+        PathMatch::Prefix => match path.trim_end_matches('/') {
+            "" => Cow::Borrowed("/"),
+            base => escape(base),
+        },
+        _ => escape(path),
+    }
 }
 
 /// Why a rule could not enter the table.
@@ -171,11 +189,12 @@ pub struct InsertError {
 }
 
 impl HostRoutes {
-    fn entry(&mut self, key: String) -> Result<&mut Entry, matchit::InsertError> {
-        let idx = match self.keys.get(&key) {
+    fn entry(&mut self, key: Cow<'_, str>) -> Result<&mut Entry, matchit::InsertError> {
+        let idx = match self.keys.get(key.as_ref()) {
             Some(&i) => i,
             None => {
                 let i = self.entries.len();
+                let key = key.into_owned();
                 self.router.insert(key.clone(), i)?;
                 self.keys.insert(key, i);
                 self.entries.push(Entry::default());
@@ -185,6 +204,15 @@ impl HostRoutes {
         Ok(&mut self.entries[idx])
     }
 
+    /// The route already holding this rule, if any.
+    fn holder(&self, path_match: PathMatch, path: &str) -> Option<&Arc<Route>> {
+        let entry = &self.entries[*self.keys.get(rule_key(path_match, path).as_ref())?];
+        match path_match {
+            PathMatch::Exact => entry.exact.as_ref(),
+            _ => entry.prefix.as_ref(),
+        }
+    }
+
     /// Adds a rule; the first route to claim a key keeps it (translate has
     /// already ordered rules oldest Ingress first and reported conflicts).
     fn add(&mut self, route: Arc<Route>) -> Result<(), InsertError> {
@@ -192,20 +220,21 @@ impl HostRoutes {
             path: route.path.clone(),
             reason: e.to_string(),
         };
+        let key = rule_key(route.path_match, &route.path);
         match route.path_match {
             PathMatch::Exact => {
-                let e = self.entry(escape(&route.path)).map_err(err)?;
+                let e = self.entry(key).map_err(err)?;
                 e.exact.get_or_insert_with(|| route.clone());
             }
             PathMatch::Prefix => {
                 // Prefix matching is by path element: `/foo` covers `/foo`,
                 // `/foo/` and `/foo/…` but not `/foobar`. matchit's catch-all
                 // needs one character, hence three keys.
-                let base = escape(route.path.trim_end_matches('/'));
-                let keys = if base.is_empty() {
-                    vec!["/".to_string(), "/{*rest}".to_string()]
+                let keys = if key == "/" {
+                    vec![key, Cow::Borrowed("/{*rest}")]
                 } else {
-                    vec![base.clone(), format!("{base}/"), format!("{base}/{{*rest}}")]
+                    let (slash, rest) = (format!("{key}/"), format!("{key}/{{*rest}}"));
+                    vec![key, Cow::Owned(slash), Cow::Owned(rest)]
                 };
                 for key in keys {
                     let e = self.entry(key).map_err(err)?;
@@ -257,11 +286,23 @@ impl RouteTable {
         self.default_backend.as_ref()
     }
 
-    /// Adds a path rule for a host pattern.
-    pub fn add(&mut self, host: &HostPattern, route: Arc<Route>) -> Result<(), InsertError> {
+    /// The route that already holds a rule (host, match kind, path): a
+    /// second Ingress asking for it is in conflict.
+    pub fn holder(&self, host: &HostPattern, path_match: PathMatch, path: &str) -> Option<&Arc<Route>> {
         let routes = match host {
-            HostPattern::Exact(h) => self.exact.entry(h.clone()).or_default(),
-            HostPattern::Wildcard(s) => self.wildcard.entry(s.clone()).or_default(),
+            HostPattern::Exact(h) => self.exact.get(h),
+            HostPattern::Wildcard(s) => self.wildcard.get(s),
+            HostPattern::Any => self.any.as_ref(),
+        };
+        routes?.holder(path_match, path)
+    }
+
+    /// Adds a path rule for a host pattern; a rule already held keeps its
+    /// first route.
+    pub fn add(&mut self, host: HostPattern, route: Arc<Route>) -> Result<(), InsertError> {
+        let routes = match host {
+            HostPattern::Exact(h) => self.exact.entry(h).or_default(),
+            HostPattern::Wildcard(s) => self.wildcard.entry(s).or_default(),
             HostPattern::Any => self.any.get_or_insert_with(HostRoutes::default),
         };
         routes.add(route)?;
@@ -295,10 +336,10 @@ mod tests {
     #[test]
     fn catch_all_backtracks_to_shorter_prefix() {
         let mut t = RouteTable::default();
-        t.add(&HostPattern::Any, route("/", PathMatch::Prefix, "root")).unwrap();
-        t.add(&HostPattern::Any, route("/foo/bar", PathMatch::Exact, "exact"))
+        t.add(HostPattern::Any, route("/", PathMatch::Prefix, "root")).unwrap();
+        t.add(HostPattern::Any, route("/foo/bar", PathMatch::Exact, "exact"))
             .unwrap();
-        t.add(&HostPattern::Any, route("/foo", PathMatch::Prefix, "foo"))
+        t.add(HostPattern::Any, route("/foo", PathMatch::Prefix, "foo"))
             .unwrap();
         assert_eq!(svc(&t, "x", "/foo/bar"), Some("exact"));
         assert_eq!(svc(&t, "x", "/foo/baz"), Some("foo"));
@@ -311,7 +352,7 @@ mod tests {
     #[test]
     fn braces_in_paths_are_literal() {
         let mut t = RouteTable::default();
-        t.add(&HostPattern::Any, route("/{id}", PathMatch::Exact, "braces"))
+        t.add(HostPattern::Any, route("/{id}", PathMatch::Exact, "braces"))
             .unwrap();
         assert_eq!(svc(&t, "x", "/{id}"), Some("braces"));
         assert_eq!(svc(&t, "x", "/42"), None);

@@ -1,10 +1,10 @@
 //! From an Ingress backend (Service name + port) to the ready pod endpoints
 //! behind it, through the Service's ports and its EndpointSlices.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+use foldhash::{HashMap, HashMapExt};
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::ServiceBackendPort;
@@ -15,28 +15,32 @@ use crate::routing::{Backend, ObjectKey};
 pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 
 /// The Service port an Ingress asks for, as it wrote it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum PortRef {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PortRef<'a> {
     Number(i32),
-    Name(String),
+    Name(&'a str),
 }
 
-impl PortRef {
-    pub fn from_spec(port: &ServiceBackendPort) -> Option<Self> {
+impl<'a> PortRef<'a> {
+    pub fn from_spec(port: &'a ServiceBackendPort) -> Option<Self> {
         match (port.number, port.name.as_deref()) {
             (Some(n), _) => Some(PortRef::Number(n)),
-            (None, Some(name)) if !name.is_empty() => Some(PortRef::Name(name.to_string())),
+            (None, Some(name)) if !name.is_empty() => Some(PortRef::Name(name)),
             _ => None,
         }
     }
 
-    fn label(&self) -> String {
+    /// How the port shows in messages and on the backend.
+    pub fn label(&self) -> String {
         match self {
             PortRef::Number(n) => n.to_string(),
-            PortRef::Name(s) => s.clone(),
+            PortRef::Name(s) => s.to_string(),
         }
     }
 }
+
+/// A Service by namespace and name, borrowed from the objects.
+pub type ServiceRef<'a> = (&'a str, &'a str);
 
 /// A backend, and why it cannot serve if it cannot.
 type Resolved = (Arc<Backend>, Option<String>);
@@ -46,18 +50,18 @@ type Resolved = (Arc<Backend>, Option<String>);
 pub struct Backends<'a> {
     services: HashMap<(&'a str, &'a str), &'a Service>,
     slices: HashMap<(&'a str, &'a str), Vec<&'a EndpointSlice>>,
-    built: HashMap<(ObjectKey, Option<PortRef>), Resolved>,
+    built: HashMap<(ServiceRef<'a>, Option<PortRef<'a>>), Resolved>,
 }
 
 impl<'a> Backends<'a> {
     pub fn new(state: &'a ClusterState) -> Self {
-        let mut services = HashMap::new();
+        let mut services = HashMap::with_capacity(state.services.len());
         for s in &state.services {
             if let (Some(ns), Some(name)) = (s.metadata.namespace.as_deref(), s.metadata.name.as_deref()) {
                 services.insert((ns, name), s);
             }
         }
-        let mut slices: HashMap<_, Vec<_>> = HashMap::new();
+        let mut slices: HashMap<_, Vec<_>> = HashMap::with_capacity(state.endpoint_slices.len());
         for es in &state.endpoint_slices {
             let svc = es.metadata.labels.as_ref().and_then(|l| l.get(SERVICE_NAME_LABEL));
             if let (Some(ns), Some(svc)) = (es.metadata.namespace.as_deref(), svc) {
@@ -74,19 +78,19 @@ impl<'a> Backends<'a> {
     /// The backend for `service` and `port` (`None`: the Service's first
     /// port, for `--default-backend-service`), with a warning when it
     /// cannot serve (requests to it then answer 503).
-    pub fn resolve(&mut self, service: &ObjectKey, port: Option<&PortRef>) -> (Arc<Backend>, Option<String>) {
-        let key = (service.clone(), port.cloned());
-        if let Some(hit) = self.built.get(&key) {
+    pub fn resolve(&mut self, service: ServiceRef<'a>, port: Option<PortRef<'a>>) -> Resolved {
+        if let Some(hit) = self.built.get(&(service, port)) {
             return hit.clone();
         }
         let built = self.build(service, port);
-        self.built.insert(key, built.clone());
+        self.built.insert((service, port), built.clone());
         built
     }
 
-    fn build(&self, key: &ObjectKey, port: Option<&PortRef>) -> (Arc<Backend>, Option<String>) {
-        let label = port.map(PortRef::label).unwrap_or_default();
-        let Some(service) = self.services.get(&(key.namespace.as_str(), key.name.as_str())) else {
+    fn build(&self, service_ref: ServiceRef<'a>, port: Option<PortRef<'a>>) -> Resolved {
+        let key = &ObjectKey::new(service_ref.0, service_ref.1);
+        let label = port.as_ref().map(PortRef::label).unwrap_or_default();
+        let Some(service) = self.services.get(&service_ref) else {
             let w = format!("service {key} not found: its routes answer 503 until it exists");
             return (Arc::new(Backend::missing(key.clone(), label)), Some(w));
         };
@@ -97,8 +101,8 @@ impl<'a> Backends<'a> {
         }
         let ports = spec.and_then(|s| s.ports.as_deref()).unwrap_or_default();
         let service_port = ports.iter().find(|p| match port {
-            Some(PortRef::Number(n)) => p.port == *n,
-            Some(PortRef::Name(name)) => p.name.as_deref() == Some(name.as_str()),
+            Some(PortRef::Number(n)) => p.port == n,
+            Some(PortRef::Name(name)) => p.name.as_deref() == Some(name),
             None => true,
         });
         let Some(service_port) = service_port else {
@@ -111,7 +115,7 @@ impl<'a> Backends<'a> {
             label
         };
         let port_name = service_port.name.as_deref().unwrap_or("");
-        let endpoints = self.ready_endpoints(key, port_name);
+        let endpoints = self.ready_endpoints(service_ref, port_name);
         let warning = endpoints
             .is_empty()
             .then(|| format!("service {key} port {label} has no ready endpoints: its routes answer 503"));
@@ -120,9 +124,9 @@ impl<'a> Backends<'a> {
 
     /// Ready addresses of every slice of the Service, on the target port the
     /// slices publish under the Service port's name.
-    fn ready_endpoints(&self, key: &ObjectKey, port_name: &str) -> Vec<SocketAddr> {
+    fn ready_endpoints(&self, service: ServiceRef<'a>, port_name: &str) -> Vec<SocketAddr> {
         let mut out = Vec::new();
-        let slices = self.slices.get(&(key.namespace.as_str(), key.name.as_str()));
+        let slices = self.slices.get(&service);
         for slice in slices.into_iter().flatten() {
             if !matches!(slice.address_type.as_str(), "IPv4" | "IPv6") {
                 continue;

@@ -9,13 +9,13 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
+use std::fmt;
 use std::sync::Arc;
 
 use k8s_openapi::api::networking::v1::{Ingress, IngressBackend};
 
 pub use backends::SERVICE_NAME_LABEL;
-use backends::{Backends, PortRef};
+use backends::{Backends, PortRef, ServiceRef};
 use class::ClassFilter;
 
 use crate::cluster::ClusterState;
@@ -50,7 +50,7 @@ const INGRESS: &str = "Ingress";
 
 /// Builds the route table for every Ingress of ours, and says what was wrong
 /// with each object it could not use in full.
-pub fn translate(state: &ClusterState, opts: &TranslateOptions) -> (RouteTable, Vec<Diagnostic>) {
+pub fn translate<'a>(state: &'a ClusterState, opts: &'a TranslateOptions) -> (RouteTable, Vec<Diagnostic>) {
     let filter = ClassFilter::new(state, opts);
     let mut ingresses: Vec<&Ingress> = state.ingresses.iter().filter(|i| filter.selects(i)).collect();
     // Oldest first: on a conflict the oldest Ingress keeps the rule.
@@ -65,7 +65,6 @@ pub fn translate(state: &ClusterState, opts: &TranslateOptions) -> (RouteTable, 
         table: RouteTable::default(),
         diagnostics: Vec::new(),
         backends: Backends::new(state),
-        claims: HashMap::new(),
         default_owner: None,
     };
     for ingress in ingresses {
@@ -74,7 +73,7 @@ pub fn translate(state: &ClusterState, opts: &TranslateOptions) -> (RouteTable, 
     if t.table.default_backend().is_none()
         && let Some(svc) = &opts.default_backend_service
     {
-        let (backend, warning) = t.backends.resolve(svc, None);
+        let (backend, warning) = t.backends.resolve((&svc.namespace, &svc.name), None);
         if let Some(w) = warning {
             t.diagnostics.push(Diagnostic::warning(
                 "Service",
@@ -96,31 +95,26 @@ pub fn translate(state: &ClusterState, opts: &TranslateOptions) -> (RouteTable, 
 }
 
 /// A path rule that passed validation, ready to enter the table.
-struct PlannedRule {
+struct PlannedRule<'a> {
     host: HostPattern,
-    path: String,
+    path: &'a str,
     path_match: PathMatch,
-    service: ObjectKey,
-    port: PortRef,
+    service: ServiceRef<'a>,
+    port: PortRef<'a>,
 }
 
-/// Who holds a (host, match, path) and with which backend.
-struct Claim {
-    ingress: ObjectKey,
-    service: ObjectKey,
-    port: PortRef,
-}
+/// A Service backend as an Ingress names it.
+type ServiceTarget<'a> = (ServiceRef<'a>, PortRef<'a>);
 
 struct Translation<'a> {
     table: RouteTable,
     diagnostics: Vec<Diagnostic>,
     backends: Backends<'a>,
-    claims: HashMap<(HostPattern, PathMatch, String), Claim>,
     default_owner: Option<ObjectKey>,
 }
 
-impl Translation<'_> {
-    fn add_ingress(&mut self, ingress: &Ingress) {
+impl<'a> Translation<'a> {
+    fn add_ingress(&mut self, ingress: &'a Ingress) {
         let key = ObjectKey::new(
             ingress.metadata.namespace.as_deref().unwrap_or("default"),
             ingress.metadata.name.as_deref().unwrap_or("<unnamed>"),
@@ -128,7 +122,8 @@ impl Translation<'_> {
         let annotations = annotations::parse(ingress.metadata.annotations.as_ref());
         let mut errors = annotations.errors;
         let mut warnings = annotations.warnings;
-        let (rules, default_backend) = plan(ingress, &key.namespace, &mut errors, &mut warnings);
+        let namespace = ingress.metadata.namespace.as_deref().unwrap_or("default");
+        let (rules, default_backend) = plan(ingress, namespace, &mut errors, &mut warnings);
         if !errors.is_empty() {
             for e in errors {
                 self.diagnostics
@@ -140,8 +135,8 @@ impl Translation<'_> {
         for rule in rules {
             self.add_rule(&key, rule, &policy, &mut warnings);
         }
-        if let Some((service, port)) = default_backend {
-            self.add_default_backend(&key, service, port, &policy, &mut warnings);
+        if let Some(target) = default_backend {
+            self.add_default_backend(&key, target, &policy, &mut warnings);
         }
         for w in warnings {
             self.diagnostics.push(Diagnostic::warning(INGRESS, &key, w));
@@ -151,57 +146,47 @@ impl Translation<'_> {
     fn add_rule(
         &mut self,
         owner: &ObjectKey,
-        rule: PlannedRule,
+        rule: PlannedRule<'a>,
         policy: &Arc<RoutePolicy>,
         warnings: &mut Vec<String>,
     ) {
-        let normalized = match rule.path_match {
-            PathMatch::Prefix if rule.path != "/" => rule.path.trim_end_matches('/').to_string(),
-            _ => rule.path.clone(),
-        };
-        let claim_key = (rule.host.clone(), rule.path_match, normalized);
-        if let Some(claim) = self.claims.get(&claim_key) {
-            let same_target = claim.service == rule.service && claim.port == rule.port;
-            if claim.ingress != *owner && !same_target {
-                warnings.push(format!(
-                    "host {} path {} ({:?}) conflicts with ingress {}, which is older and keeps it; this rule is ignored",
-                    rule.host, rule.path, rule.path_match, claim.ingress
-                ));
-            } else if claim.ingress == *owner && !same_target {
-                warnings.push(format!(
-                    "host {} path {} ({:?}) is listed twice with different backends; the first one is used",
-                    rule.host, rule.path, rule.path_match
-                ));
+        if let Some(holder) = self.table.holder(&rule.host, rule.path_match, rule.path) {
+            let b = &holder.backend;
+            let same_target =
+                (b.service.namespace.as_str(), b.service.name.as_str()) == rule.service && b.port == rule.port.label();
+            let holder_ingress = holder.ingress.as_ref();
+            if !same_target {
+                let (host, path, kind) = (&rule.host, rule.path, rule.path_match);
+                warnings.push(match holder_ingress {
+                    Some(h) if h != owner => format!(
+                        "host {host} path {path} ({kind:?}) conflicts with ingress {h}, which is older and keeps it; this rule is ignored"
+                    ),
+                    _ => format!(
+                        "host {host} path {path} ({kind:?}) is listed twice with different backends; the first one is used"
+                    ),
+                });
             }
             return;
         }
-        let (backend, warning) = self.backends.resolve(&rule.service, Some(&rule.port));
+        let (backend, warning) = self.backends.resolve(rule.service, Some(rule.port));
         warnings.extend(warning);
+        let host_label = rule.host.to_string();
         let route = Arc::new(Route {
             ingress: Some(owner.clone()),
-            path: rule.path,
+            path: rule.path.to_string(),
             path_match: rule.path_match,
             backend,
             policy: policy.clone(),
         });
-        match self.table.add(&rule.host, route) {
-            Ok(()) => {
-                let claim = Claim {
-                    ingress: owner.clone(),
-                    service: rule.service,
-                    port: rule.port,
-                };
-                self.claims.insert(claim_key, claim);
-            }
-            Err(e) => warnings.push(format!("host {}: {e}; this rule is ignored", rule.host)),
+        if let Err(e) = self.table.add(rule.host, route) {
+            warnings.push(format!("host {host_label}: {e}; this rule is ignored"));
         }
     }
 
     fn add_default_backend(
         &mut self,
         owner: &ObjectKey,
-        service: ObjectKey,
-        port: PortRef,
+        (service, port): ServiceTarget<'a>,
         policy: &Arc<RoutePolicy>,
         warnings: &mut Vec<String>,
     ) {
@@ -211,7 +196,7 @@ impl Translation<'_> {
             ));
             return;
         }
-        let (backend, warning) = self.backends.resolve(&service, Some(&port));
+        let (backend, warning) = self.backends.resolve(service, Some(port));
         warnings.extend(warning);
         self.table.set_default_backend(Arc::new(Route {
             ingress: Some(owner.clone()),
@@ -226,19 +211,19 @@ impl Translation<'_> {
 
 /// Validates an Ingress's rules and default backend. Errors reject the
 /// Ingress whole (as the API server would); warnings skip one rule.
-fn plan(
-    ingress: &Ingress,
-    namespace: &str,
+fn plan<'a>(
+    ingress: &'a Ingress,
+    namespace: &'a str,
     errors: &mut Vec<String>,
     warnings: &mut Vec<String>,
-) -> (Vec<PlannedRule>, Option<(ObjectKey, PortRef)>) {
+) -> (Vec<PlannedRule<'a>>, Option<ServiceTarget<'a>>) {
     let mut rules = Vec::new();
     let Some(spec) = ingress.spec.as_ref() else {
         errors.push("spec is missing".into());
         return (rules, None);
     };
     let default_backend = spec.default_backend.as_ref().and_then(|b| {
-        service_backend(b, namespace, "spec.defaultBackend").unwrap_or_else(|e| {
+        service_backend(b, namespace, &"spec.defaultBackend").unwrap_or_else(|e| {
             errors.push(e);
             None
         })
@@ -253,7 +238,7 @@ fn plan(
         }
         let host = HostPattern::from_rule_host(host);
         for (j, p) in rule.http.iter().flat_map(|h| &h.paths).enumerate() {
-            let at = format!("rules[{i}].http.paths[{j}]");
+            let at = PathAt(i, j);
             let path_match = match validate::path_type(&p.path_type) {
                 Ok(m) => m,
                 Err(e) => {
@@ -262,18 +247,18 @@ fn plan(
                 }
             };
             let path = match (p.path.as_deref().filter(|s| !s.is_empty()), p.path_type.as_str()) {
-                (Some(path), _) => path.to_string(),
-                (None, "ImplementationSpecific") => "/".to_string(),
+                (Some(path), _) => path,
+                (None, "ImplementationSpecific") => "/",
                 (None, t) => {
                     errors.push(format!("{at}: path is required for pathType {t}"));
                     continue;
                 }
             };
-            if let Err(e) = validate::path(&path, &p.path_type) {
+            if let Err(e) = validate::path(path, &p.path_type) {
                 errors.push(format!("{at}: {e}"));
                 continue;
             }
-            if p.path_type == "ImplementationSpecific" && validate::looks_like_regex(&path) {
+            if p.path_type == "ImplementationSpecific" && validate::looks_like_regex(path) {
                 warnings.push(format!(
                     "{at}: path {path:?} looks like a regular expression; ImplementationSpecific paths are matched as literal prefixes"
                 ));
@@ -296,9 +281,22 @@ fn plan(
     (rules, default_backend)
 }
 
+/// Where in an Ingress a path rule is; formatted only for messages.
+struct PathAt(usize, usize);
+
+impl fmt::Display for PathAt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "rules[{}].http.paths[{}]", self.0, self.1)
+    }
+}
+
 /// Reads a Service backend. `Ok(None)` is a resource backend, which this
 /// controller does not serve.
-fn service_backend(b: &IngressBackend, namespace: &str, at: &str) -> Result<Option<(ObjectKey, PortRef)>, String> {
+fn service_backend<'a>(
+    b: &'a IngressBackend,
+    namespace: &'a str,
+    at: &dyn fmt::Display,
+) -> Result<Option<ServiceTarget<'a>>, String> {
     match (&b.service, &b.resource) {
         (Some(_), Some(_)) => Err(format!("{at}: backend sets both service and resource")),
         (None, Some(_)) => Ok(None),
@@ -317,7 +315,7 @@ fn service_backend(b: &IngressBackend, namespace: &str, at: &str) -> Result<Opti
             {
                 return Err(format!("{at}: backend service {}: port {n} is out of range", svc.name));
             }
-            Ok(Some((ObjectKey::new(namespace, svc.name.clone()), port)))
+            Ok(Some(((namespace, svc.name.as_str()), port)))
         }
     }
 }
