@@ -17,10 +17,8 @@ fn cluster() -> ClusterState {
     let mut state = ClusterState::default();
     for s in 0..1_000 {
         state
-            .add_object(
-                json!({"kind": "Service", "metadata": {"name": format!("svc-{s}"), "namespace": "default"},
-                "spec": {"ports": [{"name": "http", "port": 80, "targetPort": 8080}]}}),
-            )
+            .add_object(json!({"kind": "Service", "metadata": {"name": format!("svc-{s}"), "namespace": "default"},
+                "spec": {"ports": [{"name": "http", "port": 80, "targetPort": 8080}]}}))
             .unwrap();
         state
             .add_object(json!({"kind": "EndpointSlice", "addressType": "IPv4",
@@ -32,20 +30,14 @@ fn cluster() -> ClusterState {
             .unwrap();
     }
     for i in 0..INGRESSES {
-        let host = if i.is_multiple_of(10) {
-            format!("*.w{i}.example.com")
-        } else {
-            format!("h{i}.example.com")
-        };
+        let host = if i.is_multiple_of(10) { format!("*.w{i}.example.com") } else { format!("h{i}.example.com") };
         let backend = |s: usize| json!({"service": {"name": format!("svc-{}", s % 1_000), "port": {"number": 80}}});
         state
-            .add_object(
-                json!({"kind": "Ingress", "metadata": {"name": format!("ing-{i}"), "namespace": "default"},
+            .add_object(json!({"kind": "Ingress", "metadata": {"name": format!("ing-{i}"), "namespace": "default"},
                 "spec": {"ingressClassName": "wasmgress", "rules": [{"host": host, "http": {"paths": [
                     {"path": "/", "pathType": "Prefix", "backend": backend(i)},
                     {"path": "/api/v1", "pathType": "Prefix", "backend": backend(i + 1)},
-                    {"path": "/healthz", "pathType": "Exact", "backend": backend(i + 2)}]}}]}}),
-            )
+                    {"path": "/healthz", "pathType": "Exact", "backend": backend(i + 2)}]}}]}}))
             .unwrap();
     }
     state
@@ -56,9 +48,7 @@ fn bench(c: &mut Criterion) {
     let opts = TranslateOptions::default();
     let mut g = c.benchmark_group("translate");
     g.sample_size(10);
-    g.bench_function("10k_ingresses", |b| {
-        b.iter(|| black_box(translate(black_box(&state), &opts)))
-    });
+    g.bench_function("10k_ingresses", |b| b.iter(|| black_box(translate(black_box(&state), &opts))));
     g.finish();
 
     let (table, diagnostics) = translate(&state, &opts);
@@ -66,11 +56,7 @@ fn bench(c: &mut Criterion) {
     let requests: Vec<(String, String)> = (0..1_024)
         .map(|k| {
             let i = (k * 7_919) % INGRESSES;
-            let host = if i.is_multiple_of(10) {
-                format!("app.w{i}.example.com")
-            } else {
-                format!("h{i}.example.com")
-            };
+            let host = if i.is_multiple_of(10) { format!("app.w{i}.example.com") } else { format!("h{i}.example.com") };
             let path = ["/", "/api/v1/users/42", "/healthz", "/static/app.js"][k % 4];
             (host, path.to_string())
         })

@@ -56,9 +56,7 @@ pub async fn serve(listener: TcpListener, status: watch::Receiver<ConfigStatus>,
             async move { Ok::<_, Infallible>(resp) }
         });
         tokio::spawn(async move {
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
         });
     }
 }

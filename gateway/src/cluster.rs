@@ -22,11 +22,7 @@ pub enum ObjectError {
     #[error("object has no kind")]
     NoKind,
     #[error("{kind} {name}: {source}")]
-    Invalid {
-        kind: String,
-        name: String,
-        source: serde_json::Error,
-    },
+    Invalid { kind: String, name: String, source: serde_json::Error },
 }
 
 /// What happened to one object offered to the state.
@@ -41,11 +37,7 @@ impl ClusterState {
     /// Adds one object given as JSON (e.g. a YAML document). A `List` adds
     /// its items. Objects without a namespace get `default`, as kubectl does.
     pub fn add_object(&mut self, mut value: Value) -> Result<Accepted, ObjectError> {
-        let kind = value
-            .get("kind")
-            .and_then(Value::as_str)
-            .ok_or(ObjectError::NoKind)?
-            .to_string();
+        let kind = value.get("kind").and_then(Value::as_str).ok_or(ObjectError::NoKind)?.to_string();
         if kind == "List" || kind.ends_with("List") && value.get("items").is_some() {
             let items = match value.get_mut("items").map(Value::take) {
                 Some(Value::Array(items)) => items,
@@ -62,25 +54,13 @@ impl ClusterState {
                 meta.insert("namespace".into(), Value::String("default".into()));
             }
         }
-        let name = value
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or("<unnamed>")
-            .to_string();
-        let invalid = |source| ObjectError::Invalid {
-            kind: kind.clone(),
-            name: name.clone(),
-            source,
-        };
+        let name = value.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("<unnamed>").to_string();
+        let invalid = |source| ObjectError::Invalid { kind: kind.clone(), name: name.clone(), source };
         match kind.as_str() {
             "Ingress" => self.ingresses.push(serde_json::from_value(value).map_err(invalid)?),
-            "IngressClass" => self
-                .ingress_classes
-                .push(serde_json::from_value(value).map_err(invalid)?),
+            "IngressClass" => self.ingress_classes.push(serde_json::from_value(value).map_err(invalid)?),
             "Service" => self.services.push(serde_json::from_value(value).map_err(invalid)?),
-            "EndpointSlice" => self
-                .endpoint_slices
-                .push(serde_json::from_value(value).map_err(invalid)?),
+            "EndpointSlice" => self.endpoint_slices.push(serde_json::from_value(value).map_err(invalid)?),
             "Secret" => self.secrets.push(serde_json::from_value(value).map_err(invalid)?),
             _ => return Ok(Accepted::OtherKind(kind)),
         }

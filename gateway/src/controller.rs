@@ -39,12 +39,7 @@ pub fn apply(
         s.generation += 1;
         s.diagnostics = diagnostics;
         s.rules = rules;
-        tracing::info!(
-            generation = s.generation,
-            rules,
-            problems = s.diagnostics.len(),
-            "route table applied"
-        );
+        tracing::info!(generation = s.generation, rules, problems = s.diagnostics.len(), "route table applied");
     });
 }
 

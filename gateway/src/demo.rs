@@ -17,13 +17,7 @@ pub fn loopback_endpoints(state: &ClusterState) -> BTreeSet<(SocketAddr, String)
         let Some(service) = slice.metadata.labels.as_ref().and_then(|l| l.get(SERVICE_NAME_LABEL)) else {
             continue;
         };
-        for port in slice
-            .ports
-            .iter()
-            .flatten()
-            .filter_map(|p| p.port)
-            .filter_map(|p| u16::try_from(p).ok())
-        {
+        for port in slice.ports.iter().flatten().filter_map(|p| p.port).filter_map(|p| u16::try_from(p).ok()) {
             for ep in slice.endpoints.iter().flatten() {
                 for addr in ep.addresses.iter().filter_map(|a| a.parse::<std::net::IpAddr>().ok()) {
                     if addr.is_loopback() {
@@ -62,8 +56,6 @@ pub fn curl_commands(state: &ClusterState, gateway: SocketAddr) -> Vec<String> {
             }
         }
     }
-    out.push(format!(
-        "curl -s -H 'Host: unknown.example' http://{gateway}/anything   # default backend"
-    ));
+    out.push(format!("curl -s -H 'Host: unknown.example' http://{gateway}/anything   # default backend"));
     out
 }

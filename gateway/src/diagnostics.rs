@@ -25,21 +25,11 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn rejected(kind: &'static str, object: impl fmt::Display, message: impl Into<String>) -> Self {
-        Self {
-            kind,
-            object: object.to_string(),
-            severity: Severity::Rejected,
-            message: message.into(),
-        }
+        Self { kind, object: object.to_string(), severity: Severity::Rejected, message: message.into() }
     }
 
     pub fn warning(kind: &'static str, object: impl fmt::Display, message: impl Into<String>) -> Self {
-        Self {
-            kind,
-            object: object.to_string(),
-            severity: Severity::Warning,
-            message: message.into(),
-        }
+        Self { kind, object: object.to_string(), severity: Severity::Warning, message: message.into() }
     }
 }
 

@@ -8,9 +8,7 @@ pub fn parse(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (digits, unit) = s.split_at(split);
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration (expected e.g. 500ms, 10s, 2m, 1h)"))?;
+    let n: u64 = digits.parse().map_err(|_| format!("{s:?} is not a duration (expected e.g. 500ms, 10s, 2m, 1h)"))?;
     let d = match unit {
         "ms" => Duration::from_millis(n),
         "" | "s" => Duration::from_secs(n),

@@ -28,26 +28,18 @@ fn respond(name: &str, instance: &str, mut req: Request<Incoming>) -> Response<F
         });
         let mut resp = Response::new(Full::default());
         *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-        resp.headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
         resp.headers_mut().insert(header::UPGRADE, proto);
         return resp;
     }
-    let mut body = format!(
-        "backend: {name}\ninstance: {instance}\nmethod: {}\npath: {}\n",
-        req.method(),
-        req.uri()
-    );
+    let mut body = format!("backend: {name}\ninstance: {instance}\nmethod: {}\npath: {}\n", req.method(), req.uri());
     for h in ["host", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto"] {
         if let Some(v) = req.headers().get(h).and_then(|v| v.to_str().ok()) {
             let _ = writeln!(body, "{h}: {v}");
         }
     }
     let mut resp = Response::new(Full::new(Bytes::from(body)));
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     resp
 }
 
@@ -66,9 +58,7 @@ pub async fn serve(listener: TcpListener, name: impl Into<Arc<str>>) {
             let resp = respond(&name, &instance, req);
             async move { Ok::<_, Infallible>(resp) }
         });
-        let conn = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned();
+        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
         tokio::spawn(conn);
     }
 }

@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use tokio::sync::{oneshot, watch};
 
 use crate::admin;
 use crate::controller::{self, ConfigStatus};
-use crate::proxy::server::{self, ListenerOptions};
-use crate::proxy::{Proxy, ProxyOptions};
+use crate::proxy::ProxyOptions;
+use crate::proxy::server::ListenerOptions;
+use crate::proxy::workers;
 use crate::routing::RouteTable;
 use crate::source::files::FileSource;
 use crate::translate::TranslateOptions;
@@ -31,6 +31,8 @@ pub struct GatewayConfig {
     pub translate: TranslateOptions,
     pub proxy: ProxyOptions,
     pub listener: ListenerOptions,
+    /// Threads serving traffic, each with its own runtime and socket.
+    pub workers: usize,
 }
 
 impl GatewayConfig {
@@ -44,6 +46,7 @@ impl GatewayConfig {
             translate: TranslateOptions::default(),
             proxy: ProxyOptions::default(),
             listener: ListenerOptions::default(),
+            workers: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         }
     }
 }
@@ -64,13 +67,11 @@ pub struct Gateway {
     routes: Arc<ArcSwap<RouteTable>>,
     status: watch::Receiver<ConfigStatus>,
     shutdown: watch::Sender<bool>,
-    server: JoinHandle<()>,
+    workers: Vec<oneshot::Receiver<()>>,
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|source| StartError::Bind { addr, source })
+    TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })
 }
 
 impl Gateway {
@@ -78,47 +79,29 @@ impl Gateway {
     /// serving. Returns once the listeners are bound.
     pub async fn start(cfg: GatewayConfig) -> Result<Self, StartError> {
         let mut source = FileSource::new(&cfg.manifests);
-        let first = source.load().map_err(|source| StartError::Manifests {
-            dir: cfg.manifests.clone(),
-            source,
-        })?;
+        let first = source.load().map_err(|source| StartError::Manifests { dir: cfg.manifests.clone(), source })?;
         let routes = Arc::new(ArcSwap::from_pointee(RouteTable::default()));
         let (status_tx, status) = watch::channel(ConfigStatus::default());
         controller::apply(&first, &cfg.translate, &routes, &status_tx);
 
-        let http = bind(cfg.http_listen).await?;
+        let bind_error = |source| StartError::Bind { addr: cfg.http_listen, source };
+        let http = workers::bind_reuseport(cfg.http_listen, cfg.workers).map_err(bind_error)?;
+        let http_addr = http[0].local_addr().map_err(bind_error)?;
         let admin_listener = bind(cfg.admin_listen).await?;
-        let http_addr = http.local_addr().map_err(|source| StartError::Bind {
-            addr: cfg.http_listen,
-            source,
-        })?;
-        let admin_addr = admin_listener.local_addr().map_err(|source| StartError::Bind {
-            addr: cfg.admin_listen,
-            source,
-        })?;
+        let admin_addr =
+            admin_listener.local_addr().map_err(|source| StartError::Bind { addr: cfg.admin_listen, source })?;
 
         let (snapshot_tx, snapshot_rx) = watch::channel(first);
         tokio::spawn(source.watch(snapshot_tx, cfg.rescan_interval));
-        tokio::spawn(controller::run(
-            snapshot_rx,
-            cfg.translate.clone(),
-            routes.clone(),
-            status_tx,
-        ));
+        tokio::spawn(controller::run(snapshot_rx, cfg.translate.clone(), routes.clone(), status_tx));
 
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let proxy = Arc::new(Proxy::new(routes.clone(), cfg.proxy.clone()));
-        let server = tokio::spawn(server::serve(http, proxy, cfg.listener.clone(), shutdown_rx.clone()));
+        let workers =
+            workers::spawn(http, routes.clone(), cfg.proxy.clone(), cfg.listener.clone(), shutdown_rx.clone())
+                .map_err(bind_error)?;
         tokio::spawn(admin::serve(admin_listener, status.clone(), shutdown_rx));
         tracing::info!(%http_addr, %admin_addr, manifests = %cfg.manifests.display(), "wasmgress is serving");
-        Ok(Self {
-            http_addr,
-            admin_addr,
-            routes,
-            status,
-            shutdown,
-            server,
-        })
+        Ok(Self { http_addr, admin_addr, routes, status, shutdown, workers })
     }
 
     pub fn http_addr(&self) -> SocketAddr {
@@ -144,9 +127,11 @@ impl Gateway {
         self.shutdown.send_replace(true);
     }
 
-    /// Waits until the traffic listener has drained (after `shutdown`).
+    /// Waits until every worker has drained (after `shutdown`).
     pub async fn wait(self) {
-        let _ = self.server.await;
+        for w in self.workers {
+            let _ = w.await;
+        }
     }
 }
 

@@ -16,6 +16,11 @@ use wasmgress::source::files::FileSource;
 use wasmgress::translate::{TranslateOptions, translate};
 use wasmgress::{Gateway, GatewayConfig, demo, duration};
 
+// A proxy allocates small, short-lived buffers per request on every worker
+// thread: mimalloc's thread-local free lists serve that pattern well.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "wasmgress",
@@ -77,11 +82,7 @@ struct ClassArgs {
     #[arg(long, env = "WASMGRESS_INGRESS_CLASS", default_value = "wasmgress")]
     ingress_class: String,
     /// The `spec.controller` of IngressClasses this controller serves.
-    #[arg(
-        long,
-        env = "WASMGRESS_CONTROLLER_NAME",
-        default_value = "wasmgress.io/ingress-controller"
-    )]
+    #[arg(long, env = "WASMGRESS_CONTROLLER_NAME", default_value = "wasmgress.io/ingress-controller")]
     controller_name: String,
     /// Also serve Ingresses that name no class.
     #[arg(long, env = "WASMGRESS_WATCH_INGRESS_WITHOUT_CLASS")]
@@ -165,9 +166,7 @@ impl RunArgs {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("WASMGRESS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -177,10 +176,13 @@ fn init_logging(format: LogFormat) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
+    // Traffic is served by the gateway's own worker threads; this runtime
+    // only runs the control plane (or, for `echo`, the whole backend).
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = cli.workers {
-        runtime.worker_threads(n.max(1));
-    }
+    match cli.command {
+        Command::Echo { .. } => runtime.worker_threads(cli.workers.unwrap_or_else(default_workers).max(1)),
+        _ => runtime.worker_threads(1),
+    };
     let runtime = match runtime.enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -188,7 +190,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(dispatch(cli.command)) {
+    match runtime.block_on(dispatch(cli.command, cli.workers.unwrap_or_else(default_workers))) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -197,25 +199,24 @@ fn main() -> ExitCode {
     }
 }
 
-async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
+fn default_workers() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+async fn dispatch(command: Command, workers: usize) -> anyhow::Result<ExitCode> {
     match command {
         Command::Run(args) => {
-            serve_until_signal(args.config()).await?;
+            serve_until_signal(GatewayConfig { workers, ..args.config() }).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Validate { dir, class } => validate(&dir, &class.options()),
-        Command::Demo {
-            manifests,
-            http_listen,
-            admin_listen,
-        } => {
-            run_demo(manifests, http_listen, admin_listen).await?;
+        Command::Demo { manifests, http_listen, admin_listen } => {
+            run_demo(manifests, http_listen, admin_listen, workers).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Echo { listen, name } => {
-            let listener = tokio::net::TcpListener::bind(listen)
-                .await
-                .with_context(|| format!("cannot listen on {listen}"))?;
+            let listener =
+                tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
             wasmgress::echo::serve(listener, name).await;
             Ok(ExitCode::SUCCESS)
         }
@@ -232,16 +233,12 @@ async fn serve_until_signal(cfg: GatewayConfig) -> anyhow::Result<()> {
 }
 
 async fn wait_for_signal() -> anyhow::Result<()> {
-    wasmgress::gateway::shutdown_signal()
-        .context("cannot listen for SIGTERM/SIGINT")?
-        .await;
+    wasmgress::gateway::shutdown_signal().context("cannot listen for SIGTERM/SIGINT")?.await;
     Ok(())
 }
 
 fn validate(dir: &std::path::Path, opts: &TranslateOptions) -> anyhow::Result<ExitCode> {
-    let snapshot = FileSource::new(dir)
-        .load()
-        .with_context(|| format!("cannot read {}", dir.display()))?;
+    let snapshot = FileSource::new(dir).load().with_context(|| format!("cannot read {}", dir.display()))?;
     let (table, mut diagnostics) = translate(&snapshot.state, opts);
     diagnostics.extend(snapshot.diagnostics);
     for d in &diagnostics {
@@ -259,11 +256,7 @@ fn validate(dir: &std::path::Path, opts: &TranslateOptions) -> anyhow::Result<Ex
         rejected,
         diagnostics.len() - rejected
     );
-    Ok(if rejected > 0 {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(if rejected > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
 /// The example manifests: next to the working directory when run from the
@@ -276,23 +269,18 @@ fn default_examples() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../manifests/examples")
 }
 
-async fn run_demo(manifests: Option<PathBuf>, http_listen: SocketAddr, admin_listen: SocketAddr) -> anyhow::Result<()> {
+async fn run_demo(
+    manifests: Option<PathBuf>,
+    http_listen: SocketAddr,
+    admin_listen: SocketAddr,
+    workers: usize,
+) -> anyhow::Result<()> {
     let dir = manifests.unwrap_or_else(default_examples);
-    let snapshot = FileSource::new(&dir)
-        .load()
-        .with_context(|| format!("cannot read {}", dir.display()))?;
+    let snapshot = FileSource::new(&dir).load().with_context(|| format!("cannot read {}", dir.display()))?;
     let backends = demo::start_backends(&snapshot.state).await?;
-    let cfg = GatewayConfig {
-        http_listen,
-        admin_listen,
-        ..GatewayConfig::new(&dir)
-    };
+    let cfg = GatewayConfig { http_listen, admin_listen, workers, ..GatewayConfig::new(&dir) };
     let gateway = Gateway::start(cfg).await?;
-    println!(
-        "\nwasmgress demo: serving {} on http://{}",
-        dir.display(),
-        gateway.http_addr()
-    );
+    println!("\nwasmgress demo: serving {} on http://{}", dir.display(), gateway.http_addr());
     for (addr, service) in &backends {
         println!("  echo backend for Service {service} on {addr}");
     }
@@ -303,14 +291,8 @@ async fn run_demo(manifests: Option<PathBuf>, http_listen: SocketAddr, admin_lis
     for cmd in demo::curl_commands(&snapshot.state, gateway.http_addr()) {
         println!("  {cmd}");
     }
-    println!(
-        "  curl -s http://{}/diagnostics   # what the gateway thinks of the manifests",
-        gateway.admin_addr()
-    );
-    println!(
-        "\nEdit the files in {} and the routes follow. Ctrl-C stops.\n",
-        dir.display()
-    );
+    println!("  curl -s http://{}/diagnostics   # what the gateway thinks of the manifests", gateway.admin_addr());
+    println!("\nEdit the files in {} and the routes follow. Ctrl-C stops.\n", dir.display());
     wait_for_signal().await?;
     gateway.shutdown();
     gateway.wait().await;

@@ -64,11 +64,7 @@ fn demo_serves_the_walkthrough_and_stops_on_sigterm() {
     let addr = loop {
         assert!(Instant::now() < deadline, "the demo did not print its address");
         let line = lines.next().expect("demo output").unwrap();
-        if let Some(rest) = line
-            .split(" on http://")
-            .nth(1)
-            .filter(|_| line.starts_with("wasmgress demo"))
-        {
+        if let Some(rest) = line.split(" on http://").nth(1).filter(|_| line.starts_with("wasmgress demo")) {
             break rest.trim().to_string();
         }
     };

@@ -79,11 +79,13 @@ pub struct Seen {
 /// A real HTTP backend on loopback that records what it receives and
 /// answers with its name. Paths with special behaviour:
 /// `/slow/MS` answers after MS milliseconds; `/stream/N` streams N chunks,
-/// one every 20 ms; `/echo` answers with the request body.
+/// one every 20 ms; `/echo` answers with the request body; `/close` closes
+/// the connection after answering.
 pub struct Backend {
     pub name: String,
     pub addr: SocketAddr,
     seen: Arc<Mutex<Vec<Seen>>>,
+    connections: Arc<AtomicUsize>,
 }
 
 impl Backend {
@@ -91,26 +93,27 @@ impl Backend {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind backend");
         let addr = listener.local_addr().unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let (n, s) = (Arc::<str>::from(name), seen.clone());
+        let connections = Arc::new(AtomicUsize::new(0));
+        let (n, s, c) = (Arc::<str>::from(name), seen.clone(), connections.clone());
         tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
+                c.fetch_add(1, Ordering::Relaxed);
                 let (n, s) = (n.clone(), s.clone());
                 let svc = service_fn(move |req| backend_respond(n.clone(), s.clone(), req));
                 tokio::spawn(
-                    auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .into_owned(),
+                    auto::Builder::new(TokioExecutor::new()).serve_connection(TokioIo::new(stream), svc).into_owned(),
                 );
             }
         });
-        Self {
-            name: name.into(),
-            addr,
-            seen,
-        }
+        Self { name: name.into(), addr, seen, connections }
+    }
+
+    /// How many connections the backend has accepted.
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::Relaxed)
     }
 
     pub fn seen(&self) -> Vec<Seen> {
@@ -144,11 +147,7 @@ async fn backend_respond(
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, Infallible>>(1);
         tokio::spawn(async move {
             for i in 0..n {
-                if tx
-                    .send(Ok(Frame::data(Bytes::from(format!("chunk {i}\n")))))
-                    .await
-                    .is_err()
-                {
+                if tx.send(Ok(Frame::data(Bytes::from(format!("chunk {i}\n"))))).await.is_err() {
                     return;
                 }
                 tokio::time::sleep(Duration::from_millis(20)).await;
@@ -156,18 +155,16 @@ async fn backend_respond(
         });
         StreamBody::new(tokio_stream_from(rx)).boxed()
     } else if path == "/echo" {
-        let bytes = req
-            .into_body()
-            .collect()
-            .await
-            .map(|b| b.to_bytes())
-            .unwrap_or_default();
+        let bytes = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
         Full::new(bytes).boxed()
     } else {
         text(name.to_string())
     };
     let mut resp = Response::new(body);
     resp.headers_mut().insert("x-backend", name.parse().unwrap());
+    if path == "/close" {
+        resp.headers_mut().insert("connection", "close".parse().unwrap());
+    }
     Ok(resp)
 }
 
@@ -259,24 +256,14 @@ pub struct Answer {
 
 /// GET `path` from the gateway with a Host header.
 pub async fn get(gw: SocketAddr, host: &str, path: &str) -> Answer {
-    send(
-        Request::get(format!("http://{gw}{path}"))
-            .header("host", host)
-            .body(Full::default())
-            .unwrap(),
-    )
-    .await
+    send(Request::get(format!("http://{gw}{path}")).header("host", host).body(Full::default()).unwrap()).await
 }
 
 pub async fn send(req: Request<Full<Bytes>>) -> Answer {
     let resp = client().request(req).await.expect("the gateway answers");
     let (parts, body) = resp.into_parts();
     let body = body.collect().await.expect("body").to_bytes();
-    Answer {
-        status: parts.status,
-        headers: parts.headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    }
+    Answer { status: parts.status, headers: parts.headers, body: String::from_utf8_lossy(&body).into_owned() }
 }
 
 /// Writes raw bytes on a fresh connection and reads until the peer closes

@@ -7,20 +7,11 @@ use wasmgress_tests::*;
 
 #[tokio::test]
 async fn hosts_paths_and_default_backend_reach_the_right_service() {
-    let (foo, bar, def) = (
-        Backend::start("foo").await,
-        Backend::start("bar").await,
-        Backend::start("def").await,
-    );
+    let (foo, bar, def) = (Backend::start("foo").await, Backend::start("bar").await, Backend::start("def").await);
     let dir = TempDir::new();
     dir.write(
         "svc.yaml",
-        &[
-            service("foo", &[foo.addr]),
-            service("bar", &[bar.addr]),
-            service("def", &[def.addr]),
-        ]
-        .join("---\n"),
+        &[service("foo", &[foo.addr]), service("bar", &[bar.addr]), service("def", &[def.addr])].join("---\n"),
     );
     dir.write("foo.yaml", &ingress("foo", "foo.mydomain.com", "/", "foo"));
     dir.write("bar.yaml", &ingress("bar", "mydomain.com", "/bar/", "bar"));
@@ -58,10 +49,7 @@ async fn unmatched_requests_get_404_and_missing_services_503() {
 async fn upstream_sees_forwarded_headers_and_no_hop_by_hop_headers() {
     let b = Backend::start("b").await;
     let dir = TempDir::new();
-    dir.write(
-        "all.yaml",
-        &format!("{}---\n{}", service("b", &[b.addr]), ingress("i", "shop.com", "/", "b")),
-    );
+    dir.write("all.yaml", &format!("{}---\n{}", service("b", &[b.addr]), ingress("i", "shop.com", "/", "b")));
     let gw = start(dir.path()).await;
     let req = Request::get(format!("http://{}/cart", gw.http_addr()))
         .header("host", "shop.com")
@@ -75,17 +63,11 @@ async fn upstream_sees_forwarded_headers_and_no_hop_by_hop_headers() {
     assert_eq!(send(req).await.status, StatusCode::OK);
     let seen = b.last();
     assert_eq!(seen.headers["host"], "shop.com");
-    assert_eq!(
-        seen.headers["x-forwarded-for"], "127.0.0.1",
-        "a client cannot forge its address"
-    );
+    assert_eq!(seen.headers["x-forwarded-for"], "127.0.0.1", "a client cannot forge its address");
     assert_eq!(seen.headers["x-real-ip"], "127.0.0.1");
     assert_eq!(seen.headers["x-forwarded-host"], "shop.com");
     assert_eq!(seen.headers["x-forwarded-proto"], "http");
-    assert_eq!(
-        seen.headers["x-forwarded-port"],
-        gw.http_addr().port().to_string().as_str()
-    );
+    assert_eq!(seen.headers["x-forwarded-port"], gw.http_addr().port().to_string().as_str());
     assert_eq!(seen.headers["x-app"], "kept");
     assert!(seen.headers.get("x-private").is_none());
     assert!(seen.headers.get("keep-alive").is_none());
@@ -96,23 +78,11 @@ async fn upstream_sees_forwarded_headers_and_no_hop_by_hop_headers() {
 async fn dot_segments_cannot_bypass_a_route_and_upstream_sees_the_normalized_path() {
     let (public, admin) = (Backend::start("public").await, Backend::start("admin").await);
     let dir = TempDir::new();
-    dir.write(
-        "svc.yaml",
-        &format!(
-            "{}---\n{}",
-            service("public", &[public.addr]),
-            service("admin", &[admin.addr])
-        ),
-    );
+    dir.write("svc.yaml", &format!("{}---\n{}", service("public", &[public.addr]), service("admin", &[admin.addr])));
     dir.write("p.yaml", &ingress("p", "app.com", "/public", "public"));
     dir.write("a.yaml", &ingress("a", "app.com", "/admin", "admin"));
     let gw = start(dir.path()).await;
-    for path in [
-        "/public/../admin",
-        "/public/%2e%2e/admin",
-        "/public%2f..%2fadmin",
-        "//admin",
-    ] {
+    for path in ["/public/../admin", "/public/%2e%2e/admin", "/public%2f..%2fadmin", "//admin"] {
         let r = get(gw.http_addr(), "app.com", path).await;
         assert_eq!(r.body, "admin", "{path} routes to the admin route, not public");
         assert_eq!(admin.last().uri, "/admin", "{path}");
@@ -125,14 +95,7 @@ async fn dot_segments_cannot_bypass_a_route_and_upstream_sees_the_normalized_pat
 async fn round_robin_spreads_requests_over_ready_endpoints() {
     let (one, two) = (Backend::start("one").await, Backend::start("two").await);
     let dir = TempDir::new();
-    dir.write(
-        "all.yaml",
-        &format!(
-            "{}---\n{}",
-            service("s", &[one.addr, two.addr]),
-            ingress("i", "rr.com", "/", "s")
-        ),
-    );
+    dir.write("all.yaml", &format!("{}---\n{}", service("s", &[one.addr, two.addr]), ingress("i", "rr.com", "/", "s")));
     let gw = start(dir.path()).await;
     for _ in 0..10 {
         assert_eq!(get(gw.http_addr(), "rr.com", "/").await.status, StatusCode::OK);
@@ -147,14 +110,7 @@ async fn a_refused_connect_is_retried_on_another_endpoint_with_the_body_intact()
     let live = Backend::start("live").await;
     let dead = closed_port().await;
     let dir = TempDir::new();
-    dir.write(
-        "all.yaml",
-        &format!(
-            "{}---\n{}",
-            service("s", &[dead, live.addr]),
-            ingress("i", "retry.com", "/", "s")
-        ),
-    );
+    dir.write("all.yaml", &format!("{}---\n{}", service("s", &[dead, live.addr]), ingress("i", "retry.com", "/", "s")));
     let gw = start(dir.path()).await;
     for i in 0..6 {
         let body = format!("payload {i}");
@@ -170,21 +126,44 @@ async fn a_refused_connect_is_retried_on_another_endpoint_with_the_body_intact()
 }
 
 #[tokio::test]
+async fn upstream_connections_are_kept_alive_and_reused() {
+    let b = Backend::start("b").await;
+    let dir = TempDir::new();
+    dir.write("all.yaml", &format!("{}---\n{}", service("s", &[b.addr]), ingress("i", "pool.com", "/", "s")));
+    let gw = start(dir.path()).await;
+    for _ in 0..30 {
+        assert_eq!(get(gw.http_addr(), "pool.com", "/").await.status, StatusCode::OK);
+    }
+    assert_eq!(b.seen().len(), 30);
+    // One pool per worker, requests one at a time: at most one connection each.
+    assert!(b.connections() <= 2, "30 requests opened {} upstream connections", b.connections());
+    gw.shutdown();
+}
+
+#[tokio::test]
+async fn an_upstream_closing_connections_costs_no_request() {
+    let b = Backend::start("b").await;
+    let dir = TempDir::new();
+    dir.write("all.yaml", &format!("{}---\n{}", service("s", &[b.addr]), ingress("i", "close.com", "/", "s")));
+    let gw = start(dir.path()).await;
+    for i in 0..10 {
+        // The backend closes the connection after every other answer.
+        let path = if i % 2 == 0 { "/close" } else { "/" };
+        assert_eq!(get(gw.http_addr(), "close.com", path).await.status, StatusCode::OK, "request {i}");
+    }
+    assert!(b.connections() >= 5, "closed connections were not reused");
+    gw.shutdown();
+}
+
+#[tokio::test]
 async fn all_endpoints_refusing_gives_502() {
     let dir = TempDir::new();
     dir.write(
         "all.yaml",
-        &format!(
-            "{}---\n{}",
-            service("s", &[closed_port().await]),
-            ingress("i", "down.com", "/", "s")
-        ),
+        &format!("{}---\n{}", service("s", &[closed_port().await]), ingress("i", "down.com", "/", "s")),
     );
     let gw = start(dir.path()).await;
-    assert_eq!(
-        get(gw.http_addr(), "down.com", "/").await.status,
-        StatusCode::BAD_GATEWAY
-    );
+    assert_eq!(get(gw.http_addr(), "down.com", "/").await.status, StatusCode::BAD_GATEWAY);
     gw.shutdown();
 }
 
@@ -198,10 +177,7 @@ async fn a_slow_upstream_gets_504_after_the_ingress_read_timeout() {
     );
     dir.write("all.yaml", &format!("{}---\n{ing}", service("s", &[b.addr])));
     let gw = start(dir.path()).await;
-    assert_eq!(
-        get(gw.http_addr(), "slow.com", "/slow/5000").await.status,
-        StatusCode::GATEWAY_TIMEOUT
-    );
+    assert_eq!(get(gw.http_addr(), "slow.com", "/slow/5000").await.status, StatusCode::GATEWAY_TIMEOUT);
     assert_eq!(get(gw.http_addr(), "slow.com", "/slow/0").await.status, StatusCode::OK);
     gw.shutdown();
 }
@@ -210,11 +186,7 @@ async fn a_slow_upstream_gets_504_after_the_ingress_read_timeout() {
 async fn bad_hosts_are_rejected_with_400() {
     let dir = TempDir::new();
     let gw = start(dir.path()).await;
-    let r = raw(
-        gw.http_addr(),
-        b"GET / HTTP/1.1\r\nHost: user@evil.com\r\nConnection: close\r\n\r\n",
-    )
-    .await;
+    let r = raw(gw.http_addr(), b"GET / HTTP/1.1\r\nHost: user@evil.com\r\nConnection: close\r\n\r\n").await;
     assert!(r.starts_with("HTTP/1.1 400"), "{r}");
     let r = raw(gw.http_addr(), b"GET / HTTP/1.0\r\n\r\n").await;
     assert!(r.starts_with("HTTP/1.0 400") || r.starts_with("HTTP/1.1 400"), "{r}");
@@ -225,18 +197,11 @@ async fn bad_hosts_are_rejected_with_400() {
 async fn absolute_form_uri_wins_over_host() {
     let (a, b) = (Backend::start("a").await, Backend::start("b").await);
     let dir = TempDir::new();
-    dir.write(
-        "svc.yaml",
-        &format!("{}---\n{}", service("a", &[a.addr]), service("b", &[b.addr])),
-    );
+    dir.write("svc.yaml", &format!("{}---\n{}", service("a", &[a.addr]), service("b", &[b.addr])));
     dir.write("a.yaml", &ingress("a", "a.com", "/", "a"));
     dir.write("b.yaml", &ingress("b", "b.com", "/", "b"));
     let gw = start(dir.path()).await;
-    let r = raw(
-        gw.http_addr(),
-        b"GET http://b.com/x HTTP/1.1\r\nHost: a.com\r\nConnection: close\r\n\r\n",
-    )
-    .await;
+    let r = raw(gw.http_addr(), b"GET http://b.com/x HTTP/1.1\r\nHost: a.com\r\nConnection: close\r\n\r\n").await;
     assert!(r.starts_with("HTTP/1.1 200") && r.ends_with("b"), "{r}");
     assert!(a.seen().is_empty());
     gw.shutdown();
@@ -246,10 +211,7 @@ async fn absolute_form_uri_wins_over_host() {
 async fn h2c_requests_are_proxied_to_http1_upstreams() {
     let b = Backend::start("b").await;
     let dir = TempDir::new();
-    dir.write(
-        "all.yaml",
-        &format!("{}---\n{}", service("s", &[b.addr]), ingress("i", "h2.com", "/", "s")),
-    );
+    dir.write("all.yaml", &format!("{}---\n{}", service("s", &[b.addr]), ingress("i", "h2.com", "/", "s")));
     let gw = start(dir.path()).await;
     // Speak h2 prior knowledge on a socket to the gateway, with :authority h2.com.
     let tcp = tokio::net::TcpStream::connect(gw.http_addr()).await.unwrap();
@@ -271,10 +233,7 @@ async fn h2c_requests_are_proxied_to_http1_upstreams() {
     let seen = b.last();
     assert_eq!(seen.uri, "/h2?q=1");
     assert_eq!(seen.headers["cookie"], "a=1; b=2");
-    assert_eq!(
-        seen.headers["host"], "h2.com",
-        "HTTP/1.1 upstreams get Host from :authority"
-    );
+    assert_eq!(seen.headers["host"], "h2.com", "HTTP/1.1 upstreams get Host from :authority");
     gw.shutdown();
 }
 
@@ -282,10 +241,7 @@ async fn h2c_requests_are_proxied_to_http1_upstreams() {
 async fn request_and_response_bodies_stream_through() {
     let b = Backend::start("b").await;
     let dir = TempDir::new();
-    dir.write(
-        "all.yaml",
-        &format!("{}---\n{}", service("s", &[b.addr]), ingress("i", "big.com", "/", "s")),
-    );
+    dir.write("all.yaml", &format!("{}---\n{}", service("s", &[b.addr]), ingress("i", "big.com", "/", "s")));
     let gw = start(dir.path()).await;
     let big: Vec<u8> = (0..4_000_000u32).map(|i| (i % 251) as u8).collect();
     let req = Request::post(format!("http://{}/echo", gw.http_addr()))

@@ -11,10 +11,7 @@ use wasmgress_tests::*;
 async fn routes_follow_file_edits() {
     let (one, two) = (Backend::start("one").await, Backend::start("two").await);
     let dir = TempDir::new();
-    dir.write(
-        "svc.yaml",
-        &format!("{}---\n{}", service("one", &[one.addr]), service("two", &[two.addr])),
-    );
+    dir.write("svc.yaml", &format!("{}---\n{}", service("one", &[one.addr]), service("two", &[two.addr])));
     let gw = start(dir.path()).await;
     let a = gw.http_addr();
     assert_eq!(get(a, "live.com", "/").await.status, StatusCode::NOT_FOUND);
@@ -51,10 +48,7 @@ async fn endpoint_changes_are_followed() {
     let g = generation(&gw);
     dir.write("svc.yaml", &service("s", &[]));
     wait_past(&gw, g).await;
-    assert_eq!(
-        get(gw.http_addr(), "ep.com", "/").await.status,
-        StatusCode::SERVICE_UNAVAILABLE
-    );
+    assert_eq!(get(gw.http_addr(), "ep.com", "/").await.status, StatusCode::SERVICE_UNAVAILABLE);
     gw.shutdown();
 }
 
@@ -71,11 +65,7 @@ async fn an_in_flight_request_finishes_on_the_old_table() {
     let g = generation(&gw);
     dir.remove("ing.yaml");
     wait_past(&gw, g).await;
-    assert_eq!(
-        get(addr, "slow.com", "/").await.status,
-        StatusCode::NOT_FOUND,
-        "the route is gone"
-    );
+    assert_eq!(get(addr, "slow.com", "/").await.status, StatusCode::NOT_FOUND, "the route is gone");
     let answer = in_flight.await.unwrap();
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(answer.body, "slow");
@@ -136,9 +126,8 @@ async fn a_websocket_stays_open_across_a_reconfiguration() {
     dir.write("ing.yaml", &ingress("i", "ws.com", "/", "ws"));
     let gw = start(dir.path()).await;
     let tcp = tokio::net::TcpStream::connect(gw.http_addr()).await.unwrap();
-    let (mut ws, resp) = tokio_tungstenite::client_async("ws://ws.com/chat", tcp)
-        .await
-        .expect("upgrade through the gateway");
+    let (mut ws, resp) =
+        tokio_tungstenite::client_async("ws://ws.com/chat", tcp).await.expect("upgrade through the gateway");
     assert_eq!(resp.status(), StatusCode::SWITCHING_PROTOCOLS);
     ws.send(Message::text("before")).await.unwrap();
     assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("before"));
@@ -166,10 +155,7 @@ async fn a_broken_edit_keeps_the_last_good_routes_and_is_reported() {
     wait_past(&gw, g).await;
     assert_eq!(get(gw.http_addr(), "keep.com", "/").await.body, "b");
     let diag = admin_get(gw.admin_addr(), "/diagnostics").await;
-    assert!(
-        diag.contains("ing.yaml") && diag.contains("last good version keeps serving"),
-        "{diag}"
-    );
+    assert!(diag.contains("ing.yaml") && diag.contains("last good version keeps serving"), "{diag}");
     gw.shutdown();
 }
 
@@ -186,11 +172,7 @@ async fn a_rejected_ingress_does_not_disturb_the_others() {
     assert_eq!(get(gw.http_addr(), "good.com", "/").await.body, "b");
     assert_eq!(get(gw.http_addr(), "bad.com", "/").await.status, StatusCode::NOT_FOUND);
     let status = gw.status().borrow().clone();
-    let d = status
-        .diagnostics
-        .iter()
-        .find(|d| d.object == "default/bad")
-        .expect("a diagnostic names the bad Ingress");
+    let d = status.diagnostics.iter().find(|d| d.object == "default/bad").expect("a diagnostic names the bad Ingress");
     assert!(d.message.contains("must start with '/'"), "{d}");
     gw.shutdown();
 }
@@ -204,24 +186,15 @@ async fn a_burst_of_changes_is_coalesced() {
     let g = generation(&gw);
     const N: u64 = 50;
     for i in 0..N {
-        dir.write(
-            &format!("ing-{i}.yaml"),
-            &ingress(&format!("i{i}"), &format!("h{i}.com"), "/", "s"),
-        );
+        dir.write(&format!("ing-{i}.yaml"), &ingress(&format!("i{i}"), &format!("h{i}.com"), "/", "s"));
     }
     let mut status = gw.status();
     let all = status.wait_for(|s| s.rules == N as usize);
-    tokio::time::timeout(DEADLINE, all)
-        .await
-        .expect("all rules applied")
-        .unwrap();
+    tokio::time::timeout(DEADLINE, all).await.expect("all rules applied").unwrap();
     let applied = generation(&gw) - g;
     assert!(applied < N, "{N} file writes took {applied} translations");
     for i in [0, N - 1] {
-        assert_eq!(
-            get(gw.http_addr(), &format!("h{i}.com"), "/").await.status,
-            StatusCode::OK
-        );
+        assert_eq!(get(gw.http_addr(), &format!("h{i}.com"), "/").await.status, StatusCode::OK);
     }
     gw.shutdown();
 }

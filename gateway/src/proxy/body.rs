@@ -9,12 +9,13 @@ use http_body::{Body, Frame, SizeHint};
 use http_body_util::Full;
 use hyper::body::Incoming;
 
+use super::pool::Checkout;
+
 /// What the gateway answers with: the upstream's streamed body, or a small
 /// local one (errors, redirects). An enum instead of a boxed body keeps the
 /// hot path free of an allocation and a virtual call per frame.
-#[derive(Debug)]
 pub enum ResponseBody {
-    Upstream(Incoming),
+    Upstream(UpstreamBody),
     Local(Full<Bytes>),
 }
 
@@ -35,9 +36,9 @@ impl Body for ResponseBody {
     fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         match self.get_mut() {
             ResponseBody::Upstream(b) => Pin::new(b).poll_frame(cx),
-            ResponseBody::Local(b) => Pin::new(b)
-                .poll_frame(cx)
-                .map(|f| f.map(|r| Ok(r.unwrap_or_else(|e| match e {})))),
+            ResponseBody::Local(b) => {
+                Pin::new(b).poll_frame(cx).map(|f| f.map(|r| Ok(r.unwrap_or_else(|e| match e {}))))
+            }
         }
     }
 
@@ -74,15 +75,7 @@ impl RequestBody {
         let end_stream = body.is_end_stream();
         let hint = body.size_hint();
         let slot = Arc::new(Mutex::new(Some(body)));
-        (
-            Self {
-                slot: slot.clone(),
-                body: None,
-                end_stream,
-                hint,
-            },
-            Reclaim(slot),
-        )
+        (Self { slot: slot.clone(), body: None, end_stream, hint }, Reclaim(slot))
     }
 }
 
@@ -117,5 +110,58 @@ impl Body for RequestBody {
 
     fn size_hint(&self) -> SizeHint {
         self.hint
+    }
+}
+
+/// An upstream response body that gives its connection back to the pool
+/// once read to the end (a body dropped half-way closes the connection:
+/// the rest of the response would be read as the next one).
+pub struct UpstreamBody {
+    inner: Incoming,
+    connection: Option<Checkout>,
+}
+
+impl UpstreamBody {
+    pub fn new(inner: Incoming, connection: Checkout) -> Self {
+        let mut body = Self { inner, connection: Some(connection) };
+        if body.inner.is_end_stream() {
+            body.release();
+        }
+        body
+    }
+
+    fn release(&mut self) {
+        if let Some(c) = self.connection.take() {
+            c.release();
+        }
+    }
+
+    /// Keeps the connection out of the pool (it was upgraded).
+    pub fn detach(&mut self) {
+        self.connection = None;
+    }
+}
+
+impl Body for UpstreamBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let this = self.get_mut();
+        let frame = Pin::new(&mut this.inner).poll_frame(cx);
+        // hyper stops polling once `is_end_stream` says so: release on the
+        // last frame, not only on the end marker.
+        if matches!(frame, Poll::Ready(None)) || this.inner.is_end_stream() {
+            this.release();
+        }
+        frame
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
     }
 }

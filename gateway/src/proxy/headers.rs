@@ -72,11 +72,7 @@ pub struct Peer {
 pub fn set_forwarded(headers: &mut HeaderMap, peer: &Peer, host: Option<&HeaderValue>, trust_incoming: bool) {
     let ip = peer.client.ip().to_string();
     let ip_value = HeaderValue::from_str(&ip).expect("an IP address is a valid header value");
-    let forwarded_for = match headers
-        .get(&X_FORWARDED_FOR)
-        .filter(|_| trust_incoming)
-        .and_then(|v| v.to_str().ok())
-    {
+    let forwarded_for = match headers.get(&X_FORWARDED_FOR).filter(|_| trust_incoming).and_then(|v| v.to_str().ok()) {
         Some(prior) => HeaderValue::from_str(&format!("{prior}, {ip}")).unwrap_or_else(|_| ip_value.clone()),
         None => ip_value.clone(),
     };
@@ -106,12 +102,7 @@ mod tests {
     fn map(pairs: &[(&str, &str)]) -> HeaderMap {
         pairs
             .iter()
-            .map(|(k, v)| {
-                (
-                    HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                    HeaderValue::from_str(v).unwrap(),
-                )
-            })
+            .map(|(k, v)| (HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap()))
             .collect()
     }
 
@@ -141,20 +132,12 @@ mod tests {
     }
 
     fn peer() -> Peer {
-        Peer {
-            client: "192.0.2.7:5555".parse().unwrap(),
-            local: "127.0.0.1:8080".parse().unwrap(),
-            scheme: "http",
-        }
+        Peer { client: "192.0.2.7:5555".parse().unwrap(), local: "127.0.0.1:8080".parse().unwrap(), scheme: "http" }
     }
 
     #[test]
     fn forged_forwarded_headers_are_replaced_by_default() {
-        let mut h = map(&[
-            ("x-forwarded-for", "1.2.3.4"),
-            ("x-real-ip", "1.2.3.4"),
-            ("x-forwarded-proto", "https"),
-        ]);
+        let mut h = map(&[("x-forwarded-for", "1.2.3.4"), ("x-real-ip", "1.2.3.4"), ("x-forwarded-proto", "https")]);
         set_forwarded(&mut h, &peer(), Some(&HeaderValue::from_static("shop.com")), false);
         assert_eq!(h["x-forwarded-for"], "192.0.2.7");
         assert_eq!(h["x-real-ip"], "192.0.2.7");

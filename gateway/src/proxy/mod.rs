@@ -2,9 +2,11 @@
 
 mod body;
 pub mod headers;
+mod pool;
 pub mod server;
 mod service;
 pub mod upstream;
+pub mod workers;
 
 pub use body::ResponseBody;
 pub use service::{Proxy, ProxyOptions, local_response};

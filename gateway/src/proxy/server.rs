@@ -26,10 +26,7 @@ pub struct ListenerOptions {
 
 impl Default for ListenerOptions {
     fn default() -> Self {
-        Self {
-            header_read_timeout: Duration::from_secs(30),
-            shutdown_grace: Duration::from_secs(30),
-        }
+        Self { header_read_timeout: Duration::from_secs(30), shutdown_grace: Duration::from_secs(30) }
     }
 }
 
@@ -43,10 +40,7 @@ pub async fn serve(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(opts.header_read_timeout);
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(opts.header_read_timeout);
     builder.http2().timer(TokioTimer::new());
     let graceful = GracefulShutdown::new();
     let local = listener.local_addr().ok();

@@ -34,10 +34,7 @@ pub struct Proxy {
 pub fn local_response(status: StatusCode, text: &'static str) -> Response<ResponseBody> {
     let mut resp = Response::new(ResponseBody::local(text));
     *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     resp
 }
 
@@ -71,9 +68,12 @@ impl Proxy {
             tracing::debug!(service = %route.backend.service, "no ready endpoints");
             return local_response(StatusCode::SERVICE_UNAVAILABLE, "service unavailable\n");
         }
-        let path_and_query = match req.uri().query() {
-            Some(q) => format!("{path}?{q}"),
-            None => path.into_owned(),
+        let origin_form = match req.uri().query() {
+            Some(q) => http::Uri::try_from(format!("{path}?{q}")),
+            None => http::Uri::try_from(path.as_ref()),
+        };
+        let Ok(origin_form) = origin_form else {
+            return local_response(StatusCode::BAD_REQUEST, "invalid request target\n");
         };
         let host_value = HeaderValue::from_str(authority).ok();
         drop(host);
@@ -85,12 +85,7 @@ impl Proxy {
         if let (Some(up), Some(_)) = (upgrade.clone(), &client_upgrade) {
             headers::restore_upgrade(&mut parts.headers, up);
         }
-        headers::set_forwarded(
-            &mut parts.headers,
-            &peer,
-            host_value.as_ref(),
-            self.opts.trust_forwarded_headers,
-        );
+        headers::set_forwarded(&mut parts.headers, &peer, host_value.as_ref(), self.opts.trust_forwarded_headers);
         if parts.version == Version::HTTP_2 {
             join_cookies(&mut parts.headers);
         }
@@ -100,9 +95,10 @@ impl Proxy {
             parts.headers.insert(header::HOST, h);
         }
         parts.version = Version::HTTP_11;
+        parts.uri = origin_form;
         parts.extensions = http::Extensions::new();
 
-        let (mut resp, endpoint) = match self.upstream.send(&route, parts, body, &path_and_query).await {
+        let (mut resp, endpoint) = match self.upstream.send(&route, parts, body).await {
             Ok(r) => r,
             Err(e) => {
                 tracing::warn!(service = %route.backend.service, error = %e, "upstream request failed");
@@ -123,6 +119,7 @@ impl Proxy {
                 return local_response(StatusCode::BAD_GATEWAY, "bad gateway\n");
             };
             headers::restore_upgrade(resp.headers_mut(), up);
+            resp.body_mut().detach();
             let upstream_io = hyper::upgrade::on(&mut resp);
             tokio::spawn(async move {
                 match tokio::try_join!(client_upgrade, upstream_io) {
@@ -147,11 +144,7 @@ fn join_cookies(headers: &mut http::HeaderMap) {
     if headers.get_all(header::COOKIE).iter().nth(1).is_none() {
         return;
     }
-    let joined: Vec<&str> = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect();
+    let joined: Vec<&str> = headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).collect();
     if let Ok(v) = HeaderValue::from_str(&joined.join("; ")) {
         headers.insert(header::COOKIE, v);
     }

@@ -1,18 +1,16 @@
-//! Sending a request to one of a backend's endpoints over a pooled client,
-//! retrying a failed connect on the next endpoint.
+//! Sending a request to one of a backend's endpoints over pooled
+//! connections, retrying where nothing can have reached the upstream.
 
-use std::error::Error as _;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use http::{Request, Response, Uri};
+use http::{Method, Request, Response};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::time::Instant;
 
-use super::body::RequestBody;
+use super::body::{RequestBody, UpstreamBody};
+use super::pool::{ConnPool, ConnectError};
 use crate::routing::Route;
 
 /// Timeouts and pooling of upstream connections.
@@ -23,7 +21,9 @@ pub struct UpstreamOptions {
     /// From sending the request to the response headers, over all attempts,
     /// unless the route's Ingress sets its own.
     pub response_timeout: Duration,
-    /// How long an idle pooled connection is kept.
+    /// How long an idle connection is kept. Shorter than the common backend
+    /// keep-alive timeouts (Node.js: 5 s), so the gateway, not the backend,
+    /// closes idle connections and a request rarely meets a closing one.
     pub pool_idle_timeout: Duration,
 }
 
@@ -32,7 +32,7 @@ impl Default for UpstreamOptions {
         Self {
             connect_timeout: Duration::from_secs(5),
             response_timeout: Duration::from_secs(60),
-            pool_idle_timeout: Duration::from_secs(90),
+            pool_idle_timeout: Duration::from_secs(4),
         }
     }
 }
@@ -50,109 +50,103 @@ pub enum UpstreamError {
     Failed(String),
 }
 
-/// The pooled HTTP/1.1 client to every upstream endpoint.
+/// The upstream side of one worker: its connection pool and timeouts.
 pub struct Upstream {
-    client: Client<HttpConnector, RequestBody>,
+    pool: Arc<ConnPool>,
     opts: UpstreamOptions,
+}
+
+/// Requests that may be sent twice (RFC 9110 §9.2.2) when a reused
+/// connection turns out closed: without a body, so nothing is lost either.
+fn retry_safe(parts: &http::request::Parts, body: &Incoming) -> bool {
+    use http_body::Body as _;
+    matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE) && body.is_end_stream()
+}
+
+fn copy_parts(parts: &http::request::Parts) -> http::request::Parts {
+    let mut req = Request::new(());
+    *req.method_mut() = parts.method.clone();
+    *req.uri_mut() = parts.uri.clone();
+    *req.version_mut() = parts.version;
+    *req.headers_mut() = parts.headers.clone();
+    req.into_parts().0
 }
 
 impl Upstream {
     pub fn new(opts: UpstreamOptions) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(opts.connect_timeout));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
-            .pool_idle_timeout(opts.pool_idle_timeout)
-            .build(connector);
-        Self { client, opts }
+        Self { pool: ConnPool::new(opts.connect_timeout, opts.pool_idle_timeout), opts }
     }
 
-    /// Sends `parts` + `body` to the route's backend: endpoints in
-    /// round-robin order; a connect failure (nothing was sent) moves on to the
-    /// next endpoint; any other failure ends the attempt.
+    /// Sends `parts` (origin-form URI, Host set) and `body` to the route's
+    /// backend. Endpoints are tried in round-robin order; a failed connect
+    /// moves on to the next endpoint; a reused connection found closed is
+    /// replaced when the request cannot have been processed (not sent, or
+    /// a body-less idempotent request); anything else ends the attempt.
     pub async fn send(
         &self,
         route: &Route,
-        mut parts: http::request::Parts,
+        parts: http::request::Parts,
         body: Incoming,
-        path_and_query: &str,
-    ) -> Result<(Response<Incoming>, SocketAddr), UpstreamError> {
+    ) -> Result<(Response<UpstreamBody>, SocketAddr), UpstreamError> {
         let timeout = route.policy.response_timeout.unwrap_or(self.opts.response_timeout);
         let deadline = Instant::now() + timeout;
-        let endpoints = &route.backend.endpoints;
-        let mut body = Some(body);
+        let mut request = Some((parts, body));
         let mut last_error = UpstreamError::Unreachable("no endpoints".into());
-        for (attempt, endpoint) in route.backend.endpoints_in_pick_order().enumerate() {
-            let Some(b) = body.take() else { break };
-            let (request_body, reclaim) = RequestBody::new(b);
-            let is_last = attempt + 1 == endpoints.len();
-            // Keep a copy of the headers only when a retry is possible.
-            let mut attempt_parts = if is_last {
-                std::mem::replace(&mut parts, Request::new(()).into_parts().0)
-            } else {
-                clone_parts(&parts)
-            };
-            attempt_parts.uri = upstream_uri(endpoint, path_and_query)?;
-            let request = Request::from_parts(attempt_parts, request_body);
-            match tokio::time::timeout_at(deadline, self.client.request(request)).await {
-                Err(_) => return Err(UpstreamError::ResponseTimeout),
-                Ok(Ok(resp)) => return Ok((resp, endpoint)),
-                Ok(Err(e)) if e.is_connect() => {
-                    tracing::debug!(%endpoint, error = %source_chain(&e), "upstream connect failed");
-                    last_error = if is_timeout(&e) {
-                        UpstreamError::ConnectTimeout
-                    } else {
-                        UpstreamError::Unreachable(format!("{endpoint}: {}", source_chain(&e)))
-                    };
-                    body = reclaim.take();
+        for endpoint in route.backend.endpoints_in_pick_order() {
+            let mut fresh_retry = true;
+            loop {
+                let checkout = match tokio::time::timeout_at(deadline, self.pool.checkout(endpoint)).await {
+                    Err(_) => return Err(UpstreamError::ResponseTimeout),
+                    Ok(Ok(c)) => c,
+                    Ok(Err(e)) => {
+                        tracing::debug!(%endpoint, error = %e, "upstream connect failed");
+                        last_error = match e {
+                            ConnectError::Timeout => UpstreamError::ConnectTimeout,
+                            e => UpstreamError::Unreachable(format!("{endpoint}: {e}")),
+                        };
+                        break;
+                    }
+                };
+                let Some((parts, body)) = request.take() else {
+                    return Err(last_error);
+                };
+                let retry_copy =
+                    (checkout.reused && fresh_retry && retry_safe(&parts, &body)).then(|| copy_parts(&parts));
+                let (request_body, reclaim) = RequestBody::new(body);
+                let mut checkout = checkout;
+                let sent = checkout.sender.try_send_request(Request::from_parts(parts, request_body));
+                match tokio::time::timeout_at(deadline, sent).await {
+                    Err(_) => return Err(UpstreamError::ResponseTimeout),
+                    Ok(Ok(resp)) => return Ok((resp.map(|b| UpstreamBody::new(b, checkout)), endpoint)),
+                    Ok(Err(mut e)) => {
+                        let reason = e.error().to_string();
+                        let unsent = e.take_message().map(|req| req.into_parts());
+                        let again = match (unsent, retry_copy) {
+                            (Some((parts, _)), _) => reclaim.take().map(|b| (parts, b)),
+                            (None, Some(parts)) if is_stale_connection(e.error()) => reclaim.take().map(|b| (parts, b)),
+                            _ => None,
+                        };
+                        match again {
+                            Some(req) if fresh_retry => {
+                                tracing::debug!(%endpoint, error = %reason, "reused connection was closed; retrying on a new one");
+                                request = Some(req);
+                                fresh_retry = false;
+                            }
+                            _ => return Err(UpstreamError::Failed(reason)),
+                        }
+                    }
                 }
-                Ok(Err(e)) => return Err(UpstreamError::Failed(source_chain(&e))),
+            }
+            if request.is_none() {
+                break;
             }
         }
         Err(last_error)
     }
 }
 
-fn clone_parts(parts: &http::request::Parts) -> http::request::Parts {
-    let mut req = Request::new(());
-    *req.method_mut() = parts.method.clone();
-    *req.version_mut() = parts.version;
-    *req.headers_mut() = parts.headers.clone();
-    req.into_parts().0
-}
-
-fn upstream_uri(endpoint: SocketAddr, path_and_query: &str) -> Result<Uri, UpstreamError> {
-    Uri::builder()
-        .scheme("http")
-        .authority(endpoint.to_string())
-        .path_and_query(path_and_query)
-        .build()
-        .map_err(|e| UpstreamError::Failed(format!("cannot build the upstream URI: {e}")))
-}
-
-fn is_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cur = Some(e);
-    while let Some(err) = cur {
-        if let Some(io) = err.downcast_ref::<std::io::Error>()
-            && io.kind() == std::io::ErrorKind::TimedOut
-        {
-            return true;
-        }
-        cur = err.source();
-    }
-    false
-}
-
-/// An error and its causes on one line, for logs.
-fn source_chain(e: &hyper_util::client::legacy::Error) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(err) = cur {
-        out.push_str(": ");
-        out.push_str(&err.to_string());
-        cur = err.source();
-    }
-    out
+/// The errors a keep-alive connection gives when the upstream closed it
+/// while it sat idle.
+fn is_stale_connection(e: &hyper::Error) -> bool {
+    e.is_incomplete_message() || e.is_canceled() || e.is_closed()
 }

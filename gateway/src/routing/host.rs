@@ -37,10 +37,7 @@ pub fn normalize(authority: &str) -> Result<Cow<'_, str>, HostError> {
         }
     };
     let host = host.strip_suffix('.').unwrap_or(host);
-    if host
-        .bytes()
-        .any(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'[' | b']' | b':')))
-    {
+    if host.bytes().any(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'[' | b']' | b':'))) {
         return Err(HostError::BadCharacter);
     }
     if host.bytes().any(|b| b.is_ascii_uppercase()) {

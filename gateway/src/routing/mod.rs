@@ -22,10 +22,7 @@ pub struct ObjectKey {
 
 impl ObjectKey {
     pub fn new(namespace: impl Into<String>, name: impl Into<String>) -> Self {
-        Self {
-            namespace: namespace.into(),
-            name: name.into(),
-        }
+        Self { namespace: namespace.into(), name: name.into() }
     }
 }
 
@@ -50,32 +47,19 @@ pub struct Backend {
 
 impl Backend {
     pub fn new(service: ObjectKey, port: String, endpoints: Vec<SocketAddr>) -> Self {
-        Self {
-            service,
-            port,
-            endpoints,
-            service_missing: false,
-            next: AtomicUsize::new(0),
-        }
+        Self { service, port, endpoints, service_missing: false, next: AtomicUsize::new(0) }
     }
 
     /// A backend whose Service does not exist (yet): it answers 503.
     pub fn missing(service: ObjectKey, port: String) -> Self {
-        Self {
-            service_missing: true,
-            ..Self::new(service, port, Vec::new())
-        }
+        Self { service_missing: true, ..Self::new(service, port, Vec::new()) }
     }
 
     /// Every endpoint once, starting at the next one in round-robin order:
     /// the first is the pick, the rest are where a failed connect retries.
     pub fn endpoints_in_pick_order(&self) -> impl Iterator<Item = SocketAddr> + '_ {
         let n = self.endpoints.len();
-        let start = if n == 0 {
-            0
-        } else {
-            self.next.fetch_add(1, Ordering::Relaxed) % n
-        };
+        let start = if n == 0 { 0 } else { self.next.fetch_add(1, Ordering::Relaxed) % n };
         (0..n).map(move |i| self.endpoints[(start + i) % n])
     }
 }
@@ -161,11 +145,7 @@ struct Entry {
 
 /// A matchit key for a literal path: braces are matchit syntax.
 fn escape(path: &str) -> Cow<'_, str> {
-    if path.contains(['{', '}']) {
-        Cow::Owned(path.replace('{', "{{").replace('}', "}}"))
-    } else {
-        Cow::Borrowed(path)
-    }
+    if path.contains(['{', '}']) { Cow::Owned(path.replace('{', "{{").replace('}', "}}")) } else { Cow::Borrowed(path) }
 }
 
 /// The matchit key that identifies a rule: the Exact path, or the Prefix
@@ -216,10 +196,7 @@ impl HostRoutes {
     /// Adds a rule; the first route to claim a key keeps it (translate has
     /// already ordered rules oldest Ingress first and reported conflicts).
     fn add(&mut self, route: Arc<Route>) -> Result<(), InsertError> {
-        let err = |e: matchit::InsertError| InsertError {
-            path: route.path.clone(),
-            reason: e.to_string(),
-        };
+        let err = |e: matchit::InsertError| InsertError { path: route.path.clone(), reason: e.to_string() };
         let key = rule_key(route.path_match, &route.path);
         match route.path_match {
             PathMatch::Exact => {
@@ -337,10 +314,8 @@ mod tests {
     fn catch_all_backtracks_to_shorter_prefix() {
         let mut t = RouteTable::default();
         t.add(HostPattern::Any, route("/", PathMatch::Prefix, "root")).unwrap();
-        t.add(HostPattern::Any, route("/foo/bar", PathMatch::Exact, "exact"))
-            .unwrap();
-        t.add(HostPattern::Any, route("/foo", PathMatch::Prefix, "foo"))
-            .unwrap();
+        t.add(HostPattern::Any, route("/foo/bar", PathMatch::Exact, "exact")).unwrap();
+        t.add(HostPattern::Any, route("/foo", PathMatch::Prefix, "foo")).unwrap();
         assert_eq!(svc(&t, "x", "/foo/bar"), Some("exact"));
         assert_eq!(svc(&t, "x", "/foo/baz"), Some("foo"));
         assert_eq!(svc(&t, "x", "/foo/"), Some("foo"));
@@ -352,8 +327,7 @@ mod tests {
     #[test]
     fn braces_in_paths_are_literal() {
         let mut t = RouteTable::default();
-        t.add(HostPattern::Any, route("/{id}", PathMatch::Exact, "braces"))
-            .unwrap();
+        t.add(HostPattern::Any, route("/{id}", PathMatch::Exact, "braces")).unwrap();
         assert_eq!(svc(&t, "x", "/{id}"), Some("braces"));
         assert_eq!(svc(&t, "x", "/42"), None);
     }

@@ -79,10 +79,8 @@ fn decode_safe_escapes(bytes: &[u8]) -> Result<String, PathError> {
             i += 1;
             continue;
         }
-        let (Some(hi), Some(lo)) = (
-            bytes.get(i + 1).copied().and_then(hex),
-            bytes.get(i + 2).copied().and_then(hex),
-        ) else {
+        let (Some(hi), Some(lo)) = (bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex))
+        else {
             return Err(PathError::BadEscape);
         };
         let c = hi << 4 | lo;

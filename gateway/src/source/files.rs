@@ -33,10 +33,7 @@ const FILE: &str = "file";
 
 impl FileSource {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self {
-            dir: dir.into(),
-            files: BTreeMap::new(),
-        }
+        Self { dir: dir.into(), files: BTreeMap::new() }
     }
 
     /// Reads every `*.yaml`, `*.yml` and `*.json` below the directory (hidden
@@ -72,7 +69,9 @@ impl FileSource {
     pub async fn watch(mut self, tx: watch::Sender<Snapshot>, rescan: Duration) {
         let (event_tx, mut events) = mpsc::channel::<()>(1);
         let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-            if res.is_ok() {
+            // Reading the files is itself an event (open, access): reacting
+            // to it would reload forever.
+            if res.is_ok_and(|e| !matches!(e.kind, notify::EventKind::Access(_))) {
                 let _ = event_tx.try_send(());
             }
         });
@@ -139,9 +138,7 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 
 fn read_file(path: &Path, modified: Option<SystemTime>, len: u64, previous: Option<CachedFile>) -> CachedFile {
     let shown = path.display().to_string();
-    let parsed = std::fs::read_to_string(path)
-        .map_err(|e| e.to_string())
-        .and_then(|text| parse_documents(path, &text));
+    let parsed = std::fs::read_to_string(path).map_err(|e| e.to_string()).and_then(|text| parse_documents(path, &text));
     match parsed {
         Ok(values) => {
             let mut state = ClusterState::default();
@@ -155,29 +152,15 @@ fn read_file(path: &Path, modified: Option<SystemTime>, len: u64, previous: Opti
                     Err(e) => diagnostics.push(Diagnostic::rejected(FILE, &shown, format!("rejected: {e}"))),
                 }
             }
-            CachedFile {
-                modified,
-                len,
-                state,
-                diagnostics,
-            }
+            CachedFile { modified, len, state, diagnostics }
         }
         Err(e) => {
             let (state, note) = match previous {
                 Some(p) => (p.state, "its last good version keeps serving"),
                 None => (ClusterState::default(), "none of its objects are loaded"),
             };
-            let diagnostics = vec![Diagnostic::rejected(
-                FILE,
-                &shown,
-                format!("cannot be parsed: {e}; {note}"),
-            )];
-            CachedFile {
-                modified,
-                len,
-                state,
-                diagnostics,
-            }
+            let diagnostics = vec![Diagnostic::rejected(FILE, &shown, format!("cannot be parsed: {e}; {note}"))];
+            CachedFile { modified, len, state, diagnostics }
         }
     }
 }
@@ -226,12 +209,7 @@ mod tests {
         std::fs::create_dir(d.0.join("..data")).unwrap();
         std::fs::write(d.0.join("..data/c.yaml"), SVC.replace("name: a", "name: hidden")).unwrap();
         let snap = FileSource::new(&d.0).load().unwrap();
-        let names: Vec<_> = snap
-            .state
-            .services
-            .iter()
-            .map(|s| s.metadata.name.clone().unwrap())
-            .collect();
+        let names: Vec<_> = snap.state.services.iter().map(|s| s.metadata.name.clone().unwrap()).collect();
         assert_eq!(names, ["a", "b"]);
         assert!(snap.diagnostics.is_empty(), "{:?}", snap.diagnostics);
     }
@@ -247,11 +225,7 @@ mod tests {
         let snap = src.load().unwrap();
         assert_eq!(snap.state.services.len(), 1, "last good version still served");
         assert_eq!(snap.diagnostics.len(), 1);
-        assert!(
-            snap.diagnostics[0].message.contains("last good version keeps serving"),
-            "{}",
-            snap.diagnostics[0]
-        );
+        assert!(snap.diagnostics[0].message.contains("last good version keeps serving"), "{}", snap.diagnostics[0]);
         assert!(snap.diagnostics[0].object.ends_with("a.yaml"));
     }
 
@@ -265,11 +239,7 @@ mod tests {
         .unwrap();
         let snap = FileSource::new(&d.0).load().unwrap();
         assert_eq!(snap.state.services.len(), 1);
-        assert!(
-            snap.diagnostics[0].message.contains("Ingress bad"),
-            "{}",
-            snap.diagnostics[0]
-        );
+        assert!(snap.diagnostics[0].message.contains("Ingress bad"), "{}", snap.diagnostics[0]);
     }
 
     #[test]

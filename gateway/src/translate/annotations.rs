@@ -35,10 +35,7 @@ pub fn parse(annotations: Option<&BTreeMap<String, String>>) -> Parsed {
                 Ok(_) => out.errors.push(format!("annotation {key}: must be greater than zero")),
                 Err(e) => out.errors.push(format!("annotation {key}: {e}")),
             },
-            _ => out.warnings.push(format!(
-                "unknown annotation {key} is ignored (known: {})",
-                KNOWN.join(", ")
-            )),
+            _ => out.warnings.push(format!("unknown annotation {key} is ignored (known: {})", KNOWN.join(", "))),
         }
     }
     out
@@ -62,15 +59,8 @@ mod tests {
 
     #[test]
     fn bad_values_and_unknown_keys_are_reported() {
-        let p = parse(Some(&map(&[
-            (PROXY_READ_TIMEOUT, "soon"),
-            ("wasmgress.io/proxy-raed-timeout", "1s"),
-        ])));
-        assert!(
-            p.errors[0].starts_with("annotation wasmgress.io/proxy-read-timeout:"),
-            "{:?}",
-            p.errors
-        );
+        let p = parse(Some(&map(&[(PROXY_READ_TIMEOUT, "soon"), ("wasmgress.io/proxy-raed-timeout", "1s")])));
+        assert!(p.errors[0].starts_with("annotation wasmgress.io/proxy-read-timeout:"), "{:?}", p.errors);
         assert!(p.warnings[0].contains("wasmgress.io/proxy-raed-timeout"));
         let zero = parse(Some(&map(&[(PROXY_READ_TIMEOUT, "0s")])));
         assert_eq!(zero.errors.len(), 1);

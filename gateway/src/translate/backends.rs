@@ -68,11 +68,7 @@ impl<'a> Backends<'a> {
                 slices.entry((ns, svc.as_str())).or_default().push(es);
             }
         }
-        Self {
-            services,
-            slices,
-            built: HashMap::new(),
-        }
+        Self { services, slices, built: HashMap::new() }
     }
 
     /// The backend for `service` and `port` (`None`: the Service's first
@@ -109,11 +105,7 @@ impl<'a> Backends<'a> {
             let w = format!("service {key} has no port {label}: its routes answer 503");
             return (Arc::new(Backend::new(key.clone(), label, vec![])), Some(w));
         };
-        let label = if label.is_empty() {
-            service_port.port.to_string()
-        } else {
-            label
-        };
+        let label = if label.is_empty() { service_port.port.to_string() } else { label };
         let port_name = service_port.name.as_deref().unwrap_or("");
         let endpoints = self.ready_endpoints(service_ref, port_name);
         let warning = endpoints
@@ -145,10 +137,7 @@ impl<'a> Backends<'a> {
                     continue;
                 }
                 out.extend(
-                    ep.addresses
-                        .iter()
-                        .filter_map(|a| a.parse::<IpAddr>().ok())
-                        .map(|ip| SocketAddr::new(ip, target)),
+                    ep.addresses.iter().filter_map(|a| a.parse::<IpAddr>().ok()).map(|ip| SocketAddr::new(ip, target)),
                 );
             }
         }

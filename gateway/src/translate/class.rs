@@ -45,12 +45,7 @@ impl<'a> ClassFilter<'a> {
                 theirs.insert(name);
             }
         }
-        Self {
-            ours,
-            theirs,
-            default_is_ours,
-            opts,
-        }
+        Self { ours, theirs, default_is_ours, opts }
     }
 
     /// A class name is ours when its IngressClass names our controller, or
@@ -64,11 +59,7 @@ impl<'a> ClassFilter<'a> {
         if let Some(class) = ingress.spec.as_ref().and_then(|s| s.ingress_class_name.as_deref()) {
             return self.is_our_class(class);
         }
-        let legacy = ingress
-            .metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(LEGACY_CLASS_ANNOTATION));
+        let legacy = ingress.metadata.annotations.as_ref().and_then(|a| a.get(LEGACY_CLASS_ANNOTATION));
         if let Some(class) = legacy {
             return self.is_our_class(class);
         }

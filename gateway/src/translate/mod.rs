@@ -55,11 +55,7 @@ pub fn translate<'a>(state: &'a ClusterState, opts: &'a TranslateOptions) -> (Ro
     let mut ingresses: Vec<&Ingress> = state.ingresses.iter().filter(|i| filter.selects(i)).collect();
     // Oldest first: on a conflict the oldest Ingress keeps the rule.
     ingresses.sort_by_cached_key(|i| {
-        (
-            i.metadata.creation_timestamp.clone(),
-            i.metadata.namespace.clone(),
-            i.metadata.name.clone(),
-        )
+        (i.metadata.creation_timestamp.clone(), i.metadata.namespace.clone(), i.metadata.name.clone())
     });
     let mut t = Translation {
         table: RouteTable::default(),
@@ -75,11 +71,7 @@ pub fn translate<'a>(state: &'a ClusterState, opts: &'a TranslateOptions) -> (Ro
     {
         let (backend, warning) = t.backends.resolve((&svc.namespace, &svc.name), None);
         if let Some(w) = warning {
-            t.diagnostics.push(Diagnostic::warning(
-                "Service",
-                svc,
-                format!("--default-backend-service: {w}"),
-            ));
+            t.diagnostics.push(Diagnostic::warning("Service", svc, format!("--default-backend-service: {w}")));
         }
         t.table.set_default_backend(Arc::new(Route {
             ingress: None,
@@ -126,8 +118,7 @@ impl<'a> Translation<'a> {
         let (rules, default_backend) = plan(ingress, namespace, &mut errors, &mut warnings);
         if !errors.is_empty() {
             for e in errors {
-                self.diagnostics
-                    .push(Diagnostic::rejected(INGRESS, &key, format!("rejected: {e}")));
+                self.diagnostics.push(Diagnostic::rejected(INGRESS, &key, format!("rejected: {e}")));
             }
             return;
         }
@@ -264,16 +255,12 @@ fn plan<'a>(
                 ));
             }
             match service_backend(&p.backend, namespace, &at) {
-                Ok(Some((service, port))) => rules.push(PlannedRule {
-                    host: host.clone(),
-                    path,
-                    path_match,
-                    service,
-                    port,
-                }),
-                Ok(None) => warnings.push(format!(
-                    "{at}: resource backends are not supported; path {path} is not served"
-                )),
+                Ok(Some((service, port))) => {
+                    rules.push(PlannedRule { host: host.clone(), path, path_match, service, port })
+                }
+                Ok(None) => {
+                    warnings.push(format!("{at}: resource backends are not supported; path {path} is not served"))
+                }
                 Err(e) => errors.push(e),
             }
         }

@@ -59,11 +59,7 @@ fn load(docs: &[String]) -> ClusterState {
 }
 
 fn base() -> Vec<String> {
-    ["a", "b", "c", "d"]
-        .iter()
-        .enumerate()
-        .map(|(i, s)| service(s, i as u8 + 1))
-        .collect()
+    ["a", "b", "c", "d"].iter().enumerate().map(|(i, s)| service(s, i as u8 + 1)).collect()
 }
 
 fn with(extra: &[String]) -> ClusterState {
@@ -87,9 +83,7 @@ const T1: &str = "2024-01-02T00:00:00Z";
 // ---- IngressClass selection ----
 
 fn class_case(class_docs: &str, ingress_meta: &str, ingress_class_name: Option<&str>, opts: TranslateOptions) -> bool {
-    let class_line = ingress_class_name
-        .map(|c| format!("  ingressClassName: {c}\n"))
-        .unwrap_or_default();
+    let class_line = ingress_class_name.map(|c| format!("  ingressClassName: {c}\n")).unwrap_or_default();
     let ing = format!(
         "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: x\n{ingress_meta}spec:\n{class_line}  defaultBackend: {{service: {{name: a, port: {{number: 80}}}}}}\n"
     );
@@ -112,12 +106,7 @@ const OURS: &str = "wasmgress.io/ingress-controller";
 
 #[test]
 fn class_name_of_our_ingress_class_is_ours() {
-    assert!(class_case(
-        &ingress_class("edge", OURS, false),
-        "",
-        Some("edge"),
-        TranslateOptions::default()
-    ));
+    assert!(class_case(&ingress_class("edge", OURS, false), "", Some("edge"), TranslateOptions::default()));
 }
 
 #[test]
@@ -165,49 +154,28 @@ fn class_name_field_wins_over_legacy_annotation() {
 
 #[test]
 fn classless_ingress_taken_when_our_class_is_default() {
-    assert!(class_case(
-        &ingress_class("edge", OURS, true),
-        "",
-        None,
-        TranslateOptions::default()
-    ));
+    assert!(class_case(&ingress_class("edge", OURS, true), "", None, TranslateOptions::default()));
 }
 
 #[test]
 fn classless_ingress_ignored_without_default_class() {
-    assert!(!class_case(
-        &ingress_class("edge", OURS, false),
-        "",
-        None,
-        TranslateOptions::default()
-    ));
+    assert!(!class_case(&ingress_class("edge", OURS, false), "", None, TranslateOptions::default()));
 }
 
 #[test]
 fn classless_ingress_ignored_when_default_class_is_another_controllers() {
-    assert!(!class_case(
-        &ingress_class("nginx", "k8s.io/ingress-nginx", true),
-        "",
-        None,
-        TranslateOptions::default()
-    ));
+    assert!(!class_case(&ingress_class("nginx", "k8s.io/ingress-nginx", true), "", None, TranslateOptions::default()));
 }
 
 #[test]
 fn classless_ingress_taken_with_watch_ingress_without_class() {
-    let opts = TranslateOptions {
-        watch_ingress_without_class: true,
-        ..Default::default()
-    };
+    let opts = TranslateOptions { watch_ingress_without_class: true, ..Default::default() };
     assert!(class_case("", "", None, opts));
 }
 
 #[test]
 fn custom_ingress_class_flag() {
-    let opts = TranslateOptions {
-        ingress_class: "edge".into(),
-        ..Default::default()
-    };
+    let opts = TranslateOptions { ingress_class: "edge".into(), ..Default::default() };
     assert!(class_case("", "", Some("edge"), opts.clone()));
     assert!(!class_case("", "", Some("wasmgress"), opts));
 }
@@ -216,11 +184,7 @@ fn custom_ingress_class_flag() {
 
 #[test]
 fn exact_host_is_case_insensitive_and_exclusive() {
-    let (t, d) = run(&with(&[ingress(
-        "i",
-        T0,
-        &rule(Some("foo.bar.com"), "/", "Prefix", "a"),
-    )]));
+    let (t, d) = run(&with(&[ingress("i", T0, &rule(Some("foo.bar.com"), "/", "Prefix", "a"))]));
     assert!(d.is_empty(), "{d:?}");
     assert_eq!(lands(&t, "foo.bar.com", "/"), Some("a".into()));
     assert_eq!(lands(&t, "other.com", "/"), None);
@@ -328,11 +292,7 @@ fn exact_with_trailing_slash_beats_prefix_without() {
 
 #[test]
 fn implementation_specific_is_a_prefix() {
-    let (t, d) = run(&with(&[ingress(
-        "i",
-        T0,
-        &rule(None, "/api", "ImplementationSpecific", "a"),
-    )]));
+    let (t, d) = run(&with(&[ingress("i", T0, &rule(None, "/api", "ImplementationSpecific", "a"))]));
     assert!(d.is_empty(), "{d:?}");
     assert_eq!(lands(&t, "h", "/api/v1"), Some("a".into()));
     assert_eq!(lands(&t, "h", "/apis"), None);
@@ -380,11 +340,7 @@ fn on_conflict_the_oldest_ingress_wins_and_the_newer_is_told() {
     assert_eq!(d.len(), 1);
     assert_eq!(d[0].object, "default/newer");
     assert_eq!(d[0].severity, Severity::Warning);
-    assert!(
-        d[0].message.contains("conflicts with ingress default/older"),
-        "{}",
-        d[0].message
-    );
+    assert!(d[0].message.contains("conflicts with ingress default/older"), "{}", d[0].message);
 }
 
 #[test]
@@ -420,9 +376,7 @@ fn prefix_with_and_without_trailing_slash_is_the_same_rule() {
 // ---- backends ----
 
 fn endpoints(t: &RouteTable, host: &str, path: &str) -> Vec<SocketAddr> {
-    t.lookup(host, path)
-        .map(|r| r.backend.endpoints.clone())
-        .unwrap_or_default()
+    t.lookup(host, path).map(|r| r.backend.endpoints.clone()).unwrap_or_default()
 }
 
 #[test]
@@ -470,39 +424,21 @@ endpoints:
 "#;
 
 fn multi_ingress(port: &str) -> String {
-    ingress(
-        "m",
-        T0,
-        &format!("  defaultBackend: {{service: {{name: multi, port: {port}}}}}"),
-    )
+    ingress("m", T0, &format!("  defaultBackend: {{service: {{name: multi, port: {port}}}}}"))
 }
 
 #[test]
 fn named_target_port_resolves_through_the_slice_port_name() {
     let (t, d) = run(&with(&[MULTI.to_string(), multi_ingress("{number: 80}")]));
     assert!(d.is_empty(), "{d:?}");
-    let eps: Vec<String> = t
-        .default_backend()
-        .unwrap()
-        .backend
-        .endpoints
-        .iter()
-        .map(|e| e.to_string())
-        .collect();
+    let eps: Vec<String> = t.default_backend().unwrap().backend.endpoints.iter().map(|e| e.to_string()).collect();
     assert_eq!(eps, ["10.1.0.1:3000", "10.1.0.3:3000", "10.1.0.4:3000"]);
 }
 
 #[test]
 fn service_port_by_name_resolves() {
     let (t, _) = run(&with(&[MULTI.to_string(), multi_ingress("{name: admin}")]));
-    let eps: Vec<String> = t
-        .default_backend()
-        .unwrap()
-        .backend
-        .endpoints
-        .iter()
-        .map(|e| e.to_string())
-        .collect();
+    let eps: Vec<String> = t.default_backend().unwrap().backend.endpoints.iter().map(|e| e.to_string()).collect();
     assert_eq!(eps, ["10.1.0.1:9001", "10.1.0.3:9001", "10.1.0.4:9001"]);
 }
 
@@ -517,27 +453,18 @@ fn not_ready_endpoints_are_left_out_and_unset_ready_counts_as_ready() {
 #[test]
 fn missing_service_keeps_the_route_and_warns() {
     let (t, d) = run(&with(&[ingress("i", T0, &rule(None, "/", "Prefix", "ghost"))]));
-    let r = t
-        .lookup("h", "/")
-        .expect("route stays so the request gets 503, not 404");
+    let r = t.lookup("h", "/").expect("route stays so the request gets 503, not 404");
     assert!(r.backend.service_missing);
     assert!(r.backend.endpoints.is_empty());
     assert_eq!(d[0].severity, Severity::Warning);
-    assert!(
-        d[0].message.contains("service default/ghost not found"),
-        "{}",
-        d[0].message
-    );
+    assert!(d[0].message.contains("service default/ghost not found"), "{}", d[0].message);
 }
 
 #[test]
 fn service_without_ready_endpoints_warns() {
     let svc =
         "apiVersion: v1\nkind: Service\nmetadata: {name: idle, namespace: default}\nspec:\n  ports: [{port: 80}]\n";
-    let (t, d) = run(&with(&[
-        svc.into(),
-        ingress("i", T0, &rule(None, "/", "Prefix", "idle")),
-    ]));
+    let (t, d) = run(&with(&[svc.into(), ingress("i", T0, &rule(None, "/", "Prefix", "idle"))]));
     assert!(t.lookup("h", "/").unwrap().backend.endpoints.is_empty());
     assert!(d[0].message.contains("has no ready endpoints"), "{d:?}");
 }
@@ -578,22 +505,13 @@ fn spec_default_backend_serves_what_matches_nothing() {
     assert_eq!(lands(&t, "foo.com", "/app"), Some("a".into()));
     assert_eq!(lands(&t, "foo.com", "/other"), Some("d".into()));
     assert_eq!(lands(&t, "unknown.com", "/"), Some("d".into()));
-    assert_eq!(
-        t.lookup("unknown.com", "/").unwrap().path_match,
-        PathMatch::DefaultBackend
-    );
+    assert_eq!(t.lookup("unknown.com", "/").unwrap().path_match, PathMatch::DefaultBackend);
 }
 
 #[test]
 fn flag_default_backend_serves_when_no_ingress_has_one() {
-    let opts = TranslateOptions {
-        default_backend_service: Some(ObjectKey::new("default", "c")),
-        ..Default::default()
-    };
-    let (t, d) = translate(
-        &with(&[ingress("i", T0, &rule(Some("foo.com"), "/", "Prefix", "a"))]),
-        &opts,
-    );
+    let opts = TranslateOptions { default_backend_service: Some(ObjectKey::new("default", "c")), ..Default::default() };
+    let (t, d) = translate(&with(&[ingress("i", T0, &rule(Some("foo.com"), "/", "Prefix", "a"))]), &opts);
     assert!(d.is_empty(), "{d:?}");
     assert_eq!(lands(&t, "bar.com", "/"), Some("c".into()));
     assert_eq!(endpoints(&t, "bar.com", "/"), vec!["10.0.0.3:8080".parse().unwrap()]);
@@ -601,10 +519,7 @@ fn flag_default_backend_serves_when_no_ingress_has_one() {
 
 #[test]
 fn spec_default_backend_overrides_the_flag() {
-    let opts = TranslateOptions {
-        default_backend_service: Some(ObjectKey::new("default", "c")),
-        ..Default::default()
-    };
+    let opts = TranslateOptions { default_backend_service: Some(ObjectKey::new("default", "c")), ..Default::default() };
     let spec = "  defaultBackend: {service: {name: d, port: {number: 80}}}";
     let (t, _) = translate(&with(&[ingress("i", T0, spec)]), &opts);
     assert_eq!(lands(&t, "bar.com", "/"), Some("d".into()));
@@ -623,11 +538,7 @@ fn oldest_default_backend_wins() {
 
 #[test]
 fn without_default_backend_nothing_matches() {
-    let (t, _) = run(&with(&[ingress(
-        "i",
-        T0,
-        &rule(Some("foo.com"), "/app", "Prefix", "a"),
-    )]));
+    let (t, _) = run(&with(&[ingress("i", T0, &rule(Some("foo.com"), "/app", "Prefix", "a"))]));
     assert_eq!(lands(&t, "foo.com", "/"), None);
     assert_eq!(lands(&t, "bar.com", "/app"), None);
 }
@@ -635,25 +546,13 @@ fn without_default_backend_nothing_matches() {
 // ---- rejection of bad objects ----
 
 fn assert_rejected_alone(bad_spec: &str, expect: &str) {
-    let (t, d) = run(&with(&[
-        ingress("bad", T0, bad_spec),
-        ingress("good", T1, &rule(Some("good.com"), "/", "Prefix", "b")),
-    ]));
-    assert_eq!(
-        lands(&t, "good.com", "/"),
-        Some("b".into()),
-        "the good Ingress keeps serving"
-    );
+    let (t, d) =
+        run(&with(&[ingress("bad", T0, bad_spec), ingress("good", T1, &rule(Some("good.com"), "/", "Prefix", "b"))]));
+    assert_eq!(lands(&t, "good.com", "/"), Some("b".into()), "the good Ingress keeps serving");
     assert_eq!(lands(&t, "bad.com", "/"), None, "the bad Ingress serves nothing");
     let bad: Vec<_> = d.iter().filter(|d| d.object == "default/bad").collect();
-    assert!(
-        !bad.is_empty() && bad.iter().all(|d| d.severity == Severity::Rejected),
-        "{d:?}"
-    );
-    assert!(
-        bad.iter().any(|d| d.message.contains(expect)),
-        "expected {expect:?} in {bad:?}"
-    );
+    assert!(!bad.is_empty() && bad.iter().all(|d| d.severity == Severity::Rejected), "{d:?}");
+    assert!(bad.iter().any(|d| d.message.contains(expect)), "expected {expect:?} in {bad:?}");
 }
 
 fn two_paths(second_path: &str, second_type: &str) -> String {
@@ -684,10 +583,7 @@ fn bad_annotation_rejects_the_ingress_alone() {
         "  namespace: default\n",
         "  namespace: default\n  annotations: {wasmgress.io/proxy-read-timeout: forever}\n",
     );
-    let (t, d) = run(&with(&[
-        doc,
-        ingress("good", T1, &rule(Some("good.com"), "/", "Prefix", "b")),
-    ]));
+    let (t, d) = run(&with(&[doc, ingress("good", T1, &rule(Some("good.com"), "/", "Prefix", "b"))]));
     assert_eq!(lands(&t, "bad.com", "/"), None);
     assert_eq!(lands(&t, "good.com", "/"), Some("b".into()));
     assert!(d[0].message.contains("wasmgress.io/proxy-read-timeout"), "{d:?}");
@@ -702,18 +598,13 @@ fn read_timeout_annotation_reaches_the_route_policy() {
     );
     let (t, d) = run(&with(&[doc]));
     assert!(d.is_empty(), "{d:?}");
-    assert_eq!(
-        t.lookup("h", "/").unwrap().policy.response_timeout,
-        Some(std::time::Duration::from_millis(750))
-    );
+    assert_eq!(t.lookup("h", "/").unwrap().policy.response_timeout, Some(std::time::Duration::from_millis(750)));
 }
 
 #[test]
 fn unknown_annotation_warns_and_still_serves() {
-    let doc = ingress("i", T0, &rule(None, "/", "Prefix", "a")).replace(
-        "  namespace: default\n",
-        "  namespace: default\n  annotations: {wasmgress.io/rewrite: x}\n",
-    );
+    let doc = ingress("i", T0, &rule(None, "/", "Prefix", "a"))
+        .replace("  namespace: default\n", "  namespace: default\n  annotations: {wasmgress.io/rewrite: x}\n");
     let (t, d) = run(&with(&[doc]));
     assert_eq!(lands(&t, "h", "/"), Some("a".into()));
     assert_eq!(d[0].severity, Severity::Warning);
@@ -746,11 +637,7 @@ fn backend_without_service_rejects_the_ingress_alone() {
 
 #[test]
 fn implementation_specific_regex_is_matched_literally_with_a_warning() {
-    let (t, d) = run(&with(&[ingress(
-        "i",
-        T0,
-        &rule(None, "/api(/|$)(.*)", "ImplementationSpecific", "a"),
-    )]));
+    let (t, d) = run(&with(&[ingress("i", T0, &rule(None, "/api(/|$)(.*)", "ImplementationSpecific", "a"))]));
     assert_eq!(lands(&t, "h", "/api/x"), None);
     assert!(d[0].message.contains("looks like a regular expression"), "{d:?}");
 }

@@ -10,21 +10,15 @@ pub fn host(host: &str) -> Result<(), String> {
         return Err(format!("host {host:?} is not a valid DNS name"));
     }
     if name.contains('*') {
-        return Err(format!(
-            "host {host:?}: a wildcard is only allowed as the whole first label (\"*.example.com\")"
-        ));
+        return Err(format!("host {host:?}: a wildcard is only allowed as the whole first label (\"*.example.com\")"));
     }
     if name.parse::<std::net::IpAddr>().is_ok() {
-        return Err(format!(
-            "host {host:?}: an IP address is not allowed as an Ingress host"
-        ));
+        return Err(format!("host {host:?}: an IP address is not allowed as an Ingress host"));
     }
     for label in name.split('.') {
         let ok = !label.is_empty()
             && label.len() <= 63
-            && label
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !label.starts_with('-')
             && !label.ends_with('-');
         if !ok {
@@ -43,9 +37,7 @@ pub fn path_type(path_type: &str) -> Result<PathMatch, String> {
         // ImplementationSpecific is matched as Prefix: the behaviour users of
         // other controllers mostly rely on for plain paths.
         "Prefix" | "ImplementationSpecific" => Ok(PathMatch::Prefix),
-        other => Err(format!(
-            "unknown pathType {other:?} (use Exact, Prefix or ImplementationSpecific)"
-        )),
+        other => Err(format!("unknown pathType {other:?} (use Exact, Prefix or ImplementationSpecific)")),
     }
 }
 
@@ -63,16 +55,12 @@ pub fn path(path: &str, path_type: &str) -> Result<(), String> {
     }
     for bad in ["//", "/./", "/../", "%2f", "%2F"] {
         if path.contains(bad) {
-            return Err(format!(
-                "path {path:?} must not contain {bad:?} for pathType {path_type}"
-            ));
+            return Err(format!("path {path:?} must not contain {bad:?} for pathType {path_type}"));
         }
     }
     for bad in ["/..", "/."] {
         if path.ends_with(bad) {
-            return Err(format!(
-                "path {path:?} must not end with {bad:?} for pathType {path_type}"
-            ));
+            return Err(format!("path {path:?} must not end with {bad:?} for pathType {path_type}"));
         }
     }
     Ok(())
