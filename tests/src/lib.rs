@@ -266,15 +266,23 @@ pub async fn send(req: Request<Full<Bytes>>) -> Answer {
     Answer { status: parts.status, headers: parts.headers, body: String::from_utf8_lossy(&body).into_owned() }
 }
 
-/// Writes raw bytes on a fresh connection and reads until the peer closes
-/// or `DEADLINE` passes: for requests no well-behaved client would send.
-pub async fn raw(addr: SocketAddr, request: &[u8]) -> String {
+/// Writes raw bytes on a fresh connection and reads until the peer closes:
+/// for requests no well-behaved client would send. `None` when the peer
+/// kept the connection open past `DEADLINE`.
+pub async fn raw_until_closed(addr: SocketAddr, request: &[u8]) -> Option<String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
     s.write_all(request).await.expect("write");
     let mut out = Vec::new();
-    let _ = tokio::time::timeout(DEADLINE, s.read_to_end(&mut out)).await;
-    String::from_utf8_lossy(&out).into_owned()
+    match tokio::time::timeout(DEADLINE, s.read_to_end(&mut out)).await {
+        Ok(_) => Some(String::from_utf8_lossy(&out).into_owned()),
+        Err(_) => None,
+    }
+}
+
+/// Like [`raw_until_closed`], for requests the gateway must answer and close.
+pub async fn raw(addr: SocketAddr, request: &[u8]) -> String {
+    raw_until_closed(addr, request).await.expect("the gateway answered and closed the connection")
 }
 
 /// A loopback address where nothing listens (bound, then released).

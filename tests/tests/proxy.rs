@@ -254,3 +254,20 @@ async fn request_and_response_bodies_stream_through() {
     assert!(got == big, "the 4 MB body came back byte for byte");
     gw.shutdown();
 }
+
+#[tokio::test]
+async fn a_client_too_slow_to_send_its_headers_is_disconnected() {
+    let b = Backend::start("b").await;
+    let dir = TempDir::new();
+    dir.write("all.yaml", &format!("{}---\n{}", service("s", &[b.addr]), ingress("i", "slowloris.com", "/", "s")));
+    let mut cfg = config(dir.path());
+    cfg.listener.header_read_timeout = std::time::Duration::from_millis(300);
+    let gw = wasmgress::Gateway::start(cfg).await.unwrap();
+    // Half a request line, then silence: the gateway must hang up.
+    let answer = raw_until_closed(gw.http_addr(), b"GET / HTTP/1.1\r\nHost: slowl").await.expect("the gateway hung up");
+    assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(b.seen().is_empty());
+    // A well-behaved client on the same gateway is served.
+    assert_eq!(get(gw.http_addr(), "slowloris.com", "/").await.status, StatusCode::OK);
+    gw.shutdown();
+}
