@@ -13,7 +13,10 @@ rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup com
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
+cargo fmt --manifest-path tests/plugins/Cargo.toml --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+# The test plugins are their own workspace, built for wasm32-wasip1.
+cargo clippy --manifest-path tests/plugins/Cargo.toml --target wasm32-wasip1 --target-dir tests/plugins/target --quiet -- -D warnings
 echo "== cargo test"
 cargo test --workspace

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use crate::diagnostics::{Diagnostic, Severity};
 use crate::routing::RouteTable;
 use crate::source::Snapshot;
-use crate::translate::{TranslateOptions, translate};
+use crate::translate::{PluginResolver, TranslateOptions, translate_with_plugins};
 
 /// The configuration as last applied.
 #[derive(Debug, Clone, Default)]
@@ -27,11 +27,13 @@ pub struct ConfigStatus {
 pub fn apply(
     snapshot: &Snapshot,
     opts: &TranslateOptions,
+    plugins: &dyn PluginResolver,
     routes: &ArcSwap<RouteTable>,
     status: &watch::Sender<ConfigStatus>,
 ) {
-    let (table, mut diagnostics) = translate(&snapshot.state, opts);
+    let (table, mut diagnostics) = translate_with_plugins(&snapshot.state, opts, plugins);
     diagnostics.extend(snapshot.diagnostics.iter().cloned());
+    diagnostics.extend(plugins.diagnostics());
     let rules = table.rule_count();
     routes.store(Arc::new(table));
     status.send_modify(|s| {
@@ -64,15 +66,16 @@ fn log_changes(before: &[Diagnostic], after: &[Diagnostic]) {
 pub async fn run(
     mut snapshots: watch::Receiver<Snapshot>,
     opts: TranslateOptions,
+    plugins: Arc<dyn PluginResolver>,
     routes: Arc<ArcSwap<RouteTable>>,
     status: watch::Sender<ConfigStatus>,
 ) {
     let status = Arc::new(status);
     while snapshots.changed().await.is_ok() {
         let snapshot = snapshots.borrow_and_update().clone();
-        let (opts, routes, status) = (opts.clone(), routes.clone(), status.clone());
+        let (opts, plugins, routes, status) = (opts.clone(), plugins.clone(), routes.clone(), status.clone());
         // Translation is CPU work: keep it off the threads serving requests.
-        let done = tokio::task::spawn_blocking(move || apply(&snapshot, &opts, &routes, &status)).await;
+        let done = tokio::task::spawn_blocking(move || apply(&snapshot, &opts, &*plugins, &routes, &status)).await;
         if let Err(e) = done {
             tracing::error!(error = %e, "translation failed; the previous route table keeps serving");
         }

@@ -17,7 +17,9 @@ use crate::proxy::server::ListenerOptions;
 use crate::proxy::workers;
 use crate::routing::RouteTable;
 use crate::source::files::FileSource;
-use crate::translate::TranslateOptions;
+use crate::translate::{NoPlugins, PluginResolver, TranslateOptions};
+use crate::wasm::registry::PluginRegistry;
+use crate::wasm::{PluginRuntime, Plugins, RuntimeOptions};
 
 /// Everything a gateway needs to start.
 #[derive(Debug, Clone)]
@@ -33,6 +35,18 @@ pub struct GatewayConfig {
     pub listener: ListenerOptions,
     /// Threads serving traffic, each with its own runtime and socket.
     pub workers: usize,
+    /// Where installed plugins are; `None`: no plugins.
+    pub plugins: Option<PluginConfig>,
+}
+
+/// The plugin directory and the limits plugins run under.
+#[derive(Debug, Clone)]
+pub struct PluginConfig {
+    /// `NAME.wasm` files the operator installed.
+    pub dir: PathBuf,
+    /// Where precompiled modules are kept across restarts.
+    pub cache: Option<PathBuf>,
+    pub runtime: RuntimeOptions,
 }
 
 impl GatewayConfig {
@@ -47,6 +61,7 @@ impl GatewayConfig {
             proxy: ProxyOptions::default(),
             listener: ListenerOptions::default(),
             workers: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            plugins: None,
         }
     }
 }
@@ -58,6 +73,8 @@ pub enum StartError {
     Manifests { dir: PathBuf, source: std::io::Error },
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("cannot start the plugin runtime: {0}")]
+    Plugins(String),
 }
 
 /// A started gateway. Dropping it does not stop it: call `shutdown`.
@@ -80,9 +97,23 @@ impl Gateway {
     pub async fn start(cfg: GatewayConfig) -> Result<Self, StartError> {
         let mut source = FileSource::new(&cfg.manifests);
         let first = source.load().map_err(|source| StartError::Manifests { dir: cfg.manifests.clone(), source })?;
+        let plugins: Arc<dyn PluginResolver> = match &cfg.plugins {
+            None => Arc::new(NoPlugins),
+            Some(p) => {
+                let runtime =
+                    PluginRuntime::new(p.runtime.clone()).map_err(|e| StartError::Plugins(format!("{e:#}")))?;
+                if let Some(cache) = &p.cache
+                    && let Err(e) = std::fs::create_dir_all(cache)
+                {
+                    tracing::warn!(dir = %cache.display(), error = %e, "cannot create the plugin cache directory");
+                }
+                let (registry, problems) = PluginRegistry::load_dir(&runtime, &p.dir, p.cache.as_deref());
+                Arc::new(Plugins::new(runtime, registry, problems))
+            }
+        };
         let routes = Arc::new(ArcSwap::from_pointee(RouteTable::default()));
         let (status_tx, status) = watch::channel(ConfigStatus::default());
-        controller::apply(&first, &cfg.translate, &routes, &status_tx);
+        controller::apply(&first, &cfg.translate, &*plugins, &routes, &status_tx);
 
         let bind_error = |source| StartError::Bind { addr: cfg.http_listen, source };
         let http = workers::bind_reuseport(cfg.http_listen, cfg.workers).map_err(bind_error)?;
@@ -93,7 +124,7 @@ impl Gateway {
 
         let (snapshot_tx, snapshot_rx) = watch::channel(first);
         tokio::spawn(source.watch(snapshot_tx, cfg.rescan_interval));
-        tokio::spawn(controller::run(snapshot_rx, cfg.translate.clone(), routes.clone(), status_tx));
+        tokio::spawn(controller::run(snapshot_rx, cfg.translate.clone(), plugins, routes.clone(), status_tx));
 
         let (shutdown, shutdown_rx) = watch::channel(false);
         let workers =

@@ -17,5 +17,6 @@ pub mod proxy;
 pub mod routing;
 pub mod source;
 pub mod translate;
+pub mod wasm;
 
 pub use gateway::{Gateway, GatewayConfig};

@@ -8,12 +8,14 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use wasmgress::diagnostics::Severity;
+use wasmgress::gateway::PluginConfig;
 use wasmgress::proxy::ProxyOptions;
 use wasmgress::proxy::server::ListenerOptions;
 use wasmgress::proxy::upstream::UpstreamOptions;
 use wasmgress::routing::ObjectKey;
 use wasmgress::source::files::FileSource;
 use wasmgress::translate::{TranslateOptions, translate};
+use wasmgress::wasm::RuntimeOptions;
 use wasmgress::{Gateway, GatewayConfig, demo, duration};
 
 // A proxy allocates small, short-lived buffers per request on every worker
@@ -47,7 +49,7 @@ enum LogFormat {
 #[derive(Subcommand)]
 enum Command {
     /// Serve traffic for the Ingresses found in a directory of manifests.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Check a directory of manifests; exit non-zero if any object is rejected.
     Validate {
         /// The directory of manifests.
@@ -127,9 +129,40 @@ struct RunArgs {
     /// Timeout for a client to send its request headers.
     #[arg(long, env = "WASMGRESS_CLIENT_HEADER_TIMEOUT", default_value = "30s", value_parser = duration::parse)]
     client_header_timeout: Duration,
+    /// Directory of installed plugins (`NAME.wasm`); default: `plugins/` next to the binary, if present.
+    #[arg(long, env = "WASMGRESS_PLUGINS")]
+    plugins: Option<PathBuf>,
+    /// Directory for precompiled plugins, so a restart does not recompile.
+    #[arg(long, env = "WASMGRESS_PLUGIN_CACHE")]
+    plugin_cache: Option<PathBuf>,
+    /// The longest one plugin callback may run.
+    #[arg(long, env = "WASMGRESS_PLUGIN_CALLBACK_DEADLINE", default_value = "10ms", value_parser = duration::parse)]
+    plugin_callback_deadline: Duration,
+    /// Memory cap per plugin instance (bytes, or with Ki/Mi/Gi).
+    #[arg(long, env = "WASMGRESS_PLUGIN_MEMORY_LIMIT", default_value = "64Mi", value_parser = parse_size)]
+    plugin_memory_limit: usize,
     /// How long in-flight requests may run after SIGTERM.
     #[arg(long, env = "WASMGRESS_SHUTDOWN_GRACE_PERIOD", default_value = "30s", value_parser = duration::parse)]
     shutdown_grace_period: Duration,
+}
+
+fn parse_size(s: &str) -> Result<usize, String> {
+    let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: usize = digits.parse().map_err(|_| format!("{s:?} is not a size (e.g. 64Mi)"))?;
+    let scale = match unit {
+        "" => 1,
+        "Ki" => 1 << 10,
+        "Mi" => 1 << 20,
+        "Gi" => 1 << 30,
+        _ => return Err(format!("{s:?}: unknown unit {unit:?} (use Ki, Mi or Gi)")),
+    };
+    n.checked_mul(scale).ok_or_else(|| format!("{s:?} is too large"))
+}
+
+/// `plugins/` next to the binary, when it exists.
+fn default_plugin_dir() -> Option<PathBuf> {
+    let dir = std::env::current_exe().ok()?.parent()?.join("plugins");
+    dir.is_dir().then_some(dir)
 }
 
 fn parse_object_key(s: &str) -> Result<ObjectKey, String> {
@@ -158,6 +191,14 @@ impl RunArgs {
                 header_read_timeout: self.client_header_timeout,
                 shutdown_grace: self.shutdown_grace_period,
             },
+            plugins: self.plugins.clone().or_else(default_plugin_dir).map(|dir| PluginConfig {
+                dir,
+                cache: self.plugin_cache.clone(),
+                runtime: RuntimeOptions {
+                    callback_deadline: self.plugin_callback_deadline,
+                    memory_limit: self.plugin_memory_limit,
+                },
+            }),
             ..GatewayConfig::new(&self.manifests)
         }
     }

@@ -290,3 +290,50 @@ pub async fn closed_port() -> SocketAddr {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     l.local_addr().unwrap()
 }
+
+/// Builds the test plugins in `tests/plugins` (plain `proxy-wasm` crate)
+/// for wasm32-wasip1, once per test binary, and returns the directory of
+/// the `.wasm` files.
+pub fn built_plugins() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins");
+            let target = root.join("target");
+            let status = std::process::Command::new(env!("CARGO"))
+                .args(["build", "--release", "--quiet", "--target", "wasm32-wasip1", "--manifest-path"])
+                .arg(root.join("Cargo.toml"))
+                .arg("--target-dir")
+                .arg(&target)
+                .status()
+                .expect("cargo runs");
+            assert!(status.success(), "building the test plugins failed (is the wasm32-wasip1 target installed?)");
+            target.join("wasm32-wasip1/release")
+        })
+        .clone()
+}
+
+/// A plugin directory holding the named test plugins: `(installed name, crate file stem)`.
+pub fn plugin_dir(plugins: &[(&str, &str)]) -> TempDir {
+    let built = built_plugins();
+    let dir = TempDir::new();
+    for (name, stem) in plugins {
+        std::fs::copy(built.join(format!("{stem}.wasm")), dir.path().join(format!("{name}.wasm")))
+            .expect("copy plugin");
+    }
+    dir
+}
+
+/// An Ingress like [`ingress`] with annotations (a YAML mapping body).
+pub fn annotated_ingress(name: &str, host: &str, svc: &str, annotations: &str) -> String {
+    ingress(name, host, "/", svc).replace(
+        &format!("metadata: {{name: {name}, namespace: default}}"),
+        &format!("metadata:\n  name: {name}\n  namespace: default\n  annotations:\n{annotations}"),
+    )
+}
+
+/// The `wasmgress.io/plugins` annotation, indented for [`annotated_ingress`].
+pub fn plugins_annotation(list: &str) -> String {
+    let body: String = list.lines().map(|l| format!("      {l}\n")).collect();
+    format!("    wasmgress.io/plugins: |\n{body}")
+}

@@ -2,6 +2,7 @@
 
 mod body;
 pub mod headers;
+mod plugins;
 mod pool;
 pub mod server;
 mod service;

@@ -6,13 +6,17 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use http::header::{self, HeaderValue};
 use http::{Request, Response, StatusCode, Version};
+use http_body::Body as _;
 use hyper::body::Incoming;
 use tokio::io::copy_bidirectional;
 
 use super::body::ResponseBody;
 use super::headers::{self, Peer};
+use super::plugins;
 use super::upstream::{Upstream, UpstreamError, UpstreamOptions};
 use crate::routing::{RouteTable, host, path};
+use crate::wasm::chain::Verdict;
+use crate::wasm::host::RequestInfo;
 
 /// How the proxy treats requests, beyond what routes say.
 #[derive(Debug, Clone, Default)]
@@ -76,8 +80,9 @@ impl Proxy {
             return local_response(StatusCode::BAD_REQUEST, "invalid request target\n");
         };
         let host_value = HeaderValue::from_str(authority).ok();
-        drop(host);
+        let host = host.into_owned();
 
+        let version = req.version();
         let client_upgrade = (req.version() == Version::HTTP_11 && req.headers().contains_key(header::UPGRADE))
             .then(|| hyper::upgrade::on(&mut req));
         let (mut parts, body) = req.into_parts();
@@ -98,11 +103,46 @@ impl Proxy {
         parts.uri = origin_form;
         parts.extensions = http::Extensions::new();
 
+        let mut plugin_stream = None;
+        if let Some(chain) = &route.policy.plugins {
+            let info = Arc::new(RequestInfo {
+                id: String::new(),
+                method: parts.method.to_string(),
+                path: parts.uri.to_string(),
+                host,
+                scheme: peer.scheme,
+                protocol: format!("{version:?}"),
+                source: Some(peer.client),
+                destination: Some(peer.local),
+                ingress: route.ingress.as_ref().map(ToString::to_string).unwrap_or_default(),
+            });
+            let authority = parts.headers.get(header::HOST).map(|h| h.as_bytes().to_vec()).unwrap_or_default();
+            let mut pairs = plugins::request_pairs(&parts, &authority, peer.scheme);
+            let (stream, verdict) = chain.on_request_headers(info, &mut pairs, body.is_end_stream());
+            match verdict {
+                Verdict::Continue => {}
+                Verdict::Respond(local) => {
+                    stream.finish(Some(local.status));
+                    return plugins::local_answer(local);
+                }
+                Verdict::Failed => {
+                    stream.finish(Some(503));
+                    return local_response(StatusCode::SERVICE_UNAVAILABLE, "service unavailable\n");
+                }
+            }
+            if let Err(e) = plugins::apply_request(&mut parts, pairs) {
+                tracing::warn!(error = %e, "plugin produced an invalid request");
+                stream.finish(Some(500));
+                return local_response(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n");
+            }
+            plugin_stream = Some(stream);
+        }
+
         let (mut resp, endpoint) = match self.upstream.send(&route, parts, body).await {
             Ok(r) => r,
             Err(e) => {
                 tracing::warn!(service = %route.backend.service, error = %e, "upstream request failed");
-                return match e {
+                let answer = match e {
                     UpstreamError::ConnectTimeout | UpstreamError::ResponseTimeout => {
                         local_response(StatusCode::GATEWAY_TIMEOUT, "upstream timed out\n")
                     }
@@ -110,6 +150,10 @@ impl Proxy {
                         local_response(StatusCode::BAD_GATEWAY, "bad gateway\n")
                     }
                 };
+                if let Some(stream) = plugin_stream {
+                    stream.finish(Some(answer.status().as_u16()));
+                }
+                return answer;
             }
         };
 
@@ -134,7 +178,25 @@ impl Proxy {
                 }
             });
         }
-        resp.map(ResponseBody::Upstream)
+        let Some(mut stream) = plugin_stream else {
+            return resp.map(ResponseBody::Upstream);
+        };
+        let (mut resp_parts, body) = resp.into_parts();
+        let mut pairs = plugins::response_pairs(&resp_parts);
+        let answer = match stream.on_response_headers(resp_parts.status.as_u16(), &mut pairs) {
+            Verdict::Continue => match plugins::apply_response(&mut resp_parts, pairs) {
+                Ok(()) => Response::from_parts(resp_parts, ResponseBody::Upstream(body)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "plugin produced an invalid response");
+                    local_response(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")
+                }
+            },
+            Verdict::Respond(local) => plugins::local_answer(local),
+            Verdict::Failed => local_response(StatusCode::SERVICE_UNAVAILABLE, "service unavailable\n"),
+        };
+        // Contexts end when the response starts; on_log sees its status.
+        stream.finish(Some(answer.status().as_u16()));
+        answer
     }
 }
 

@@ -78,6 +78,8 @@ pub enum PathMatch {
 pub struct RoutePolicy {
     /// How long the upstream may take to send response headers.
     pub response_timeout: Option<Duration>,
+    /// The plugins every request of the route goes through.
+    pub plugins: Option<Arc<crate::wasm::chain::PluginChain>>,
 }
 
 /// What a request lands on: which Ingress rule, and where it goes.

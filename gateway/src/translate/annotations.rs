@@ -3,20 +3,86 @@
 //! reported and ignored, so a typo never goes unnoticed.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Deserialize;
 
 use crate::duration;
 use crate::routing::RoutePolicy;
+use crate::wasm::chain::FailurePolicy;
 
 pub const PREFIX: &str = "wasmgress.io/";
 pub const PROXY_READ_TIMEOUT: &str = "wasmgress.io/proxy-read-timeout";
+pub const PLUGINS: &str = "wasmgress.io/plugins";
 
 /// Annotations this version understands.
-const KNOWN: &[&str] = &[PROXY_READ_TIMEOUT];
+const KNOWN: &[&str] = &[PLUGINS, PROXY_READ_TIMEOUT];
+
+/// A plugin an Ingress asks for: an installed module by name, and data.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PluginRequest {
+    pub name: String,
+    /// What the plugin reads as its configuration: a string's raw bytes, any
+    /// other value as JSON, nothing when absent.
+    pub config: Arc<[u8]>,
+    pub failure: FailurePolicy,
+    /// Hex sha256 the module must have.
+    pub sha256: Option<String>,
+}
+
+/// One entry of the `wasmgress.io/plugins` list, as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PluginEntry {
+    name: String,
+    #[serde(default)]
+    config: Option<serde_json::Value>,
+    #[serde(default)]
+    failure: Option<String>,
+    #[serde(default)]
+    sha256: Option<String>,
+}
+
+/// Parses the `wasmgress.io/plugins` value (YAML; JSON is YAML).
+pub fn parse_plugins(value: &str) -> Result<Vec<PluginRequest>, String> {
+    let entries: Vec<PluginEntry> = serde_saphyr::from_str(value)
+        .map_err(|e| format!("not a list of {{name, config, failure, sha256}} entries: {e}"))?;
+    entries
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let at = format!("entry {i} ({})", e.name);
+            if e.name.is_empty()
+                || !e.name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+            {
+                return Err(format!("{at}: name must be a plugin name (letters, digits, '-', '_', '.')"));
+            }
+            let failure = match e.failure.as_deref() {
+                None | Some("closed") => FailurePolicy::Closed,
+                Some("open") => FailurePolicy::Open,
+                Some(other) => return Err(format!("{at}: failure must be closed or open, not {other:?}")),
+            };
+            if let Some(h) = &e.sha256
+                && (h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()))
+            {
+                return Err(format!("{at}: sha256 must be 64 hex digits"));
+            }
+            let config: Arc<[u8]> = match e.config {
+                None | Some(serde_json::Value::Null) => Arc::from(&[][..]),
+                Some(serde_json::Value::String(s)) => Arc::from(s.into_bytes()),
+                Some(v) => Arc::from(serde_json::to_vec(&v).map_err(|err| format!("{at}: config: {err}"))?),
+            };
+            Ok(PluginRequest { name: e.name, config, failure, sha256: e.sha256.map(|h| h.to_ascii_lowercase()) })
+        })
+        .collect()
+}
 
 /// The result of reading an Ingress's annotations.
 #[derive(Debug, Default)]
 pub struct Parsed {
     pub policy: RoutePolicy,
+    /// The plugins to attach, still to be resolved against those installed.
+    pub plugins: Vec<PluginRequest>,
     /// Bad values: each one rejects the Ingress.
     pub errors: Vec<String>,
     /// Unknown keys: reported, ignored.
@@ -30,6 +96,10 @@ pub fn parse(annotations: Option<&BTreeMap<String, String>>) -> Parsed {
             continue;
         }
         match key.as_str() {
+            PLUGINS => match parse_plugins(value) {
+                Ok(p) => out.plugins = p,
+                Err(e) => out.errors.push(format!("annotation {key}: {e}")),
+            },
             PROXY_READ_TIMEOUT => match duration::parse(value) {
                 Ok(d) if !d.is_zero() => out.policy.response_timeout = Some(d),
                 Ok(_) => out.errors.push(format!("annotation {key}: must be greater than zero")),
@@ -55,6 +125,30 @@ mod tests {
         let p = parse(Some(&map(&[(PROXY_READ_TIMEOUT, "2s"), ("other.io/x", "y")])));
         assert_eq!(p.policy.response_timeout, Some(Duration::from_secs(2)));
         assert!(p.errors.is_empty() && p.warnings.is_empty());
+    }
+
+    #[test]
+    fn plugins_are_parsed_with_config_bytes_as_documented() {
+        let value =
+            "- name: waf\n  config: {mode: block}\n- name: raw\n  failure: open\n  config: \"x=1\"\n- name: bare\n";
+        let p = parse_plugins(value).unwrap();
+        assert_eq!(p[0].name, "waf");
+        assert_eq!(&*p[0].config, br#"{"mode":"block"}"#);
+        assert_eq!(p[0].failure, FailurePolicy::Closed);
+        assert_eq!(&*p[1].config, b"x=1", "a string reaches the plugin as its raw bytes");
+        assert_eq!(p[1].failure, FailurePolicy::Open);
+        assert!(p[2].config.is_empty());
+        let json = parse_plugins(r#"[{"name": "waf", "config": {"a": [1, 2]}}]"#).unwrap();
+        assert_eq!(&*json[0].config, br#"{"a":[1,2]}"#);
+    }
+
+    #[test]
+    fn bad_plugin_lists_say_what_is_wrong() {
+        assert!(parse_plugins("name: waf").unwrap_err().contains("not a list"));
+        assert!(parse_plugins("- name: waf\n  confg: {}").unwrap_err().contains("not a list"));
+        assert!(parse_plugins("- name: waf\n  failure: maybe").unwrap_err().contains("failure must be closed or open"));
+        assert!(parse_plugins("- name: \"../etc/passwd\"").unwrap_err().contains("name must be a plugin name"));
+        assert!(parse_plugins("- name: waf\n  sha256: abc").unwrap_err().contains("64 hex digits"));
     }
 
     #[test]

@@ -21,6 +21,8 @@ use class::ClassFilter;
 use crate::cluster::ClusterState;
 use crate::diagnostics::Diagnostic;
 use crate::routing::{HostPattern, ObjectKey, PathMatch, Route, RoutePolicy, RouteTable};
+use crate::wasm::chain::{PluginChain, PluginSpec};
+pub use annotations::PluginRequest;
 
 /// How this controller instance selects and completes Ingresses.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,9 +50,41 @@ impl Default for TranslateOptions {
 
 const INGRESS: &str = "Ingress";
 
+/// Turns the plugins an Ingress asks for into installed, configured ones.
+pub trait PluginResolver: Send + Sync {
+    /// The plugin ready to run, or why it cannot be (unknown name, digest
+    /// mismatch, configuration refused by the plugin).
+    fn resolve(&self, request: &PluginRequest) -> Result<Arc<PluginSpec>, String>;
+
+    /// Problems with the installed plugins themselves (modules that do not
+    /// load), reported with every configuration.
+    fn diagnostics(&self) -> Vec<Diagnostic> {
+        Vec::new()
+    }
+}
+
+/// The resolver of a gateway started without a plugin directory.
+pub struct NoPlugins;
+
+impl PluginResolver for NoPlugins {
+    fn resolve(&self, request: &PluginRequest) -> Result<Arc<PluginSpec>, String> {
+        Err(format!("plugin {:?} is not installed: no plugin directory is configured (--plugins)", request.name))
+    }
+}
+
 /// Builds the route table for every Ingress of ours, and says what was wrong
-/// with each object it could not use in full.
+/// with each object it could not use in full. Plugin annotations are
+/// rejected: see [`translate_with_plugins`].
 pub fn translate<'a>(state: &'a ClusterState, opts: &'a TranslateOptions) -> (RouteTable, Vec<Diagnostic>) {
+    translate_with_plugins(state, opts, &NoPlugins)
+}
+
+/// [`translate`], resolving plugin annotations with `plugins`.
+pub fn translate_with_plugins<'a>(
+    state: &'a ClusterState,
+    opts: &'a TranslateOptions,
+    plugins: &dyn PluginResolver,
+) -> (RouteTable, Vec<Diagnostic>) {
     let filter = ClassFilter::new(state, opts);
     let mut ingresses: Vec<&Ingress> = state.ingresses.iter().filter(|i| filter.selects(i)).collect();
     // Oldest first: on a conflict the oldest Ingress keeps the rule.
@@ -62,6 +96,7 @@ pub fn translate<'a>(state: &'a ClusterState, opts: &'a TranslateOptions) -> (Ro
         diagnostics: Vec::new(),
         backends: Backends::new(state),
         default_owner: None,
+        plugins,
     };
     for ingress in ingresses {
         t.add_ingress(ingress);
@@ -98,14 +133,15 @@ struct PlannedRule<'a> {
 /// A Service backend as an Ingress names it.
 type ServiceTarget<'a> = (ServiceRef<'a>, PortRef<'a>);
 
-struct Translation<'a> {
+struct Translation<'a, 'p> {
     table: RouteTable,
     diagnostics: Vec<Diagnostic>,
     backends: Backends<'a>,
     default_owner: Option<ObjectKey>,
+    plugins: &'p dyn PluginResolver,
 }
 
-impl<'a> Translation<'a> {
+impl<'a> Translation<'a, '_> {
     fn add_ingress(&mut self, ingress: &'a Ingress) {
         let key = ObjectKey::new(
             ingress.metadata.namespace.as_deref().unwrap_or("default"),
@@ -114,6 +150,17 @@ impl<'a> Translation<'a> {
         let annotations = annotations::parse(ingress.metadata.annotations.as_ref());
         let mut errors = annotations.errors;
         let mut warnings = annotations.warnings;
+        let mut policy = annotations.policy;
+        let mut chain = Vec::with_capacity(annotations.plugins.len());
+        for request in &annotations.plugins {
+            match self.plugins.resolve(request) {
+                Ok(spec) => chain.push(spec),
+                Err(e) => errors.push(format!("annotation {}: {e}", annotations::PLUGINS)),
+            }
+        }
+        if !chain.is_empty() {
+            policy.plugins = Some(Arc::new(PluginChain { plugins: chain }));
+        }
         let namespace = ingress.metadata.namespace.as_deref().unwrap_or("default");
         let (rules, default_backend) = plan(ingress, namespace, &mut errors, &mut warnings);
         if !errors.is_empty() {
@@ -122,7 +169,7 @@ impl<'a> Translation<'a> {
             }
             return;
         }
-        let policy = Arc::new(annotations.policy);
+        let policy = Arc::new(policy);
         for rule in rules {
             self.add_rule(&key, rule, &policy, &mut warnings);
         }

@@ -1,0 +1,491 @@
+//! The host side of the Proxy-Wasm ABI: the `env` functions a plugin
+//! imports, over the state of the stream whose callback is running.
+//! A bad guest pointer is a status (InvalidMemoryAccess), never a host
+//! crash; a missing header is Ok with no value, as the SDKs expect.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use wasmtime::{Caller, Extern, Linker, ResourceLimiter};
+
+use super::abi::{self, HeaderPairs, Status};
+
+/// A response a plugin asked to send instead of going upstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalResponse {
+    pub status: u16,
+    pub headers: HeaderPairs,
+    pub body: Vec<u8>,
+}
+
+/// What a plugin may read about the request through properties.
+#[derive(Debug, Clone, Default)]
+pub struct RequestInfo {
+    pub id: String,
+    pub method: String,
+    pub path: String,
+    pub host: String,
+    pub scheme: &'static str,
+    pub protocol: String,
+    pub source: Option<std::net::SocketAddr>,
+    pub destination: Option<std::net::SocketAddr>,
+    /// `namespace/name` of the Ingress whose route the request took.
+    pub ingress: String,
+}
+
+/// The stream a callback is running for: its header maps, moved into the
+/// store for the callback and back out after it.
+#[derive(Debug, Default)]
+pub struct StreamState {
+    pub request_headers: HeaderPairs,
+    pub response_headers: HeaderPairs,
+    pub local_response: Option<LocalResponse>,
+    pub info: Arc<RequestInfo>,
+    pub response_code: Option<u16>,
+    pub properties: BTreeMap<String, Vec<u8>>,
+}
+
+/// A metric a plugin defined.
+#[derive(Debug, Clone)]
+pub struct Metric {
+    pub name: String,
+    pub kind: i32,
+    pub value: i64,
+}
+
+/// Everything host functions can reach for one plugin instance.
+pub struct HostState {
+    pub plugin_name: Arc<str>,
+    pub plugin_config: Arc<[u8]>,
+    pub stream: Option<StreamState>,
+    /// Log lines kept while configuring, to explain a rejection.
+    pub captured_logs: Option<Vec<String>>,
+    pub metrics: Vec<Metric>,
+    pub memory_limit: usize,
+    /// Set when the instance asked for more memory than its cap.
+    pub memory_exhausted: bool,
+}
+
+impl HostState {
+    pub fn new(plugin_name: Arc<str>, plugin_config: Arc<[u8]>, memory_limit: usize) -> Self {
+        Self {
+            plugin_name,
+            plugin_config,
+            stream: None,
+            captured_logs: None,
+            metrics: Vec::new(),
+            memory_limit,
+            memory_exhausted: false,
+        }
+    }
+}
+
+impl ResourceLimiter for HostState {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.memory_limit {
+            self.memory_exhausted = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+fn memory(caller: &mut Caller<'_, HostState>) -> Option<wasmtime::Memory> {
+    match caller.get_export("memory") {
+        Some(Extern::Memory(m)) => Some(m),
+        _ => None,
+    }
+}
+
+/// Copies `len` bytes at `ptr` out of guest memory.
+pub fn read_guest(caller: &mut Caller<'_, HostState>, ptr: i32, len: i32) -> Result<Vec<u8>, Status> {
+    let mem = memory(caller).ok_or(Status::InvalidMemoryAccess)?;
+    let (ptr, len) = (ptr as u32 as usize, len as u32 as usize);
+    let data = mem.data(&caller);
+    let end = ptr.checked_add(len).ok_or(Status::InvalidMemoryAccess)?;
+    data.get(ptr..end).map(<[u8]>::to_vec).ok_or(Status::InvalidMemoryAccess)
+}
+
+/// Copies bytes into guest memory at `ptr`.
+pub fn write_guest(caller: &mut Caller<'_, HostState>, ptr: i32, bytes: &[u8]) -> Result<(), Status> {
+    let mem = memory(caller).ok_or(Status::InvalidMemoryAccess)?;
+    mem.write(caller, ptr as u32 as usize, bytes).map_err(|_| Status::InvalidMemoryAccess)
+}
+
+/// Hands `data` to the guest: memory it allocates with its own allocator,
+/// pointer and size written where it asked. Empty data is a null pointer.
+fn return_bytes(caller: &mut Caller<'_, HostState>, data: &[u8], ret_ptr: i32, ret_size: i32) -> wasmtime::Result<i32> {
+    let guest_ptr = if data.is_empty() {
+        0
+    } else {
+        let alloc = caller
+            .get_export("proxy_on_memory_allocate")
+            .or_else(|| caller.get_export("malloc"))
+            .and_then(Extern::into_func)
+            .ok_or_else(|| wasmtime::Error::msg("plugin exports no proxy_on_memory_allocate"))?;
+        let alloc = alloc.typed::<i32, i32>(&caller)?;
+        let p = alloc.call(&mut *caller, data.len() as i32)?;
+        if p == 0 {
+            return Ok(Status::InternalFailure as i32);
+        }
+        if let Err(s) = write_guest(caller, p, data) {
+            return Ok(s as i32);
+        }
+        p
+    };
+    if let Err(s) = write_guest(caller, ret_ptr, &guest_ptr.to_le_bytes()) {
+        return Ok(s as i32);
+    }
+    if let Err(s) = write_guest(caller, ret_size, &(data.len() as u32).to_le_bytes()) {
+        return Ok(s as i32);
+    }
+    Ok(Status::Ok as i32)
+}
+
+fn header_map(state: &mut HostState, map: i32) -> Option<&mut HeaderPairs> {
+    let stream = state.stream.as_mut()?;
+    match map {
+        abi::MAP_REQUEST_HEADERS => Some(&mut stream.request_headers),
+        abi::MAP_RESPONSE_HEADERS => Some(&mut stream.response_headers),
+        _ => None,
+    }
+}
+
+/// Reads a header name argument: lower-cased, as HTTP/2 and our maps have it.
+fn read_key(caller: &mut Caller<'_, HostState>, ptr: i32, len: i32) -> Result<String, Status> {
+    Ok(String::from_utf8_lossy(&read_guest(caller, ptr, len)?).to_ascii_lowercase())
+}
+
+fn property(state: &HostState, path: &[u8]) -> Option<Vec<u8>> {
+    let path: Vec<&[u8]> = path.split(|b| *b == 0).filter(|s| !s.is_empty()).collect();
+    let stream = state.stream.as_ref();
+    let info = stream.map(|s| s.info.clone()).unwrap_or_default();
+    let text = |s: &str| Some(s.as_bytes().to_vec());
+    let joined = path.iter().map(|s| String::from_utf8_lossy(s)).collect::<Vec<_>>().join(".");
+    if let Some(v) = stream.and_then(|s| s.properties.get(&joined)) {
+        return Some(v.clone());
+    }
+    match joined.as_str() {
+        "plugin_name" | "plugin_root_id" => text(&state.plugin_name),
+        "request.path" => text(&info.path),
+        "request.url_path" => text(info.path.split('?').next().unwrap_or("")),
+        "request.query" => text(info.path.split_once('?').map(|(_, q)| q).unwrap_or("")),
+        "request.host" => text(&info.host),
+        "request.method" => text(&info.method),
+        "request.scheme" => text(info.scheme),
+        "request.protocol" => text(&info.protocol),
+        "request.id" => text(&info.id),
+        "source.address" => info.source.map(|a| a.to_string().into_bytes()),
+        "source.port" => info.source.map(|a| i64::from(a.port()).to_le_bytes().to_vec()),
+        "destination.address" => info.destination.map(|a| a.to_string().into_bytes()),
+        "destination.port" => info.destination.map(|a| i64::from(a.port()).to_le_bytes().to_vec()),
+        "response.code" => stream.and_then(|s| s.response_code).map(|c| i64::from(c).to_le_bytes().to_vec()),
+        "wasmgress.ingress" | "ingress" => text(&info.ingress),
+        _ => None,
+    }
+}
+
+fn log_level_now() -> i32 {
+    use tracing::level_filters::LevelFilter;
+    match LevelFilter::current() {
+        LevelFilter::TRACE => 0,
+        LevelFilter::DEBUG => 1,
+        LevelFilter::INFO => 2,
+        LevelFilter::WARN => 3,
+        LevelFilter::ERROR => 4,
+        _ => 5,
+    }
+}
+
+/// Adds every `env` function implemented here.
+pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    const ENV: &str = "env";
+    let ok = Status::Ok as i32;
+    linker.func_wrap(ENV, "proxy_log", move |mut c: Caller<'_, HostState>, level: i32, ptr: i32, len: i32| {
+        let msg = match read_guest(&mut c, ptr, len) {
+            Ok(m) => String::from_utf8_lossy(&m).into_owned(),
+            Err(s) => return s as i32,
+        };
+        let plugin = c.data().plugin_name.clone();
+        if let Some(lines) = c.data_mut().captured_logs.as_mut() {
+            lines.push(msg.clone());
+        }
+        match level {
+            l if l <= abi::LOG_TRACE => tracing::trace!(target: "wasmgress::plugin", plugin = %plugin, "{msg}"),
+            1 => tracing::debug!(target: "wasmgress::plugin", plugin = %plugin, "{msg}"),
+            2 => tracing::info!(target: "wasmgress::plugin", plugin = %plugin, "{msg}"),
+            3 => tracing::warn!(target: "wasmgress::plugin", plugin = %plugin, "{msg}"),
+            _ => tracing::error!(target: "wasmgress::plugin", plugin = %plugin, "{msg}"),
+        }
+        ok
+    })?;
+    linker.func_wrap(ENV, "proxy_get_log_level", move |mut c: Caller<'_, HostState>, ret: i32| {
+        match write_guest(&mut c, ret, &log_level_now().to_le_bytes()) {
+            Ok(()) => ok,
+            Err(s) => s as i32,
+        }
+    })?;
+    linker.func_wrap(ENV, "proxy_get_current_time_nanoseconds", move |mut c: Caller<'_, HostState>, ret: i32| {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
+        match write_guest(&mut c, ret, &now.to_le_bytes()) {
+            Ok(()) => ok,
+            Err(s) => s as i32,
+        }
+    })?;
+    linker.func_wrap(ENV, "proxy_set_tick_period_milliseconds", move |c: Caller<'_, HostState>, period: i32| {
+        if period > 0 {
+            tracing::warn!(plugin = %c.data().plugin_name, "tick timers are not supported yet; on_tick will not be called");
+        }
+        ok
+    })?;
+    linker.func_wrap(
+        ENV,
+        "proxy_get_buffer_bytes",
+        move |mut c: Caller<'_, HostState>, kind: i32, start: i32, max: i32, ret_ptr: i32, ret_size: i32| {
+            let data: Arc<[u8]> = match kind {
+                abi::BUFFER_PLUGIN_CONFIGURATION => c.data().plugin_config.clone(),
+                abi::BUFFER_VM_CONFIGURATION => Arc::from(&[][..]),
+                _ => return Ok(Status::NotFound as i32),
+            };
+            let start = (start as u32 as usize).min(data.len());
+            let end = start.saturating_add(max as u32 as usize).min(data.len());
+            return_bytes(&mut c, &data[start..end], ret_ptr, ret_size)
+        },
+    )?;
+    linker.func_wrap(
+        ENV,
+        "proxy_get_header_map_pairs",
+        move |mut c: Caller<'_, HostState>, map: i32, ret_ptr: i32, ret_size: i32| {
+            let encoded =
+                header_map(c.data_mut(), map).map(|m| abi::encode_map(m)).unwrap_or_else(|| abi::encode_map(&[]));
+            return_bytes(&mut c, &encoded, ret_ptr, ret_size)
+        },
+    )?;
+    linker.func_wrap(
+        ENV,
+        "proxy_set_header_map_pairs",
+        move |mut c: Caller<'_, HostState>, map: i32, ptr: i32, size: i32| {
+            let bytes = match read_guest(&mut c, ptr, size) {
+                Ok(b) => b,
+                Err(s) => return s as i32,
+            };
+            let Some(pairs) = abi::decode_map(&bytes) else { return Status::SerializationFailure as i32 };
+            match header_map(c.data_mut(), map) {
+                Some(m) => {
+                    *m = pairs;
+                    ok
+                }
+                None => Status::NotFound as i32,
+            }
+        },
+    )?;
+    linker.func_wrap(
+        ENV,
+        "proxy_get_header_map_value",
+        move |mut c: Caller<'_, HostState>, map: i32, kp: i32, ks: i32, ret_ptr: i32, ret_size: i32| {
+            let key = match read_key(&mut c, kp, ks) {
+                Ok(k) => k,
+                Err(s) => return Ok(s as i32),
+            };
+            let value =
+                header_map(c.data_mut(), map).and_then(|m| m.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone()));
+            // Missing is Ok with no value: the SDKs trap on NotFound here.
+            return_bytes(&mut c, &value.unwrap_or_default(), ret_ptr, ret_size)
+        },
+    )?;
+    fn edit(
+        c: &mut Caller<'_, HostState>,
+        map: i32,
+        kp: i32,
+        ks: i32,
+        value: Option<(i32, i32)>,
+        f: fn(&mut HeaderPairs, String, Vec<u8>),
+    ) -> i32 {
+        let key = match read_key(c, kp, ks) {
+            Ok(k) => k,
+            Err(s) => return s as i32,
+        };
+        let value = match value.map(|(vp, vs)| read_guest(c, vp, vs)).transpose() {
+            Ok(v) => v.unwrap_or_default(),
+            Err(s) => return s as i32,
+        };
+        match header_map(c.data_mut(), map) {
+            Some(m) => {
+                f(m, key, value);
+                Status::Ok as i32
+            }
+            None => Status::NotFound as i32,
+        }
+    }
+    linker.func_wrap(
+        ENV,
+        "proxy_add_header_map_value",
+        |mut c: Caller<'_, HostState>, map: i32, kp: i32, ks: i32, vp: i32, vs: i32| {
+            edit(&mut c, map, kp, ks, Some((vp, vs)), |m, k, v| m.push((k, v)))
+        },
+    )?;
+    linker.func_wrap(
+        ENV,
+        "proxy_replace_header_map_value",
+        |mut c: Caller<'_, HostState>, map: i32, kp: i32, ks: i32, vp: i32, vs: i32| {
+            edit(&mut c, map, kp, ks, Some((vp, vs)), |m, k, v| match m.iter().position(|(n, _)| *n == k) {
+                Some(i) => {
+                    m[i].1 = v;
+                    let mut seen = false;
+                    m.retain(|(n, _)| *n != k || !std::mem::replace(&mut seen, true));
+                }
+                None => m.push((k, v)),
+            })
+        },
+    )?;
+    linker.func_wrap(
+        ENV,
+        "proxy_remove_header_map_value",
+        |mut c: Caller<'_, HostState>, map: i32, kp: i32, ks: i32| {
+            edit(&mut c, map, kp, ks, None, |m, k, _| m.retain(|(n, _)| *n != k))
+        },
+    )?;
+    linker.func_wrap(ENV, "proxy_get_header_map_size", move |mut c: Caller<'_, HostState>, map: i32, ret: i32| {
+        let size = header_map(c.data_mut(), map).map(|m| abi::encode_map(m).len()).unwrap_or(0) as u32;
+        match write_guest(&mut c, ret, &size.to_le_bytes()) {
+            Ok(()) => ok,
+            Err(s) => s as i32,
+        }
+    })?;
+    linker.func_wrap(
+        ENV,
+        "proxy_get_property",
+        move |mut c: Caller<'_, HostState>, pp: i32, ps: i32, ret_ptr: i32, ret_size: i32| {
+            let path = match read_guest(&mut c, pp, ps) {
+                Ok(p) => p,
+                Err(s) => return Ok(s as i32),
+            };
+            match property(c.data(), &path) {
+                Some(v) => return_bytes(&mut c, &v, ret_ptr, ret_size),
+                None => Ok(Status::NotFound as i32),
+            }
+        },
+    )?;
+    linker.func_wrap(
+        ENV,
+        "proxy_set_property",
+        move |mut c: Caller<'_, HostState>, pp: i32, ps: i32, vp: i32, vs: i32| {
+            let (path, value) = match (read_guest(&mut c, pp, ps), read_guest(&mut c, vp, vs)) {
+                (Ok(p), Ok(v)) => (p, v),
+                (Err(s), _) | (_, Err(s)) => return s as i32,
+            };
+            let key = path
+                .split(|b| *b == 0)
+                .filter(|s| !s.is_empty())
+                .map(String::from_utf8_lossy)
+                .collect::<Vec<_>>()
+                .join(".");
+            match c.data_mut().stream.as_mut() {
+                Some(stream) => {
+                    stream.properties.insert(key, value);
+                    ok
+                }
+                None => Status::NotFound as i32,
+            }
+        },
+    )?;
+    linker.func_wrap(
+        ENV,
+        "proxy_send_local_response",
+        move |mut c: Caller<'_, HostState>,
+              status: i32,
+              _dp: i32,
+              _ds: i32,
+              bp: i32,
+              bs: i32,
+              hp: i32,
+              hs: i32,
+              _grpc: i32| {
+            let (body, headers) = match (read_guest(&mut c, bp, bs), read_guest(&mut c, hp, hs)) {
+                (Ok(b), Ok(h)) => (b, h),
+                (Err(s), _) | (_, Err(s)) => return s as i32,
+            };
+            let Some(headers) = abi::decode_map(&headers) else { return Status::SerializationFailure as i32 };
+            let Ok(status) = u16::try_from(status) else { return Status::BadArgument as i32 };
+            if !(200..=599).contains(&status) {
+                return Status::BadArgument as i32;
+            }
+            match c.data_mut().stream.as_mut() {
+                Some(stream) => {
+                    stream.local_response = Some(LocalResponse { status, headers, body });
+                    ok
+                }
+                None => Status::NotFound as i32,
+            }
+        },
+    )?;
+    // Streams resume by themselves once a callback returns (no stream is
+    // ever held paused yet), so these acknowledge and do nothing.
+    linker.func_wrap(ENV, "proxy_continue_stream", move |_: Caller<'_, HostState>, _: i32| ok)?;
+    linker.func_wrap(ENV, "proxy_close_stream", move |_: Caller<'_, HostState>, _: i32| ok)?;
+    linker.func_wrap(ENV, "proxy_continue_request", move |_: Caller<'_, HostState>| ok)?;
+    linker.func_wrap(ENV, "proxy_continue_response", move |_: Caller<'_, HostState>| ok)?;
+    linker.func_wrap(ENV, "proxy_set_effective_context", move |_: Caller<'_, HostState>, _: i32| ok)?;
+    linker.func_wrap(ENV, "proxy_done", move |_: Caller<'_, HostState>| ok)?;
+    linker.func_wrap(
+        ENV,
+        "proxy_define_metric",
+        move |mut c: Caller<'_, HostState>, kind: i32, np: i32, ns: i32, ret: i32| {
+            let name = match read_guest(&mut c, np, ns) {
+                Ok(n) => String::from_utf8_lossy(&n).into_owned(),
+                Err(s) => return s as i32,
+            };
+            if !(0..=2).contains(&kind) {
+                return Status::BadArgument as i32;
+            }
+            let metrics = &mut c.data_mut().metrics;
+            let id = match metrics.iter().position(|m| m.name == name) {
+                Some(i) => i,
+                None => {
+                    metrics.push(Metric { name, kind, value: 0 });
+                    metrics.len() - 1
+                }
+            };
+            match write_guest(&mut c, ret, &(id as u32).to_le_bytes()) {
+                Ok(()) => ok,
+                Err(s) => s as i32,
+            }
+        },
+    )?;
+    linker.func_wrap(
+        ENV,
+        "proxy_increment_metric",
+        move |mut c: Caller<'_, HostState>, id: i32, offset: i64| match c.data_mut().metrics.get_mut(id as u32 as usize)
+        {
+            Some(m) => {
+                m.value = m.value.saturating_add(offset);
+                ok
+            }
+            None => Status::NotFound as i32,
+        },
+    )?;
+    linker.func_wrap(ENV, "proxy_record_metric", move |mut c: Caller<'_, HostState>, id: i32, value: i64| {
+        match c.data_mut().metrics.get_mut(id as u32 as usize) {
+            Some(m) => {
+                m.value = value;
+                ok
+            }
+            None => Status::NotFound as i32,
+        }
+    })?;
+    linker.func_wrap(ENV, "proxy_get_metric", move |mut c: Caller<'_, HostState>, id: i32, ret: i32| {
+        let Some(value) = c.data().metrics.get(id as u32 as usize).map(|m| m.value) else {
+            return Status::NotFound as i32;
+        };
+        match write_guest(&mut c, ret, &(value as u64).to_le_bytes()) {
+            Ok(()) => ok,
+            Err(s) => s as i32,
+        }
+    })?;
+    Ok(())
+}

@@ -1,0 +1,185 @@
+//! WebAssembly plugins: a Proxy-Wasm host on wasmtime. One engine; each
+//! module compiled once; on every worker thread one instance per
+//! (plugin, configuration), serving that worker's requests as separate
+//! contexts (Envoy's VM-per-worker model).
+
+pub mod abi;
+pub mod chain;
+pub mod host;
+pub mod registry;
+pub mod vm;
+mod wasi;
+
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use wasmtime::{Config, Engine, ExternType, InstanceAllocationStrategy, InstancePre, Linker, Module, Val, ValType};
+
+use host::HostState;
+
+/// Limits the operator sets on plugins.
+#[derive(Debug, Clone)]
+pub struct RuntimeOptions {
+    /// The longest one callback may run.
+    pub callback_deadline: Duration,
+    /// Linear memory cap per instance.
+    pub memory_limit: usize,
+}
+
+impl Default for RuntimeOptions {
+    fn default() -> Self {
+        Self { callback_deadline: Duration::from_millis(10), memory_limit: 64 << 20 }
+    }
+}
+
+/// How often the epoch advances: the granularity of callback deadlines.
+const EPOCH_TICK: Duration = Duration::from_millis(1);
+
+/// The engine, the host functions, and the ticker that enforces deadlines.
+pub struct PluginRuntime {
+    engine: Engine,
+    linker: Linker<HostState>,
+    pub opts: RuntimeOptions,
+    stop_ticker: Arc<AtomicBool>,
+}
+
+impl Drop for PluginRuntime {
+    fn drop(&mut self) {
+        self.stop_ticker.store(true, Ordering::Relaxed);
+    }
+}
+
+impl PluginRuntime {
+    pub fn new(opts: RuntimeOptions) -> wasmtime::Result<Arc<Self>> {
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        let mut pooling = wasmtime::PoolingAllocationConfig::default();
+        pooling.total_core_instances(1_000).total_memories(1_000).total_tables(1_000);
+        pooling.max_memory_size(opts.memory_limit);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
+        let engine = Engine::new(&config)?;
+        let mut linker = Linker::new(&engine);
+        host::add_to_linker(&mut linker)?;
+        wasi::add_to_linker(&mut linker)?;
+        let stop_ticker = Arc::new(AtomicBool::new(false));
+        let (ticker_engine, stop) = (engine.clone(), stop_ticker.clone());
+        std::thread::Builder::new().name("wasmgress-epoch".into()).spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(EPOCH_TICK);
+                ticker_engine.increment_epoch();
+            }
+        })?;
+        Ok(Arc::new(Self { engine, linker, opts, stop_ticker }))
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Epoch ticks in one callback deadline (at least one).
+    pub fn deadline_ticks(&self) -> u64 {
+        (self.opts.callback_deadline.as_millis() as u64 / EPOCH_TICK.as_millis() as u64).max(1)
+    }
+
+    /// Identifies engine settings that precompiled modules depend on.
+    pub fn engine_fingerprint(&self) -> u64 {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.engine.precompile_compatibility_hash().hash(&mut h);
+        env!("CARGO_PKG_VERSION").hash(&mut h);
+        h.finish()
+    }
+
+    /// Links a module: the host functions, and for every other import a
+    /// stub that answers Unimplemented (ENOSYS for WASI) instead of
+    /// trapping, so any Proxy-Wasm module instantiates.
+    pub fn instance_pre(&self, module: &Module) -> wasmtime::Result<InstancePre<HostState>> {
+        let mut linker = self.linker.clone();
+        let mut probe = wasmtime::Store::new(&self.engine, HostState::new("probe".into(), Arc::from(&[][..]), 0));
+        for import in module.imports() {
+            let ExternType::Func(ty) = import.ty() else { continue };
+            if self.linker.get_by_import(&mut probe, &import).is_some() {
+                continue;
+            }
+            let status = if import.module() == wasi::MODULE { wasi::ENOSYS } else { abi::Status::Unimplemented as i32 };
+            let (module_name, name) = (import.module().to_string(), import.name().to_string());
+            let plugin_name = name.clone();
+            linker.func_new(&module_name, &name, ty.clone(), move |caller, _params, results| {
+                tracing::debug!(plugin = %caller.data().plugin_name, import = %plugin_name, "unimplemented host call");
+                for (slot, ty) in results.iter_mut().zip(ty.results()) {
+                    *slot = match ty {
+                        ValType::I32 => Val::I32(status),
+                        ValType::I64 => Val::I64(i64::from(status)),
+                        ValType::F32 => Val::F32(0),
+                        ValType::F64 => Val::F64(0),
+                        _ => Val::I32(0),
+                    };
+                }
+                Ok(())
+            })?;
+        }
+        linker.instantiate_pre(module)
+    }
+}
+
+/// The installed plugins, resolving Ingress plugin requests. A request seen
+/// before gets the same spec back, so workers keep their instances across
+/// reconfigurations that do not touch it.
+pub struct Plugins {
+    runtime: Arc<PluginRuntime>,
+    registry: registry::PluginRegistry,
+    problems: Vec<crate::diagnostics::Diagnostic>,
+    resolved: std::sync::Mutex<
+        std::collections::HashMap<crate::translate::PluginRequest, Result<Arc<chain::PluginSpec>, String>>,
+    >,
+}
+
+impl Plugins {
+    /// `problems`: what went wrong loading the registry.
+    pub fn new(
+        runtime: Arc<PluginRuntime>,
+        registry: registry::PluginRegistry,
+        problems: Vec<crate::diagnostics::Diagnostic>,
+    ) -> Self {
+        Self { runtime, registry, problems, resolved: Default::default() }
+    }
+
+    pub fn registry(&self) -> &registry::PluginRegistry {
+        &self.registry
+    }
+}
+
+impl crate::translate::PluginResolver for Plugins {
+    fn diagnostics(&self) -> Vec<crate::diagnostics::Diagnostic> {
+        self.problems.clone()
+    }
+
+    fn resolve(&self, request: &crate::translate::PluginRequest) -> Result<Arc<chain::PluginSpec>, String> {
+        if let Some(hit) = self.resolved.lock().ok().and_then(|r| r.get(request).cloned()) {
+            return hit;
+        }
+        let result = (|| {
+            let plugin = self.registry.get(&request.name).ok_or_else(|| {
+                format!("plugin {:?} is not installed (installed: {})", request.name, self.registry.names().join(", "))
+            })?;
+            if let Some(pin) = &request.sha256
+                && *pin != plugin.sha256
+            {
+                return Err(format!("plugin {:?} has sha256 {}, not the pinned {pin}", request.name, plugin.sha256));
+            }
+            chain::validate(&self.runtime, plugin, request.config.clone())
+                .map_err(|e| format!("plugin {:?} refused its configuration: {e}", request.name))?;
+            Ok(Arc::new(chain::PluginSpec::new(
+                plugin.clone(),
+                request.config.clone(),
+                request.failure,
+                self.runtime.clone(),
+            )))
+        })();
+        if let Ok(mut r) = self.resolved.lock() {
+            r.insert(request.clone(), result.clone());
+        }
+        result
+    }
+}

@@ -1,0 +1,103 @@
+//! The plugins the operator installed: every `NAME.wasm` in the plugin
+//! directory, each compiled once per content digest, with precompiled
+//! artifacts cached on disk so a restart does not recompile.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use wasmtime::{InstancePre, Module};
+
+use super::PluginRuntime;
+use super::host::HostState;
+use crate::diagnostics::Diagnostic;
+
+/// A compiled plugin module, ready to instantiate.
+pub struct Plugin {
+    pub name: Arc<str>,
+    /// Hex sha256 of the `.wasm` file.
+    pub sha256: String,
+    pub pre: InstancePre<HostState>,
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Plugin({} sha256:{})", self.name, self.sha256)
+    }
+}
+
+/// Plugins by name.
+#[derive(Default)]
+pub struct PluginRegistry {
+    plugins: HashMap<String, Arc<Plugin>>,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl PluginRegistry {
+    pub fn get(&self, name: &str) -> Option<&Arc<Plugin>> {
+        self.plugins.get(name)
+    }
+
+    pub fn names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.plugins.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// Loads every `*.wasm` in `dir`. A module that does not compile, or is
+    /// not a Proxy-Wasm plugin, is left out with a diagnostic.
+    pub fn load_dir(runtime: &PluginRuntime, dir: &Path, cache: Option<&Path>) -> (Self, Vec<Diagnostic>) {
+        let mut registry = PluginRegistry::default();
+        let mut diagnostics = Vec::new();
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            diagnostics.push(Diagnostic::rejected("plugins", dir.display(), "the plugin directory cannot be read"));
+            return (registry, diagnostics);
+        };
+        let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        paths.sort();
+        for path in paths.into_iter().filter(|p| p.extension().is_some_and(|e| e == "wasm")) {
+            let Some(name) = path.file_stem().and_then(|s| s.to_str()).map(str::to_string) else { continue };
+            match load(runtime, &name, &path, cache) {
+                Ok(p) => {
+                    tracing::info!(plugin = %name, sha256 = %p.sha256, "plugin loaded");
+                    registry.plugins.insert(name, Arc::new(p));
+                }
+                Err(e) => diagnostics.push(Diagnostic::rejected("plugin", path.display(), e)),
+            }
+        }
+        (registry, diagnostics)
+    }
+}
+
+fn load(runtime: &PluginRuntime, name: &str, path: &Path, cache: Option<&Path>) -> Result<Plugin, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot be read: {e}"))?;
+    let sha256 = hex(&Sha256::digest(&bytes));
+    let engine = runtime.engine();
+    let cached = cache.map(|dir| dir.join(format!("{sha256}-{:016x}.cwasm", runtime.engine_fingerprint())));
+    // SAFETY: the cache directory is the operator's, written only by this
+    // code from modules it compiled with an engine of the same fingerprint.
+    let from_cache = cached.as_ref().and_then(|p| unsafe { Module::deserialize_file(engine, p) }.ok());
+    let module = match from_cache {
+        Some(m) => m,
+        None => {
+            let m = Module::new(engine, &bytes).map_err(|e| format!("is not a valid WebAssembly module: {e:#}"))?;
+            if let (Some(p), Ok(serialized)) = (&cached, m.serialize()) {
+                let tmp = p.with_extension("tmp");
+                if std::fs::write(&tmp, serialized).and_then(|()| std::fs::rename(&tmp, p)).is_err() {
+                    tracing::warn!(path = %p.display(), "cannot write the plugin cache");
+                }
+            }
+            m
+        }
+    };
+    let abi_ok = module.exports().any(|e| matches!(e.name(), "proxy_abi_version_0_2_0" | "proxy_abi_version_0_2_1"));
+    if !abi_ok {
+        return Err("is not a Proxy-Wasm plugin: it exports neither proxy_abi_version_0_2_0 nor _0_2_1".into());
+    }
+    let pre = runtime.instance_pre(&module).map_err(|e| format!("cannot be linked: {e:#}"))?;
+    Ok(Plugin { name: name.into(), sha256, pre })
+}

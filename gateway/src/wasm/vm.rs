@@ -1,0 +1,191 @@
+//! One plugin instance: a wasmtime store with the module instantiated and
+//! its root context configured, serving many HTTP contexts in turn. Every
+//! callback runs under an epoch deadline; a trap, a deadline or memory
+//! exhaustion poisons the instance, which is then dropped.
+
+use std::sync::Arc;
+
+use wasmtime::{Instance, Store, Trap, TypedFunc};
+
+use super::PluginRuntime;
+use super::host::{HostState, StreamState};
+use super::registry::Plugin;
+
+/// Why a callback failed; the instance is unusable afterwards.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum VmError {
+    #[error("exceeded its callback deadline")]
+    Deadline,
+    #[error("exhausted its memory limit")]
+    Memory,
+    #[error("trapped: {0}")]
+    Trap(String),
+    #[error("{0}")]
+    Setup(String),
+}
+
+impl VmError {
+    /// The `reason` label of the failure metric.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            VmError::Deadline => "deadline",
+            VmError::Memory => "memory",
+            VmError::Trap(_) => "trap",
+            VmError::Setup(_) => "setup",
+        }
+    }
+}
+
+struct Exports {
+    context_create: TypedFunc<(i32, i32), ()>,
+    request_headers: Option<TypedFunc<(i32, i32, i32), i32>>,
+    response_headers: Option<TypedFunc<(i32, i32, i32), i32>>,
+    done: Option<TypedFunc<i32, i32>>,
+    log: Option<TypedFunc<i32, ()>>,
+    delete: Option<TypedFunc<i32, ()>>,
+}
+
+/// The root context id of every instance: one plugin per instance.
+const ROOT_ID: i32 = 1;
+
+pub struct PluginVm {
+    store: Store<HostState>,
+    exports: Exports,
+    next_context: i32,
+    deadline_ticks: u64,
+}
+
+fn classify(store: &Store<HostState>, e: wasmtime::Error) -> VmError {
+    if store.data().memory_exhausted {
+        return VmError::Memory;
+    }
+    match e.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => VmError::Deadline,
+        _ => VmError::Trap(format!("{e:#}")),
+    }
+}
+
+impl PluginVm {
+    /// Instantiates `plugin` and runs its start-up: `_initialize` (or
+    /// `_start`), root context creation, `proxy_on_vm_start` and
+    /// `proxy_on_configure`. A configuration the plugin refuses is an error
+    /// carrying the lines it logged.
+    pub fn new(runtime: &PluginRuntime, plugin: &Plugin, config: Arc<[u8]>) -> Result<Self, VmError> {
+        let state = HostState::new(plugin.name.clone(), config.clone(), runtime.opts.memory_limit);
+        let mut store = Store::new(runtime.engine(), state);
+        store.limiter(|s| s);
+        let deadline_ticks = runtime.deadline_ticks();
+        store.set_epoch_deadline(deadline_ticks);
+        store.epoch_deadline_trap();
+        let instance: Instance = plugin.pre.instantiate(&mut store).map_err(|e| classify(&store, e))?;
+        let func = |store: &mut Store<HostState>, name: &str| instance.get_func(&mut *store, name);
+        for start in ["_initialize", "_start"] {
+            if let Some(f) = func(&mut store, start) {
+                let f = f.typed::<(), ()>(&store).map_err(|e| VmError::Setup(format!("{start}: {e}")))?;
+                f.call(&mut store, ()).map_err(|e| classify(&store, e))?;
+                break;
+            }
+        }
+        macro_rules! typed {
+            ($name:literal) => {
+                match func(&mut store, $name) {
+                    Some(f) => Some(f.typed(&store).map_err(|e| VmError::Setup(format!("{}: {e}", $name)))?),
+                    None => None,
+                }
+            };
+        }
+        let context_create = typed!("proxy_on_context_create")
+            .ok_or_else(|| VmError::Setup("the module exports no proxy_on_context_create".into()))?;
+        let vm_start: Option<TypedFunc<(i32, i32), i32>> = typed!("proxy_on_vm_start");
+        let configure: Option<TypedFunc<(i32, i32), i32>> = typed!("proxy_on_configure");
+        let exports = Exports {
+            context_create,
+            request_headers: typed!("proxy_on_request_headers"),
+            response_headers: typed!("proxy_on_response_headers"),
+            done: typed!("proxy_on_done"),
+            log: typed!("proxy_on_log"),
+            delete: typed!("proxy_on_delete"),
+        };
+        let mut vm = PluginVm { store, exports, next_context: ROOT_ID + 1, deadline_ticks };
+        vm.store.data_mut().captured_logs = Some(Vec::new());
+        vm.call(|s, e| e.context_create.call(s, (ROOT_ID, 0)))?;
+        if let Some(f) = vm_start
+            && vm.call(|s, _| f.call(s, (ROOT_ID, 0)))? == 0
+        {
+            return Err(VmError::Setup(vm.rejection("proxy_on_vm_start returned false")));
+        }
+        if let Some(f) = configure
+            && vm.call(|s, _| f.call(s, (ROOT_ID, config.len() as i32)))? == 0
+        {
+            return Err(VmError::Setup(vm.rejection("the plugin rejected its configuration")));
+        }
+        vm.store.data_mut().captured_logs = None;
+        Ok(vm)
+    }
+
+    fn rejection(&mut self, what: &str) -> String {
+        let logs = self.store.data_mut().captured_logs.take().unwrap_or_default();
+        if logs.is_empty() { what.to_string() } else { format!("{what}: {}", logs.join("; ")) }
+    }
+
+    /// Runs one guest call under a fresh deadline.
+    fn call<T>(
+        &mut self,
+        f: impl FnOnce(&mut Store<HostState>, &Exports) -> wasmtime::Result<T>,
+    ) -> Result<T, VmError> {
+        self.store.set_epoch_deadline(self.deadline_ticks);
+        match f(&mut self.store, &self.exports) {
+            Ok(v) => Ok(v),
+            Err(e) => Err(classify(&self.store, e)),
+        }
+    }
+
+    /// Creates an HTTP context for a new request; returns its id.
+    pub fn create_context(&mut self) -> Result<i32, VmError> {
+        let id = self.next_context;
+        self.next_context = self.next_context.checked_add(1).unwrap_or(ROOT_ID + 1);
+        self.call(|s, e| e.context_create.call(s, (id, ROOT_ID)))?;
+        Ok(id)
+    }
+
+    /// Runs `proxy_on_request_headers` (or the response one) with `stream`
+    /// in the store; returns the stream, as the callback left it, and the action.
+    pub fn on_headers(
+        &mut self,
+        context: i32,
+        response: bool,
+        stream: StreamState,
+        end_of_stream: bool,
+    ) -> (StreamState, Result<i32, VmError>) {
+        let count = if response { stream.response_headers.len() } else { stream.request_headers.len() } as i32;
+        self.store.data_mut().stream = Some(stream);
+        let result = self.call(|s, e| {
+            let f = if response { e.response_headers.as_ref() } else { e.request_headers.as_ref() };
+            match f {
+                Some(f) => f.call(s, (context, count, i32::from(end_of_stream))),
+                None => Ok(super::abi::ACTION_CONTINUE),
+            }
+        });
+        let stream = self.store.data_mut().stream.take().unwrap_or_default();
+        (stream, result)
+    }
+
+    /// Ends a context: `proxy_on_done`, `proxy_on_log`, `proxy_on_delete`
+    /// (Go SDKs run their stream-done hook from on_log, so it always runs).
+    pub fn finish(&mut self, context: i32, stream: StreamState) -> Result<(), VmError> {
+        self.store.data_mut().stream = Some(stream);
+        let result = (|| {
+            self.call(|s, e| e.done.as_ref().map(|f| f.call(s, context)).transpose())?;
+            self.call(|s, e| e.log.as_ref().map(|f| f.call(s, context)).transpose())?;
+            self.call(|s, e| e.delete.as_ref().map(|f| f.call(s, context)).transpose())?;
+            Ok(())
+        })();
+        self.store.data_mut().stream = None;
+        result
+    }
+
+    /// The metrics the plugin defined, with their current values.
+    pub fn metrics(&self) -> &[super::host::Metric] {
+        &self.store.data().metrics
+    }
+}

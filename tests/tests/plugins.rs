@@ -1,0 +1,179 @@
+//! Proxy-Wasm plugins written with the plain `proxy-wasm` crate, built for
+//! wasm32-wasip1 by the tests, run through the gateway end to end.
+
+use std::time::Duration;
+
+use http::StatusCode;
+use wasmgress::gateway::PluginConfig;
+use wasmgress::wasm::RuntimeOptions;
+use wasmgress_tests::*;
+
+async fn start_with_plugins(manifests: &TempDir, plugins: &TempDir) -> wasmgress::Gateway {
+    let mut cfg = config(manifests.path());
+    cfg.plugins = Some(PluginConfig {
+        dir: plugins.path().to_path_buf(),
+        cache: None,
+        runtime: RuntimeOptions { callback_deadline: Duration::from_millis(20), memory_limit: 16 << 20 },
+    });
+    wasmgress::Gateway::start(cfg).await.expect("gateway starts")
+}
+
+fn problems(gw: &wasmgress::Gateway, object: &str) -> Vec<String> {
+    gw.status().borrow().diagnostics.iter().filter(|d| d.object == object).map(|d| d.message.clone()).collect()
+}
+
+#[tokio::test]
+async fn a_proxy_wasm_plugin_reads_and_rewrites_headers_both_ways() {
+    let b = Backend::start("b").await;
+    let plugins = plugin_dir(&[("headers", "test_headers")]);
+    let dir = TempDir::new();
+    let list = r#"- name: headers
+  config: {request_header: "x-env=dev", response_header: "x-frame-options=DENY", rewrite_path: "/old=/new"}"#;
+    dir.write("svc.yaml", &service("s", &[b.addr]));
+    dir.write("ing.yaml", &annotated_ingress("i", "plug.com", "s", &plugins_annotation(list)));
+    let gw = start_with_plugins(&dir, &plugins).await;
+    assert!(problems(&gw, "default/i").is_empty(), "{:?}", problems(&gw, "default/i"));
+
+    let req = http::Request::get(format!("http://{}/old/page?q=1", gw.http_addr()))
+        .header("host", "plug.com")
+        .header("x-remove-me", "secret")
+        .body(Default::default())
+        .unwrap();
+    let answer = send(req).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let seen = b.last();
+    assert_eq!(seen.uri, "/new/page?q=1", "the plugin rewrote :path");
+    assert_eq!(seen.headers["x-env"], "dev");
+    assert_eq!(seen.headers["x-plugin-saw"], "GET plug.com /old/page?q=1 missing=\"\"");
+    assert!(seen.headers.get("x-remove-me").is_none());
+    assert!(seen.headers.contains_key("x-plugin-header-count"));
+    assert_eq!(seen.headers["host"], "plug.com");
+    assert_eq!(answer.headers["x-frame-options"], "DENY");
+    assert_eq!(answer.headers["x-plugin-status-seen"], "200");
+    gw.shutdown();
+}
+
+#[tokio::test]
+async fn a_plugin_answers_locally_and_the_upstream_is_never_called() {
+    let b = Backend::start("b").await;
+    let plugins = plugin_dir(&[("headers", "test_headers")]);
+    let dir = TempDir::new();
+    dir.write("svc.yaml", &service("s", &[b.addr]));
+    let list = "- name: headers\n  config: {deny_path: /admin}";
+    dir.write("ing.yaml", &annotated_ingress("i", "deny.com", "s", &plugins_annotation(list)));
+    let gw = start_with_plugins(&dir, &plugins).await;
+    let answer = get(gw.http_addr(), "deny.com", "/admin/users").await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
+    assert_eq!(answer.body, "denied by plugin\n");
+    assert_eq!(answer.headers["x-denied-by"], "test-headers");
+    assert!(b.seen().is_empty());
+    assert_eq!(get(gw.http_addr(), "deny.com", "/public").await.status, StatusCode::OK);
+    gw.shutdown();
+}
+
+#[tokio::test]
+async fn bad_plugin_annotations_reject_that_ingress_alone() {
+    let b = Backend::start("b").await;
+    let plugins = plugin_dir(&[("headers", "test_headers")]);
+    let dir = TempDir::new();
+    dir.write("svc.yaml", &service("s", &[b.addr]));
+    dir.write("good.yaml", &ingress("good", "good.com", "/", "s"));
+    let cases = [
+        ("unknown", "- name: nosuch", "is not installed (installed: headers)"),
+        ("refused", "- name: headers\n  config: {reject: \"yes\"}", "configuration rejected: it asks to be rejected"),
+        ("pinned", &format!("- name: headers\n  sha256: {}", "0".repeat(64)), "not the pinned"),
+        ("garbled", "- name: headers\n  failure: sometimes", "failure must be closed or open"),
+    ];
+    for (name, list, _) in &cases {
+        dir.write(
+            &format!("{name}.yaml"),
+            &annotated_ingress(name, &format!("{name}.com"), "s", &plugins_annotation(list)),
+        );
+    }
+    let gw = start_with_plugins(&dir, &plugins).await;
+    for (name, _, expected) in &cases {
+        let p = problems(&gw, &format!("default/{name}"));
+        assert!(p.iter().any(|m| m.contains(expected) && m.starts_with("rejected:")), "{name}: {p:?}");
+        assert_eq!(get(gw.http_addr(), &format!("{name}.com"), "/").await.status, StatusCode::NOT_FOUND);
+    }
+    assert_eq!(get(gw.http_addr(), "good.com", "/").await.status, StatusCode::OK);
+    gw.shutdown();
+}
+
+/// A gateway with a hostile plugin in `mode` on hostile.com and a plain
+/// route on calm.com.
+async fn hostile(mode: &str, failure: &str) -> (wasmgress::Gateway, Backend, TempDir, TempDir) {
+    let b = Backend::start("b").await;
+    let plugins = plugin_dir(&[("hostile", "test_hostile")]);
+    let dir = TempDir::new();
+    dir.write("svc.yaml", &service("s", &[b.addr]));
+    dir.write("calm.yaml", &ingress("calm", "calm.com", "/", "s"));
+    let list = format!("- name: hostile\n  failure: {failure}\n  config: {mode}");
+    dir.write("hostile.yaml", &annotated_ingress("hostile", "hostile.com", "s", &plugins_annotation(&list)));
+    let gw = start_with_plugins(&dir, &plugins).await;
+    assert!(problems(&gw, "default/hostile").is_empty(), "{:?}", problems(&gw, "default/hostile"));
+    (gw, b, dir, plugins)
+}
+
+fn failures(reason: &str) -> u64 {
+    wasmgress::wasm::chain::failure_counts()
+        .iter()
+        .filter(|(p, r, _)| p == "hostile" && *r == reason)
+        .map(|(_, _, n)| n)
+        .sum()
+}
+
+#[tokio::test]
+async fn a_looping_plugin_is_cut_at_its_deadline_and_fails_closed() {
+    let (gw, b, _d, _p) = hostile("loop", "closed").await;
+    let before = failures("deadline");
+    for _ in 0..3 {
+        let answer = get(gw.http_addr(), "hostile.com", "/").await;
+        assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(!answer.body.contains("hostile"), "no internal detail: {}", answer.body);
+        assert_eq!(get(gw.http_addr(), "calm.com", "/").await.status, StatusCode::OK, "the neighbour keeps serving");
+    }
+    assert!(failures("deadline") >= before + 3, "every loop is counted as a deadline failure");
+    assert_eq!(b.seen().len(), 3, "only the calm requests reached the backend");
+    gw.shutdown();
+}
+
+#[tokio::test]
+async fn a_trapping_plugin_fails_open_when_told_to() {
+    let (gw, b, _d, _p) = hostile("trap", "open").await;
+    let before = failures("trap");
+    for _ in 0..3 {
+        assert_eq!(get(gw.http_addr(), "hostile.com", "/").await.status, StatusCode::OK);
+    }
+    assert_eq!(b.seen().len(), 3);
+    assert!(b.last().headers.get("x-hostile").is_none());
+    assert!(failures("trap") >= before + 3, "each request met a rebuilt instance that trapped again");
+    gw.shutdown();
+}
+
+#[tokio::test]
+async fn a_memory_bomb_hits_its_cap_and_fails_closed() {
+    let (gw, _b, _d, _p) = hostile("oom", "closed").await;
+    let before = failures("memory");
+    assert_eq!(get(gw.http_addr(), "hostile.com", "/").await.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(failures("memory") > before);
+    assert_eq!(get(gw.http_addr(), "calm.com", "/").await.status, StatusCode::OK);
+    gw.shutdown();
+}
+
+#[tokio::test]
+async fn wild_guest_pointers_get_a_status_not_a_crash() {
+    let (gw, b, _d, _p) = hostile("wild", "closed").await;
+    assert_eq!(get(gw.http_addr(), "hostile.com", "/").await.status, StatusCode::OK);
+    // 6 is InvalidMemoryAccess, for both host calls.
+    assert_eq!(b.last().headers["x-wild-statuses"], "6,6");
+    gw.shutdown();
+}
+
+#[tokio::test]
+async fn a_well_behaved_plugin_gets_its_string_config_as_raw_bytes() {
+    let (gw, b, _d, _p) = hostile("ok", "closed").await;
+    assert_eq!(get(gw.http_addr(), "hostile.com", "/").await.status, StatusCode::OK);
+    assert_eq!(b.last().headers["x-hostile"], "behaved");
+    gw.shutdown();
+}
