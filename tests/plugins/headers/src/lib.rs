@@ -82,17 +82,17 @@ impl HttpContext for Headers {
         // A header that is not there reads as empty (Ok with no data, the
         // answer every SDK version accepts), never as a trap.
         let missing = self.get_http_request_header("x-not-sent");
-        if let Some(deny) = &self.config.deny_path {
-            if path.starts_with(deny.as_str()) {
-                log::warn!("#{} denying {}", self.context_id, path);
-                self.send_http_response(403, vec![("x-denied-by", "test-headers")], Some(b"denied by plugin\n"));
-                return Action::Pause;
-            }
+        if let Some(deny) = &self.config.deny_path
+            && path.starts_with(deny.as_str())
+        {
+            log::warn!("#{} denying {}", self.context_id, path);
+            self.send_http_response(403, vec![("x-denied-by", "test-headers")], Some(b"denied by plugin\n"));
+            return Action::Pause;
         }
-        if let Some((from, to)) = &self.config.rewrite_path {
-            if let Some(rest) = path.strip_prefix(from.as_str()) {
-                self.set_http_request_header(":path", Some(&format!("{to}{rest}")));
-            }
+        if let Some((from, to)) = &self.config.rewrite_path
+            && let Some(rest) = path.strip_prefix(from.as_str())
+        {
+            self.set_http_request_header(":path", Some(&format!("{to}{rest}")));
         }
         if let Some((k, v)) = &self.config.request_header {
             self.set_http_request_header(k, Some(v));
