@@ -1,5 +1,5 @@
-//! The admin listener: liveness, readiness and the current diagnostics,
-//! kept off the traffic port.
+//! The admin listener: liveness, readiness, the current diagnostics and
+//! metrics, kept off the traffic port.
 
 use std::convert::Infallible;
 use std::fmt::Write as _;
@@ -30,6 +30,15 @@ fn respond(status: &watch::Receiver<ConfigStatus>, req: &Request<Incoming>) -> R
             let mut out = String::new();
             for d in &s.diagnostics {
                 let _ = writeln!(out, "{} {:?} {d}", d.kind, d.severity);
+            }
+            (StatusCode::OK, out)
+        }
+        "/metrics" => {
+            let mut out = String::from(
+                "# HELP wasmgress_plugin_failures_total Plugin callbacks that trapped, overran their deadline or exhausted memory.\n# TYPE wasmgress_plugin_failures_total counter\n",
+            );
+            for (plugin, reason, n) in crate::wasm::chain::failure_counts() {
+                let _ = writeln!(out, "wasmgress_plugin_failures_total{{plugin=\"{plugin}\",reason=\"{reason}\"}} {n}");
             }
             (StatusCode::OK, out)
         }

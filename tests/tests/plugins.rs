@@ -134,6 +134,13 @@ async fn a_looping_plugin_is_cut_at_its_deadline_and_fails_closed() {
         assert_eq!(get(gw.http_addr(), "calm.com", "/").await.status, StatusCode::OK, "the neighbour keeps serving");
     }
     assert!(failures("deadline") >= before + 3, "every loop is counted as a deadline failure");
+    let metrics = get(gw.admin_addr(), "localhost", "/metrics").await.body;
+    let line = metrics
+        .lines()
+        .find(|l| l.starts_with(r#"wasmgress_plugin_failures_total{plugin="hostile",reason="deadline"}"#))
+        .unwrap_or_else(|| panic!("{metrics}"));
+    let exported: u64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(exported >= before + 3, "{line}");
     assert_eq!(b.seen().len(), 3, "only the calm requests reached the backend");
     gw.shutdown();
 }
