@@ -119,8 +119,8 @@ impl Proxy {
             let authority = parts.headers.get(header::HOST).map(|h| h.as_bytes().to_vec()).unwrap_or_default();
             let mut pairs = plugins::request_pairs(&parts, &authority, peer.scheme);
             let (stream, verdict) = chain.on_request_headers(info, &mut pairs, body.is_end_stream());
-            match verdict {
-                Verdict::Continue => {}
+            let modified = match verdict {
+                Verdict::Continue { modified } => modified,
                 Verdict::Respond(local) => {
                     stream.finish(Some(local.status));
                     return plugins::local_answer(local);
@@ -129,8 +129,8 @@ impl Proxy {
                     stream.finish(Some(503));
                     return local_response(StatusCode::SERVICE_UNAVAILABLE, "service unavailable\n");
                 }
-            }
-            if let Err(e) = plugins::apply_request(&mut parts, pairs) {
+            };
+            if let Err(e) = modified.then(|| plugins::apply_request(&mut parts, pairs)).transpose() {
                 tracing::warn!(error = %e, "plugin produced an invalid request");
                 stream.finish(Some(500));
                 return local_response(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n");
@@ -184,13 +184,15 @@ impl Proxy {
         let (mut resp_parts, body) = resp.into_parts();
         let mut pairs = plugins::response_pairs(&resp_parts);
         let answer = match stream.on_response_headers(resp_parts.status.as_u16(), &mut pairs) {
-            Verdict::Continue => match plugins::apply_response(&mut resp_parts, pairs) {
-                Ok(()) => Response::from_parts(resp_parts, ResponseBody::Upstream(body)),
-                Err(e) => {
-                    tracing::warn!(error = %e, "plugin produced an invalid response");
-                    local_response(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")
+            Verdict::Continue { modified } => {
+                match modified.then(|| plugins::apply_response(&mut resp_parts, pairs)).transpose() {
+                    Ok(_) => Response::from_parts(resp_parts, ResponseBody::Upstream(body)),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "plugin produced an invalid response");
+                        local_response(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")
+                    }
                 }
-            },
+            }
             Verdict::Respond(local) => plugins::local_answer(local),
             Verdict::Failed => local_response(StatusCode::SERVICE_UNAVAILABLE, "service unavailable\n"),
         };

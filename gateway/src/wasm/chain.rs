@@ -126,7 +126,8 @@ fn with_vm<T>(
 /// What the chain decided about a request or response.
 #[derive(Debug)]
 pub enum Verdict {
-    Continue,
+    /// Go on; `modified`: a plugin changed the headers, write them back.
+    Continue { modified: bool },
     /// A plugin answered itself: send this instead.
     Respond(LocalResponse),
     /// A fail-closed plugin failed: answer 503.
@@ -157,6 +158,7 @@ impl PluginChain {
             contexts: vec![None; self.plugins.len()],
             properties: BTreeMap::new(),
         };
+        let mut modified = false;
         for (i, spec) in self.plugins.iter().enumerate() {
             let state = StreamState {
                 request_headers: std::mem::take(headers),
@@ -174,6 +176,7 @@ impl PluginChain {
             let state = state.unwrap_or_default();
             *headers = state.request_headers;
             stream.properties = state.properties;
+            modified |= state.headers_modified;
             match result {
                 Ok((context, generation)) => {
                     stream.contexts[i] = Some((generation, context));
@@ -189,13 +192,14 @@ impl PluginChain {
                 }
             }
         }
-        (stream, Verdict::Continue)
+        (stream, Verdict::Continue { modified })
     }
 }
 
 impl PluginStream {
     /// Runs the response-headers callbacks, last plugin first.
     pub fn on_response_headers(&mut self, status: u16, headers: &mut HeaderPairs) -> Verdict {
+        let mut modified = false;
         for i in (0..self.chain.plugins.len()).rev() {
             let Some((generation, context)) = self.contexts[i] else { continue };
             let spec = self.chain.plugins[i].clone();
@@ -214,6 +218,7 @@ impl PluginStream {
             let state = state.unwrap_or_default();
             *headers = state.response_headers;
             self.properties = state.properties;
+            modified |= state.headers_modified;
             match result {
                 Ok(_) => {
                     if let Some(local) = state.local_response {
@@ -229,7 +234,7 @@ impl PluginStream {
                 }
             }
         }
-        Verdict::Continue
+        Verdict::Continue { modified }
     }
 
     /// Ends every live context: done, log, delete.

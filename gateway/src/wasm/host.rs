@@ -44,6 +44,9 @@ pub struct StreamState {
     pub info: Arc<RequestInfo>,
     pub response_code: Option<u16>,
     pub properties: BTreeMap<String, Vec<u8>>,
+    /// Whether a plugin changed a header map, so that an untouched one is
+    /// not rebuilt.
+    pub headers_modified: bool,
 }
 
 /// A metric a plugin defined.
@@ -149,6 +152,10 @@ fn return_bytes(caller: &mut Caller<'_, HostState>, data: &[u8], ret_ptr: i32, r
 
 fn header_map(state: &mut HostState, map: i32) -> Option<&mut HeaderPairs> {
     let stream = state.stream.as_mut()?;
+    stream_map(stream, map)
+}
+
+fn stream_map(stream: &mut StreamState, map: i32) -> Option<&mut HeaderPairs> {
     match map {
         abi::MAP_REQUEST_HEADERS => Some(&mut stream.request_headers),
         abi::MAP_RESPONSE_HEADERS => Some(&mut stream.response_headers),
@@ -275,9 +282,11 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
                 Err(s) => return s as i32,
             };
             let Some(pairs) = abi::decode_map(&bytes) else { return Status::SerializationFailure as i32 };
-            match header_map(c.data_mut(), map) {
+            let Some(stream) = c.data_mut().stream.as_mut() else { return Status::NotFound as i32 };
+            match stream_map(stream, map) {
                 Some(m) => {
                     *m = pairs;
+                    stream.headers_modified = true;
                     ok
                 }
                 None => Status::NotFound as i32,
@@ -314,9 +323,11 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
             Ok(v) => v.unwrap_or_default(),
             Err(s) => return s as i32,
         };
-        match header_map(c.data_mut(), map) {
+        let Some(stream) = c.data_mut().stream.as_mut() else { return Status::NotFound as i32 };
+        match stream_map(stream, map) {
             Some(m) => {
                 f(m, key, value);
+                stream.headers_modified = true;
                 Status::Ok as i32
             }
             None => Status::NotFound as i32,

@@ -2,7 +2,6 @@
 //! machinery itself, for benchmarks.
 
 use proxy_wasm::traits::*;
-use proxy_wasm::types::*;
 
 proxy_wasm::main! {{
     proxy_wasm::set_http_context(|_, _| -> Box<dyn HttpContext> { Box::new(Noop) });
