@@ -15,7 +15,7 @@ ROUNDS=${ROUNDS:-3}            # targets are measured in turn, ROUNDS times; med
 WRK_THREADS=${WRK_THREADS:-1}
 BACKEND_PORT=18900 WASMGRESS_PORT=18901 NGINX_PORT=18902 ADMIN_PORT=18903
 
-need() { command -v "$1" >/dev/null || { [ "${APT_UPDATED:-}" ] || { apt-get update -qq; APT_UPDATED=1; }; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null; }; }
+source bench/common.sh
 need wrk wrk
 need nginx nginx
 need curl curl
@@ -27,42 +27,17 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-wait_http() { for _ in $(seq 100); do curl -fs -o /dev/null -H 'Host: bench.local' "$1" && return 0; sleep 0.1; done; echo "not up: $1" >&2; exit 1; }
 rss_kb() { local total=0; for p in "$@"; do total=$((total + $(awk '/VmRSS/{print $2}' /proc/"$p"/status))); done; echo "$total"; }
 
 # The backend: wasmgress's echo server, shared by all three configurations.
 $BIN --workers "$WORKERS" echo --listen 127.0.0.1:$BACKEND_PORT --name bench & PIDS+=($!)
-wait_http "http://127.0.0.1:$BACKEND_PORT/"
+wait_http "http://127.0.0.1:$BACKEND_PORT/" bench.local
 
 mkdir -p "$WORK/manifests"
-cat > "$WORK/manifests/bench.yaml" <<YAML
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: {name: bench, namespace: default}
-spec:
-  ingressClassName: wasmgress
-  rules:
-  - host: bench.local
-    http:
-      paths:
-      - {path: /, pathType: Prefix, backend: {service: {name: bench, port: {number: 80}}}}
----
-apiVersion: v1
-kind: Service
-metadata: {name: bench, namespace: default}
-spec:
-  ports: [{name: http, port: 80}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: bench, namespace: default, labels: {kubernetes.io/service-name: bench}}
-addressType: IPv4
-ports: [{name: http, port: $BACKEND_PORT}]
-endpoints: [{addresses: ["127.0.0.1"]}]
-YAML
+{ backend_service $BACKEND_PORT; bench_ingress bench bench.local; } > "$WORK/manifests/bench.yaml"
 WASMGRESS_LOG=warn $BIN --workers "$WORKERS" run --manifests "$WORK/manifests" \
   --http-listen 127.0.0.1:$WASMGRESS_PORT --admin-listen 127.0.0.1:$ADMIN_PORT & WG_PID=$!; PIDS+=($WG_PID)
-wait_http "http://127.0.0.1:$WASMGRESS_PORT/"
+wait_http "http://127.0.0.1:$WASMGRESS_PORT/" bench.local
 
 mkdir -p "$WORK/nginx/logs"
 cat > "$WORK/nginx/nginx.conf" <<CONF
@@ -91,17 +66,7 @@ http {
 }
 CONF
 nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/logs/error.log" & NG_PID=$!; PIDS+=($NG_PID)
-wait_http "http://127.0.0.1:$NGINX_PORT/"
-
-# One wrk run: prints "rps p50 p99".
-wrk_once() {
-  local out; out=$(wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -H 'Host: bench.local' "$1")
-  local errors; errors=$(echo "$out" | awk '/Non-2xx|Socket errors/{print}')
-  [ -z "$errors" ] || echo "  wrk reported for $1: $errors" >&2
-  echo "$(echo "$out" | awk '/Requests\/sec/{print $2}') $(to_us "$(echo "$out" | awk '$1=="50%"{print $2}')") $(to_us "$(echo "$out" | awk '$1=="99%"{print $2}')")"
-}
-to_us() { awk -v v="$1" 'BEGIN{ if (v ~ /us$/) {sub(/us/,"",v); print v} else if (v ~ /ms$/) {sub(/ms/,"",v); print v*1000} else {sub(/s/,"",v); print v*1000000} }'; }
-median() { sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
+wait_http "http://127.0.0.1:$NGINX_PORT/" bench.local
 
 declare -A URL=([direct]="http://127.0.0.1:$BACKEND_PORT/" [wasmgress]="http://127.0.0.1:$WASMGRESS_PORT/" [nginx]="http://127.0.0.1:$NGINX_PORT/")
 TARGETS=(direct wasmgress nginx)
@@ -109,7 +74,7 @@ for t in "${TARGETS[@]}"; do wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d2s -H 'Host
 echo "wrk: $CONNECTIONS connections, $WRK_THREADS thread(s), $DURATION x $ROUNDS rounds; proxies: $WORKERS worker(s); $(nproc) CPUs"
 for t in "${TARGETS[@]}"; do : > "$WORK/$t.txt"; done
 for round in $(seq "$ROUNDS"); do
-  for t in "${TARGETS[@]}"; do wrk_once "${URL[$t]}" >> "$WORK/$t.txt"; done
+  for t in "${TARGETS[@]}"; do wrk_once "${URL[$t]}" bench.local >> "$WORK/$t.txt"; done
 done
 nginx_pids=("$NG_PID" $(pgrep -P "$NG_PID" || true))
 declare -A RSS=([direct]="-" [wasmgress]="$(( $(rss_kb "$WG_PID") / 1024 )) MiB" [nginx]="$(( $(rss_kb "${nginx_pids[@]}") / 1024 )) MiB")

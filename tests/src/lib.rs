@@ -337,3 +337,10 @@ pub fn plugins_annotation(list: &str) -> String {
     let body: String = list.lines().map(|l| format!("      {l}\n")).collect();
     format!("    wasmgress.io/plugins: |\n{body}")
 }
+
+/// Writes one route into `dir`: Service `s` (in `svc.yaml`) over
+/// `endpoints`, and Ingress `i` (in `ing.yaml`) sending `host` to it.
+pub fn route_to(dir: &TempDir, host: &str, endpoints: &[SocketAddr]) {
+    dir.write("svc.yaml", &service("s", endpoints));
+    dir.write("ing.yaml", &ingress("i", host, "/", "s"));
+}

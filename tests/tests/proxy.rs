@@ -95,7 +95,7 @@ async fn dot_segments_cannot_bypass_a_route_and_upstream_sees_the_normalized_pat
 async fn round_robin_spreads_requests_over_ready_endpoints() {
     let (one, two) = (Backend::start("one").await, Backend::start("two").await);
     let dir = TempDir::new();
-    dir.write("all.yaml", &format!("{}---\n{}", service("s", &[one.addr, two.addr]), ingress("i", "rr.com", "/", "s")));
+    route_to(&dir, "rr.com", &[one.addr, two.addr]);
     let gw = start(dir.path()).await;
     for _ in 0..10 {
         assert_eq!(get(gw.http_addr(), "rr.com", "/").await.status, StatusCode::OK);
@@ -110,7 +110,7 @@ async fn a_refused_connect_is_retried_on_another_endpoint_with_the_body_intact()
     let live = Backend::start("live").await;
     let dead = closed_port().await;
     let dir = TempDir::new();
-    dir.write("all.yaml", &format!("{}---\n{}", service("s", &[dead, live.addr]), ingress("i", "retry.com", "/", "s")));
+    route_to(&dir, "retry.com", &[dead, live.addr]);
     let gw = start(dir.path()).await;
     for i in 0..6 {
         let body = format!("payload {i}");
@@ -129,7 +129,7 @@ async fn a_refused_connect_is_retried_on_another_endpoint_with_the_body_intact()
 async fn upstream_connections_are_kept_alive_and_reused() {
     let b = Backend::start("b").await;
     let dir = TempDir::new();
-    dir.write("all.yaml", &format!("{}---\n{}", service("s", &[b.addr]), ingress("i", "pool.com", "/", "s")));
+    route_to(&dir, "pool.com", &[b.addr]);
     let gw = start(dir.path()).await;
     for _ in 0..30 {
         assert_eq!(get(gw.http_addr(), "pool.com", "/").await.status, StatusCode::OK);
@@ -144,7 +144,7 @@ async fn upstream_connections_are_kept_alive_and_reused() {
 async fn an_upstream_closing_connections_costs_no_request() {
     let b = Backend::start("b").await;
     let dir = TempDir::new();
-    dir.write("all.yaml", &format!("{}---\n{}", service("s", &[b.addr]), ingress("i", "close.com", "/", "s")));
+    route_to(&dir, "close.com", &[b.addr]);
     let gw = start(dir.path()).await;
     for i in 0..10 {
         // The backend closes the connection after every other answer.
@@ -211,7 +211,7 @@ async fn absolute_form_uri_wins_over_host() {
 async fn h2c_requests_are_proxied_to_http1_upstreams() {
     let b = Backend::start("b").await;
     let dir = TempDir::new();
-    dir.write("all.yaml", &format!("{}---\n{}", service("s", &[b.addr]), ingress("i", "h2.com", "/", "s")));
+    route_to(&dir, "h2.com", &[b.addr]);
     let gw = start(dir.path()).await;
     // Speak h2 prior knowledge on a socket to the gateway, with :authority h2.com.
     let tcp = tokio::net::TcpStream::connect(gw.http_addr()).await.unwrap();
@@ -241,7 +241,7 @@ async fn h2c_requests_are_proxied_to_http1_upstreams() {
 async fn request_and_response_bodies_stream_through() {
     let b = Backend::start("b").await;
     let dir = TempDir::new();
-    dir.write("all.yaml", &format!("{}---\n{}", service("s", &[b.addr]), ingress("i", "big.com", "/", "s")));
+    route_to(&dir, "big.com", &[b.addr]);
     let gw = start(dir.path()).await;
     let big: Vec<u8> = (0..4_000_000u32).map(|i| (i % 251) as u8).collect();
     let req = Request::post(format!("http://{}/echo", gw.http_addr()))
@@ -259,7 +259,7 @@ async fn request_and_response_bodies_stream_through() {
 async fn a_client_too_slow_to_send_its_headers_is_disconnected() {
     let b = Backend::start("b").await;
     let dir = TempDir::new();
-    dir.write("all.yaml", &format!("{}---\n{}", service("s", &[b.addr]), ingress("i", "slowloris.com", "/", "s")));
+    route_to(&dir, "slowloris.com", &[b.addr]);
     let mut cfg = config(dir.path());
     cfg.listener.header_read_timeout = std::time::Duration::from_millis(300);
     let gw = wasmgress::Gateway::start(cfg).await.unwrap();

@@ -56,8 +56,7 @@ async fn endpoint_changes_are_followed() {
 async fn an_in_flight_request_finishes_on_the_old_table() {
     let b = Backend::start("slow").await;
     let dir = TempDir::new();
-    dir.write("svc.yaml", &service("s", &[b.addr]));
-    dir.write("ing.yaml", &ingress("i", "slow.com", "/", "s"));
+    route_to(&dir, "slow.com", &[b.addr]);
     let gw = start(dir.path()).await;
     let addr = gw.http_addr();
     let in_flight = tokio::spawn(async move { get(addr, "slow.com", "/slow/700").await });
@@ -76,8 +75,7 @@ async fn an_in_flight_request_finishes_on_the_old_table() {
 async fn a_streaming_response_survives_a_reconfiguration() {
     let b = Backend::start("stream").await;
     let dir = TempDir::new();
-    dir.write("svc.yaml", &service("s", &[b.addr]));
-    dir.write("ing.yaml", &ingress("i", "stream.com", "/", "s"));
+    route_to(&dir, "stream.com", &[b.addr]);
     let gw = start(dir.path()).await;
     let req = Request::get(format!("http://{}/stream/40", gw.http_addr()))
         .header("host", "stream.com")
@@ -147,8 +145,7 @@ async fn a_websocket_stays_open_across_a_reconfiguration() {
 async fn a_broken_edit_keeps_the_last_good_routes_and_is_reported() {
     let b = Backend::start("b").await;
     let dir = TempDir::new();
-    dir.write("svc.yaml", &service("s", &[b.addr]));
-    dir.write("ing.yaml", &ingress("i", "keep.com", "/", "s"));
+    route_to(&dir, "keep.com", &[b.addr]);
     let gw = start(dir.path()).await;
     let g = generation(&gw);
     dir.write("ing.yaml", "kind: Ingress\nmetadata: {name: [broken\n");

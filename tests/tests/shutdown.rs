@@ -11,8 +11,7 @@ use wasmgress_tests::*;
 async fn sigterm_drains_in_flight_requests_and_then_refuses_connections() {
     let b = Backend::start("slow").await;
     let dir = TempDir::new();
-    dir.write("svc.yaml", &service("s", &[b.addr]));
-    dir.write("ing.yaml", &ingress("i", "drain.com", "/", "s"));
+    route_to(&dir, "drain.com", &[b.addr]);
     let gw = start(dir.path()).await;
     let addr = gw.http_addr();
     assert_eq!(get(addr, "drain.com", "/").await.status, StatusCode::OK, "serving before the signal");

@@ -1,0 +1,71 @@
+# Helpers shared by the benchmark scripts (sourced, not run).
+
+# need COMMAND PACKAGE: installs a Debian package when its command is missing.
+need() {
+  command -v "$1" >/dev/null && return 0
+  [ "${APT_UPDATED:-}" ] || { apt-get update -qq; APT_UPDATED=1; }
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+}
+
+# wait_http URL HOST: polls until URL answers 2xx for Host HOST (10 s at most).
+wait_http() {
+  for _ in $(seq 100); do curl -fs -o /dev/null -H "Host: $2" "$1" && return 0; sleep 0.1; done
+  echo "not up: $1 (Host: $2)" >&2
+  exit 1
+}
+
+# to_us VALUE: a wrk latency (e.g. 850.00us, 2.31ms, 1.02s) in microseconds.
+to_us() { awk -v v="$1" 'BEGIN{ if (v ~ /us$/) {sub(/us/,"",v); print v} else if (v ~ /ms$/) {sub(/ms/,"",v); print v*1000} else {sub(/s/,"",v); print v*1000000} }'; }
+
+# median: the median of the numbers on stdin, one a line.
+median() { sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
+
+# wrk_once URL HOST: one wrk run (WRK_THREADS, CONNECTIONS, DURATION); prints "rps p50_us p99_us".
+wrk_once() {
+  local out; out=$(wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -H "Host: $2" "$1")
+  local errors; errors=$(echo "$out" | awk '/Non-2xx|Socket errors/{print}')
+  [ -z "$errors" ] || echo "  wrk reported for $1 ($2): $errors" >&2
+  echo "$(echo "$out" | awk '/Requests\/sec/{print $2}') $(to_us "$(echo "$out" | awk '$1=="50%"{print $2}')") $(to_us "$(echo "$out" | awk '$1=="99%"{print $2}')")"
+}
+
+# backend_service PORT: a Service "bench" whose one endpoint is 127.0.0.1:PORT.
+backend_service() {
+  cat <<YAML
+apiVersion: v1
+kind: Service
+metadata: {name: bench, namespace: default}
+spec:
+  ports: [{name: http, port: 80}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: bench, namespace: default, labels: {kubernetes.io/service-name: bench}}
+addressType: IPv4
+ports: [{name: http, port: $1}]
+endpoints: [{addresses: ["127.0.0.1"]}]
+YAML
+}
+
+# bench_ingress NAME HOST [PLUGINS]: an Ingress routing HOST to "bench", with an optional plugin list.
+bench_ingress() {
+  echo "---"
+  echo "apiVersion: networking.k8s.io/v1"
+  echo "kind: Ingress"
+  echo "metadata:"
+  echo "  name: $1"
+  echo "  namespace: default"
+  if [ -n "${3:-}" ]; then
+    echo "  annotations:"
+    echo "    wasmgress.io/plugins: |"
+    echo "$3" | sed 's/^/      /'
+  fi
+  cat <<YAML
+spec:
+  ingressClassName: wasmgress
+  rules:
+  - host: $2
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: bench, port: {number: 80}}}}
+YAML
+}
