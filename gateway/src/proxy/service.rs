@@ -80,7 +80,8 @@ impl Proxy {
             return local_response(StatusCode::BAD_REQUEST, "invalid request target\n");
         };
         let host_value = HeaderValue::from_str(authority).ok();
-        let host = host.into_owned();
+        // Kept only for plugins, which may read it as a property.
+        let host = route.policy.plugins.as_ref().map(|_| host.into_owned());
 
         let version = req.version();
         let client_upgrade = (req.version() == Version::HTTP_11 && req.headers().contains_key(header::UPGRADE))
@@ -109,7 +110,7 @@ impl Proxy {
                 id: String::new(),
                 method: parts.method.to_string(),
                 path: parts.uri.to_string(),
-                host,
+                host: host.unwrap_or_default(),
                 scheme: peer.scheme,
                 protocol: format!("{version:?}"),
                 source: Some(peer.client),
