@@ -100,7 +100,7 @@ fn with_vm<T>(
         let mut vms = cell.borrow_mut();
         if !vms.contains_key(&spec.id) {
             if generation.is_some() {
-                return Err(VmError::Setup("the instance holding this request was replaced".into()));
+                return Err(VmError::Replaced);
             }
             // Instances of specs no route uses any more go with this sweep.
             vms.retain(|_, w| w.spec.strong_count() > 0);
@@ -110,7 +110,7 @@ fn with_vm<T>(
         }
         let Some(w) = vms.get_mut(&spec.id) else { unreachable!("inserted above") };
         if generation.is_some_and(|g| g != w.generation) {
-            return Err(VmError::Setup("the instance holding this request was replaced".into()));
+            return Err(VmError::Replaced);
         }
         let generation = w.generation;
         match f(&mut w.vm) {
@@ -243,8 +243,10 @@ impl PluginStream {
             let Some((generation, context)) = self.contexts[i].take() else { continue };
             let spec = self.chain.plugins[i].clone();
             let state = StreamState { info: self.info.clone(), response_code: status, ..StreamState::default() };
-            if let Err(e) = with_vm(&spec, Some(generation), |vm| vm.finish(context, state)) {
-                count_failure(&spec, &e);
+            match with_vm(&spec, Some(generation), |vm| vm.finish(context, state)) {
+                // The context is already gone with its instance: nothing to end.
+                Ok(_) | Err(VmError::Replaced) => {}
+                Err(e) => count_failure(&spec, &e),
             }
         }
     }

@@ -22,6 +22,10 @@ pub enum VmError {
     Trap(String),
     #[error("{0}")]
     Setup(String),
+    /// The instance holding a request's context was discarded (another
+    /// request made it fail) and the context went with it.
+    #[error("the instance holding this request was replaced")]
+    Replaced,
 }
 
 impl VmError {
@@ -32,6 +36,7 @@ impl VmError {
             VmError::Memory => "memory",
             VmError::Trap(_) => "trap",
             VmError::Setup(_) => "setup",
+            VmError::Replaced => "replaced",
         }
     }
 }
