@@ -5,11 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v cargo >/dev/null || { echo "cargo not found: install Rust from https://rustup.rs" >&2; exit 1; }
 
-# Plugins are built for wasm32-wasip1.
-if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx wasm32-wasip1; then
-  rustup target add wasm32-wasip1
+# Plugins are built for wasm32-wasip1; formatting and lints need their components.
+if command -v rustup >/dev/null; then
+  rustup target list --installed | grep -qx wasm32-wasip1 || rustup target add wasm32-wasip1
+  for component in rustfmt clippy; do
+    rustup component list --installed | grep -q "^$component" || rustup component add "$component"
+  done
 fi
-rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt clippy
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
