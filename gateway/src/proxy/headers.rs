@@ -58,28 +58,40 @@ pub fn restore_upgrade(headers: &mut HeaderMap, upgrade: HeaderValue) {
     headers.insert(header::UPGRADE, upgrade);
 }
 
-/// Where a request came from and which listener took it.
-#[derive(Debug, Clone, Copy)]
+/// Where a request came from and which listener took it, with the header
+/// values derived from that formatted once per connection, not per request.
+#[derive(Debug, Clone)]
 pub struct Peer {
     pub client: SocketAddr,
     pub local: SocketAddr,
     pub scheme: &'static str,
+    client_ip: HeaderValue,
+    local_port: HeaderValue,
+}
+
+impl Peer {
+    pub fn new(client: SocketAddr, local: SocketAddr, scheme: &'static str) -> Self {
+        let client_ip = HeaderValue::from_str(&client.ip().to_string()).expect("an IP address is a valid header value");
+        Self { client, local, scheme, client_ip, local_port: HeaderValue::from(local.port()) }
+    }
 }
 
 /// Sets X-Forwarded-For/-Proto/-Host/-Port and X-Real-IP. Unless the client
 /// is trusted to have set them (another proxy in front), any values it sent
 /// are replaced, so a client cannot forge its address to the backend.
 pub fn set_forwarded(headers: &mut HeaderMap, peer: &Peer, host: Option<&HeaderValue>, trust_incoming: bool) {
-    let ip = peer.client.ip().to_string();
-    let ip_value = HeaderValue::from_str(&ip).expect("an IP address is a valid header value");
+    let ip_value = &peer.client_ip;
     let forwarded_for = match headers.get(&X_FORWARDED_FOR).filter(|_| trust_incoming).and_then(|v| v.to_str().ok()) {
-        Some(prior) => HeaderValue::from_str(&format!("{prior}, {ip}")).unwrap_or_else(|_| ip_value.clone()),
+        Some(prior) => {
+            let ip = ip_value.to_str().unwrap_or_default();
+            HeaderValue::from_str(&format!("{prior}, {ip}")).unwrap_or_else(|_| ip_value.clone())
+        }
         None => ip_value.clone(),
     };
     headers.insert(X_FORWARDED_FOR.clone(), forwarded_for);
     let keep = |headers: &HeaderMap, name: &HeaderName| trust_incoming && headers.contains_key(name);
     if !keep(headers, &X_REAL_IP) {
-        headers.insert(X_REAL_IP.clone(), ip_value);
+        headers.insert(X_REAL_IP.clone(), ip_value.clone());
     }
     if !keep(headers, &X_FORWARDED_PROTO) {
         headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(peer.scheme));
@@ -91,7 +103,7 @@ pub fn set_forwarded(headers: &mut HeaderMap, peer: &Peer, host: Option<&HeaderV
         };
     }
     if !keep(headers, &X_FORWARDED_PORT) {
-        headers.insert(X_FORWARDED_PORT.clone(), HeaderValue::from(peer.local.port()));
+        headers.insert(X_FORWARDED_PORT.clone(), peer.local_port.clone());
     }
 }
 
@@ -132,7 +144,7 @@ mod tests {
     }
 
     fn peer() -> Peer {
-        Peer { client: "192.0.2.7:5555".parse().unwrap(), local: "127.0.0.1:8080".parse().unwrap(), scheme: "http" }
+        Peer::new("192.0.2.7:5555".parse().unwrap(), "127.0.0.1:8080".parse().unwrap(), "http")
     }
 
     #[test]

@@ -57,10 +57,10 @@ pub async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let peer = Peer { client, local: stream.local_addr().unwrap_or(client), scheme: "http" };
+                let peer = Peer::new(client, stream.local_addr().unwrap_or(client), "http");
                 let proxy = proxy.clone();
                 let service = service_fn(move |req| {
-                    let proxy = proxy.clone();
+                    let (proxy, peer) = (proxy.clone(), peer.clone());
                     async move { Ok::<_, Infallible>(proxy.handle(req, peer).await) }
                 });
                 let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();

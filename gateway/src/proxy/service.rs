@@ -84,7 +84,7 @@ impl Proxy {
         let host = route.policy.plugins.as_ref().map(|_| host.into_owned());
 
         let version = req.version();
-        let client_upgrade = (req.version() == Version::HTTP_11 && req.headers().contains_key(header::UPGRADE))
+        let client_upgrade = (version == Version::HTTP_11 && req.headers().contains_key(header::UPGRADE))
             .then(|| hyper::upgrade::on(&mut req));
         let (mut parts, body) = req.into_parts();
         let upgrade = headers::strip_hop_by_hop(&mut parts.headers);
