@@ -40,6 +40,7 @@ fn respond(status: &watch::Receiver<ConfigStatus>, req: &Request<Incoming>) -> R
             for (plugin, reason, n) in crate::wasm::chain::failure_counts() {
                 let _ = writeln!(out, "wasmgress_plugin_failures_total{{plugin=\"{plugin}\",reason=\"{reason}\"}} {n}");
             }
+            crate::wasm::metrics::render(&mut out);
             (StatusCode::OK, out)
         }
         _ => (StatusCode::NOT_FOUND, "not found\n".to_string()),

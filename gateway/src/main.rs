@@ -141,6 +141,10 @@ struct RunArgs {
     /// Memory cap per plugin instance (bytes, or with Ki/Mi/Gi).
     #[arg(long, env = "WASMGRESS_PLUGIN_MEMORY_LIMIT", default_value = "64Mi", value_parser = parse_size)]
     plugin_memory_limit: usize,
+    /// The most body bytes a plugin may hold back to inspect; beyond it the
+    /// plugin's failure policy applies (413 when closed).
+    #[arg(long, env = "WASMGRESS_MAX_INSPECT_BODY", default_value = "1Mi", value_parser = parse_size)]
+    max_inspect_body: usize,
     /// How long in-flight requests may run after SIGTERM.
     #[arg(long, env = "WASMGRESS_SHUTDOWN_GRACE_PERIOD", default_value = "30s", value_parser = duration::parse)]
     shutdown_grace_period: Duration,
@@ -197,6 +201,7 @@ impl RunArgs {
                 runtime: RuntimeOptions {
                     callback_deadline: self.plugin_callback_deadline,
                     memory_limit: self.plugin_memory_limit,
+                    max_inspect_body: self.max_inspect_body,
                 },
             }),
             ..GatewayConfig::new(&self.manifests)

@@ -8,13 +8,14 @@ use wasmgress::gateway::PluginConfig;
 use wasmgress::wasm::RuntimeOptions;
 use wasmgress_tests::*;
 
+/// Plugin limits small enough for tests to reach.
+fn limits() -> RuntimeOptions {
+    RuntimeOptions { callback_deadline: Duration::from_millis(20), memory_limit: 16 << 20, max_inspect_body: 64 << 10 }
+}
+
 async fn start_with_plugins(manifests: &TempDir, plugins: &TempDir) -> wasmgress::Gateway {
     let mut cfg = config(manifests.path());
-    cfg.plugins = Some(PluginConfig {
-        dir: plugins.path().to_path_buf(),
-        cache: None,
-        runtime: RuntimeOptions { callback_deadline: Duration::from_millis(20), memory_limit: 16 << 20 },
-    });
+    cfg.plugins = Some(PluginConfig { dir: plugins.path().to_path_buf(), cache: None, runtime: limits() });
     wasmgress::Gateway::start(cfg).await.expect("gateway starts")
 }
 
@@ -182,5 +183,88 @@ async fn a_well_behaved_plugin_gets_its_string_config_as_raw_bytes() {
     let (gw, b, _d, _p) = hostile("ok", "closed").await;
     assert_eq!(get(gw.http_addr(), "hostile.com", "/").await.status, StatusCode::OK);
     assert_eq!(b.last().headers["x-hostile"], "behaved");
+    gw.shutdown();
+}
+
+/// A gateway with the body plugin (failing `failure`) on body.com and the
+/// no-op plugin on noop.com, both over one backend.
+async fn body_routes(failure: &str) -> (wasmgress::Gateway, Backend, TempDir, TempDir) {
+    let b = Backend::start("b").await;
+    let plugins = plugin_dir(&[("body", "test_body"), ("noop", "test_noop")]);
+    let dir = TempDir::new();
+    dir.write("svc.yaml", &service("s", &[b.addr]));
+    let list = format!("- name: body\n  failure: {failure}");
+    dir.write("body.yaml", &annotated_ingress("body", "body.com", "s", &plugins_annotation(&list)));
+    dir.write("noop.yaml", &annotated_ingress("noop", "noop.com", "s", &plugins_annotation("- name: noop")));
+    let gw = start_with_plugins(&dir, &plugins).await;
+    assert!(problems(&gw, "default/body").is_empty(), "{:?}", problems(&gw, "default/body"));
+    (gw, b, dir, plugins)
+}
+
+fn post(
+    gw: &wasmgress::Gateway,
+    host: &str,
+    path: &str,
+    body: impl Into<bytes::Bytes>,
+) -> http::Request<http_body_util::Full<bytes::Bytes>> {
+    http::Request::post(format!("http://{}{path}", gw.http_addr()))
+        .header("host", host)
+        .body(http_body_util::Full::new(body.into()))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_plugin_buffers_and_rewrites_both_bodies_with_exact_lengths() {
+    let (gw, b, _d, _p) = body_routes("closed").await;
+    // The upstream echoes what it got: the request body as the plugin wrapped it.
+    let answer = send(post(&gw, "body.com", "/echo", "hello")).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.body, "[hello]");
+    assert_eq!(b.last().headers["content-length"], "7", "the upstream is told the rewritten length");
+    // A streamed upstream body is held whole, rewritten, and sent with its length.
+    let answer = get(gw.http_addr(), "body.com", "/stream/3").await;
+    assert_eq!(answer.body, "CHUNK 0\nCHUNK 1\nCHUNK 2\n");
+    assert_eq!(answer.headers["content-length"], "24");
+    gw.shutdown();
+}
+
+#[tokio::test]
+async fn a_body_plugin_sees_every_chunk_and_blocks_before_the_upstream_is_called() {
+    let (gw, b, _d, _p) = body_routes("closed").await;
+    // Chunked, so the plugin is called several times and sees the words joined.
+    let request = b"POST /echo HTTP/1.1\r\nHost: body.com\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nan at\r\n5\r\ntack \r\n4\r\nhere\r\n0\r\n\r\n";
+    let answer = raw(gw.http_addr(), request).await;
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    assert!(answer.contains("x-blocked-by: test-body"), "{answer}");
+    assert!(answer.ends_with("blocked\n"), "{answer}");
+    assert!(b.seen().is_empty(), "the upstream never saw the request");
+    gw.shutdown();
+}
+
+#[tokio::test]
+async fn a_body_past_the_inspection_cap_follows_the_failure_policy() {
+    let big = vec![b'x'; 100 << 10];
+    let (gw, b, _d, _p) = body_routes("closed").await;
+    let answer = send(post(&gw, "body.com", "/echo", big.clone())).await;
+    assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(b.seen().is_empty());
+    gw.shutdown();
+
+    let (gw, _b, _d, _p) = body_routes("open").await;
+    let answer = send(post(&gw, "body.com", "/echo", big.clone())).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.body.len(), big.len(), "the plugin is skipped, the body passes untouched");
+    gw.shutdown();
+}
+
+#[tokio::test]
+async fn bodies_stream_through_a_plugin_that_does_not_hold_them() {
+    let (gw, _b, _d, _p) = body_routes("closed").await;
+    let big: Vec<u8> = (0..300_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let answer = send(post(&gw, "noop.com", "/echo", big.clone())).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.body.as_bytes(), &big[..], "every byte, in order, past the inspection cap");
+    let answer = get(gw.http_addr(), "noop.com", "/stream/3").await;
+    assert_eq!(answer.body, "chunk 0\nchunk 1\nchunk 2\n");
     gw.shutdown();
 }

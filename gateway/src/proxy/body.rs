@@ -9,7 +9,12 @@ use http_body::{Body, Frame, SizeHint};
 use http_body_util::Full;
 use hyper::body::Incoming;
 
+use super::filter::{FilteredRequest, FilteredResponse};
 use super::pool::Checkout;
+
+/// Errors of the bodies the gateway sends: the peer's, or a plugin's
+/// decision to stop a body half-way.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// What the gateway answers with: the upstream's streamed body, or a small
 /// local one (errors, redirects). An enum instead of a boxed body keeps the
@@ -17,6 +22,8 @@ use super::pool::Checkout;
 pub enum ResponseBody {
     Upstream(UpstreamBody),
     Local(Full<Bytes>),
+    /// Through the response body callbacks of a route's plugins.
+    Filtered(Box<FilteredResponse>),
 }
 
 impl ResponseBody {
@@ -31,14 +38,15 @@ impl ResponseBody {
 
 impl Body for ResponseBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BoxError;
 
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match self.get_mut() {
-            ResponseBody::Upstream(b) => Pin::new(b).poll_frame(cx),
+            ResponseBody::Upstream(b) => Pin::new(b).poll_frame(cx).map_err(Into::into),
             ResponseBody::Local(b) => {
                 Pin::new(b).poll_frame(cx).map(|f| f.map(|r| Ok(r.unwrap_or_else(|e| match e {}))))
             }
+            ResponseBody::Filtered(b) => Pin::new(&mut **b).poll_frame(cx),
         }
     }
 
@@ -46,6 +54,7 @@ impl Body for ResponseBody {
         match self {
             ResponseBody::Upstream(b) => b.is_end_stream(),
             ResponseBody::Local(b) => b.is_end_stream(),
+            ResponseBody::Filtered(b) => b.is_end_stream(),
         }
     }
 
@@ -53,6 +62,44 @@ impl Body for ResponseBody {
         match self {
             ResponseBody::Upstream(b) => b.size_hint(),
             ResponseBody::Local(b) => b.size_hint(),
+            ResponseBody::Filtered(b) => b.size_hint(),
+        }
+    }
+}
+
+/// A client's request body as it goes upstream: as received, read whole
+/// by the plugins, or streaming through their body callbacks.
+pub enum ClientBody {
+    Incoming(Incoming),
+    Full(Full<Bytes>),
+    Filtered(Box<FilteredRequest>),
+}
+
+impl Body for ClientBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self.get_mut() {
+            ClientBody::Incoming(b) => Pin::new(b).poll_frame(cx).map_err(Into::into),
+            ClientBody::Full(b) => Pin::new(b).poll_frame(cx).map(|f| f.map(|r| Ok(r.unwrap_or_else(|e| match e {})))),
+            ClientBody::Filtered(b) => Pin::new(&mut **b).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            ClientBody::Incoming(b) => b.is_end_stream(),
+            ClientBody::Full(b) => b.is_end_stream(),
+            ClientBody::Filtered(b) => b.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            ClientBody::Incoming(b) => b.size_hint(),
+            ClientBody::Full(b) => b.size_hint(),
+            ClientBody::Filtered(b) => b.size_hint(),
         }
     }
 }
@@ -61,17 +108,16 @@ impl Body for ResponseBody {
 /// shared slot on first poll, so that when a connect attempt fails before
 /// anything was sent, the untouched body can be reclaimed and the request
 /// retried on another endpoint.
-#[derive(Debug)]
 pub struct RequestBody {
-    slot: Arc<Mutex<Option<Incoming>>>,
-    body: Option<Incoming>,
+    slot: Arc<Mutex<Option<ClientBody>>>,
+    body: Option<ClientBody>,
     end_stream: bool,
     hint: SizeHint,
 }
 
 impl RequestBody {
     /// Wraps a body; the returned handle reclaims it if it was never polled.
-    pub fn new(body: Incoming) -> (Self, Reclaim) {
+    pub fn new(body: ClientBody) -> (Self, Reclaim) {
         let end_stream = body.is_end_stream();
         let hint = body.size_hint();
         let slot = Arc::new(Mutex::new(Some(body)));
@@ -80,20 +126,19 @@ impl RequestBody {
 }
 
 /// Takes back a request body that was never sent.
-#[derive(Debug)]
-pub struct Reclaim(Arc<Mutex<Option<Incoming>>>);
+pub struct Reclaim(Arc<Mutex<Option<ClientBody>>>);
 
 impl Reclaim {
-    pub fn take(self) -> Option<Incoming> {
+    pub fn take(self) -> Option<ClientBody> {
         self.0.lock().ok().and_then(|mut slot| slot.take())
     }
 }
 
 impl Body for RequestBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BoxError;
 
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.get_mut();
         if this.body.is_none() {
             this.body = this.slot.lock().ok().and_then(|mut slot| slot.take());

@@ -1,6 +1,7 @@
 //! The data plane: listeners, the request handler and the upstream client.
 
 mod body;
+mod filter;
 pub mod headers;
 mod plugins;
 mod pool;

@@ -10,10 +10,10 @@ use http_body::Body as _;
 use hyper::body::Incoming;
 use tokio::io::copy_bidirectional;
 
-use super::body::ResponseBody;
+use super::body::{ClientBody, ResponseBody};
 use super::headers::{self, Peer};
-use super::plugins;
 use super::upstream::{Upstream, UpstreamError, UpstreamOptions};
+use super::{filter, plugins};
 use crate::routing::{RouteTable, host, path};
 use crate::wasm::chain::Verdict;
 use crate::wasm::host::RequestInfo;
@@ -105,6 +105,7 @@ impl Proxy {
         parts.extensions = http::Extensions::new();
 
         let mut plugin_stream = None;
+        let mut body = ClientBody::Incoming(body);
         if let Some(chain) = &route.policy.plugins {
             let info = Arc::new(RequestInfo {
                 id: String::new(),
@@ -120,41 +121,49 @@ impl Proxy {
             let authority = parts.headers.get(header::HOST).map(|h| h.as_bytes().to_vec()).unwrap_or_default();
             let mut pairs = plugins::request_pairs(&parts, &authority, peer.scheme);
             let (stream, verdict) = chain.on_request_headers(info, &mut pairs, body.is_end_stream());
+            let shared = filter::share(stream);
             let modified = match verdict {
                 Verdict::Continue { modified } => modified,
-                Verdict::Respond(local) => {
-                    stream.finish(Some(local.status));
-                    return plugins::local_answer(local);
-                }
+                Verdict::Respond(local) => return filter::finish(&shared, plugins::local_answer(local)),
                 Verdict::Failed => {
-                    stream.finish(Some(503));
-                    return local_response(StatusCode::SERVICE_UNAVAILABLE, "service unavailable\n");
+                    return filter::finish(
+                        &shared,
+                        local_response(StatusCode::SERVICE_UNAVAILABLE, "service unavailable\n"),
+                    );
                 }
             };
             if let Err(e) = modified.then(|| plugins::apply_request(&mut parts, pairs)).transpose() {
                 tracing::warn!(error = %e, "plugin produced an invalid request");
-                stream.finish(Some(500));
-                return local_response(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n");
+                return filter::finish(&shared, local_response(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n"));
             }
-            plugin_stream = Some(stream);
+            let ClientBody::Incoming(incoming) = body else { unreachable!("set above") };
+            body = match filter::request_body(&shared, incoming, &mut parts.headers).await {
+                Ok(b) => b,
+                Err(answer) => return filter::finish(&shared, answer),
+            };
+            plugin_stream = Some(shared);
         }
 
         let (mut resp, endpoint) = match self.upstream.send(&route, parts, body).await {
             Ok(r) => r,
             Err(e) => {
-                tracing::warn!(service = %route.backend.service, error = %e, "upstream request failed");
-                let answer = match e {
-                    UpstreamError::ConnectTimeout | UpstreamError::ResponseTimeout => {
-                        local_response(StatusCode::GATEWAY_TIMEOUT, "upstream timed out\n")
+                // A plugin that stopped the request body half-way decides the answer.
+                let stopped = plugin_stream.as_ref().and_then(filter::stopped);
+                let answer = stopped.unwrap_or_else(|| {
+                    tracing::warn!(service = %route.backend.service, error = %e, "upstream request failed");
+                    match e {
+                        UpstreamError::ConnectTimeout | UpstreamError::ResponseTimeout => {
+                            local_response(StatusCode::GATEWAY_TIMEOUT, "upstream timed out\n")
+                        }
+                        UpstreamError::Unreachable(_) | UpstreamError::Failed(_) => {
+                            local_response(StatusCode::BAD_GATEWAY, "bad gateway\n")
+                        }
                     }
-                    UpstreamError::Unreachable(_) | UpstreamError::Failed(_) => {
-                        local_response(StatusCode::BAD_GATEWAY, "bad gateway\n")
-                    }
+                });
+                return match plugin_stream {
+                    Some(s) => filter::finish(&s, answer),
+                    None => answer,
                 };
-                if let Some(stream) = plugin_stream {
-                    stream.finish(Some(answer.status().as_u16()));
-                }
-                return answer;
             }
         };
 
@@ -179,27 +188,10 @@ impl Proxy {
                 }
             });
         }
-        let Some(mut stream) = plugin_stream else {
-            return resp.map(ResponseBody::Upstream);
-        };
-        let (mut resp_parts, body) = resp.into_parts();
-        let mut pairs = plugins::response_pairs(&resp_parts);
-        let answer = match stream.on_response_headers(resp_parts.status.as_u16(), &mut pairs) {
-            Verdict::Continue { modified } => {
-                match modified.then(|| plugins::apply_response(&mut resp_parts, pairs)).transpose() {
-                    Ok(_) => Response::from_parts(resp_parts, ResponseBody::Upstream(body)),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "plugin produced an invalid response");
-                        local_response(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")
-                    }
-                }
-            }
-            Verdict::Respond(local) => plugins::local_answer(local),
-            Verdict::Failed => local_response(StatusCode::SERVICE_UNAVAILABLE, "service unavailable\n"),
-        };
-        // Contexts end when the response starts; on_log sees its status.
-        stream.finish(Some(answer.status().as_u16()));
-        answer
+        match plugin_stream {
+            None => resp.map(ResponseBody::Upstream),
+            Some(shared) => filter::response(shared, resp).await,
+        }
     }
 }
 

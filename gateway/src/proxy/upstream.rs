@@ -6,10 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::{Method, Request, Response};
-use hyper::body::Incoming;
 use tokio::time::Instant;
 
-use super::body::{RequestBody, UpstreamBody};
+use super::body::{ClientBody, RequestBody, UpstreamBody};
 use super::pool::{ConnPool, ConnectError};
 use crate::routing::Route;
 
@@ -58,7 +57,7 @@ pub struct Upstream {
 
 /// Requests that may be sent twice (RFC 9110 §9.2.2) when a reused
 /// connection turns out closed: without a body, so nothing is lost either.
-fn retry_safe(parts: &http::request::Parts, body: &Incoming) -> bool {
+fn retry_safe(parts: &http::request::Parts, body: &ClientBody) -> bool {
     use http_body::Body as _;
     matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE) && body.is_end_stream()
 }
@@ -86,7 +85,7 @@ impl Upstream {
         &self,
         route: &Route,
         parts: http::request::Parts,
-        body: Incoming,
+        body: ClientBody,
     ) -> Result<(Response<UpstreamBody>, SocketAddr), UpstreamError> {
         let timeout = route.policy.response_timeout.unwrap_or(self.opts.response_timeout);
         let deadline = Instant::now() + timeout;

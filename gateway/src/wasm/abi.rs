@@ -14,18 +14,31 @@ pub enum Status {
     SerializationFailure = 3,
     InvalidMemoryAccess = 6,
     Empty = 7,
+    CasMismatch = 8,
     InternalFailure = 10,
     Unimplemented = 12,
 }
 
 /// What a stream callback asks for.
 pub const ACTION_CONTINUE: i32 = 0;
+pub const ACTION_PAUSE: i32 = 1;
+
+/// Streams `proxy_continue_stream` and `proxy_close_stream` name.
+pub const STREAM_REQUEST: i32 = 0;
+pub const STREAM_RESPONSE: i32 = 1;
 
 /// Header maps.
 pub const MAP_REQUEST_HEADERS: i32 = 0;
+pub const MAP_REQUEST_TRAILERS: i32 = 1;
 pub const MAP_RESPONSE_HEADERS: i32 = 2;
+pub const MAP_RESPONSE_TRAILERS: i32 = 3;
+pub const MAP_HTTP_CALL_RESPONSE_HEADERS: i32 = 6;
+pub const MAP_HTTP_CALL_RESPONSE_TRAILERS: i32 = 7;
 
 /// Buffers.
+pub const BUFFER_REQUEST_BODY: i32 = 0;
+pub const BUFFER_RESPONSE_BODY: i32 = 1;
+pub const BUFFER_HTTP_CALL_RESPONSE_BODY: i32 = 4;
 pub const BUFFER_VM_CONFIGURATION: i32 = 6;
 pub const BUFFER_PLUGIN_CONFIGURATION: i32 = 7;
 

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use super::PluginRuntime;
-use super::abi::HeaderPairs;
+use super::abi::{self, HeaderPairs};
 use super::host::{LocalResponse, RequestInfo, StreamState};
 use super::registry::Plugin;
 use super::vm::{PluginVm, VmError};
@@ -134,6 +134,26 @@ pub enum Verdict {
     Failed,
 }
 
+/// What the chain decided about a piece of body.
+#[derive(Debug)]
+pub enum BodyVerdict {
+    /// Send these bytes on (none while a plugin holds the body back).
+    Pass(Vec<u8>),
+    Respond(LocalResponse),
+    /// A fail-closed plugin failed.
+    Failed,
+    /// A fail-closed plugin held back more than `--max-inspect-body`.
+    TooLarge,
+}
+
+/// The body a plugin holds back (it answered Pause), in one direction.
+#[derive(Debug, Default, Clone)]
+struct Held {
+    bytes: Vec<u8>,
+    /// A fail-open plugin whose body outgrew the cap: body callbacks skip it.
+    bypass: bool,
+}
+
 /// One request's contexts in the chain's plugins.
 pub struct PluginStream {
     chain: Arc<PluginChain>,
@@ -141,6 +161,9 @@ pub struct PluginStream {
     /// Per plugin: the instance generation and context id, or `None` once skipped.
     contexts: Vec<Option<(u64, i32)>>,
     properties: BTreeMap<String, Vec<u8>>,
+    request_held: Vec<Held>,
+    response_held: Vec<Held>,
+    status: Option<u16>,
 }
 
 impl PluginChain {
@@ -157,6 +180,9 @@ impl PluginChain {
             info,
             contexts: vec![None; self.plugins.len()],
             properties: BTreeMap::new(),
+            request_held: vec![Held::default(); self.plugins.len()],
+            response_held: vec![Held::default(); self.plugins.len()],
+            status: None,
         };
         let mut modified = false;
         for (i, spec) in self.plugins.iter().enumerate() {
@@ -199,6 +225,7 @@ impl PluginChain {
 impl PluginStream {
     /// Runs the response-headers callbacks, last plugin first.
     pub fn on_response_headers(&mut self, status: u16, headers: &mut HeaderPairs) -> Verdict {
+        self.status = Some(status);
         let mut modified = false;
         for i in (0..self.chain.plugins.len()).rev() {
             let Some((generation, context)) = self.contexts[i] else { continue };
@@ -237,12 +264,117 @@ impl PluginStream {
         Verdict::Continue { modified }
     }
 
-    /// Ends every live context: done, log, delete.
-    pub fn finish(mut self, status: Option<u16>) {
+    /// Runs a piece of request (or response) body through the body
+    /// callbacks, in the order of that direction. A plugin that answers
+    /// Pause keeps what it saw and is called again, with everything held so
+    /// far, when more arrives; nothing passes it meanwhile. At the end of the
+    /// stream every plugin is called and held bytes are released.
+    pub fn on_body(&mut self, response: bool, chunk: Vec<u8>, end_of_stream: bool) -> BodyVerdict {
+        let count = self.chain.plugins.len();
+        let kind = if response { abi::BUFFER_RESPONSE_BODY } else { abi::BUFFER_REQUEST_BODY };
+        let mut data = chunk;
+        for step in 0..count {
+            let i = if response { count - 1 - step } else { step };
+            let Some((generation, context)) = self.contexts[i] else { continue };
+            let spec = self.chain.plugins[i].clone();
+            let held = if response { &mut self.response_held[i] } else { &mut self.request_held[i] };
+            if held.bypass {
+                continue;
+            }
+            if data.is_empty() && !end_of_stream {
+                // Nothing new reaches this plugin or the ones after it.
+                return BodyVerdict::Pass(data);
+            }
+            // The cap is on what a plugin holds back, not on what streams past it.
+            let holding = !held.bytes.is_empty();
+            let body = if holding {
+                let mut bytes = std::mem::take(&mut held.bytes);
+                bytes.extend_from_slice(&data);
+                bytes
+            } else {
+                data
+            };
+            if holding && body.len() > spec.runtime.opts.max_inspect_body {
+                match self.over_cap(response, i, body.len()) {
+                    Some(stop) => return stop,
+                    None => {
+                        data = body;
+                        continue;
+                    }
+                }
+            }
+            let mut state = Some(StreamState {
+                body,
+                body_kind: Some(kind),
+                info: self.info.clone(),
+                response_code: self.status,
+                properties: std::mem::take(&mut self.properties),
+                ..StreamState::default()
+            });
+            let result = with_vm(&spec, Some(generation), |vm| {
+                let (back, action) = vm.on_body(context, response, state.take().unwrap_or_default(), end_of_stream);
+                state = Some(back);
+                action
+            });
+            let state = state.unwrap_or_default();
+            self.properties = state.properties;
+            match result {
+                Ok((action, _)) => {
+                    if let Some(local) = state.local_response {
+                        return BodyVerdict::Respond(local);
+                    }
+                    if action == abi::ACTION_PAUSE && !end_of_stream {
+                        if state.body.len() > spec.runtime.opts.max_inspect_body {
+                            if let Some(stop) = self.over_cap(response, i, state.body.len()) {
+                                return stop;
+                            }
+                            data = state.body;
+                            continue;
+                        }
+                        let held = if response { &mut self.response_held[i] } else { &mut self.request_held[i] };
+                        held.bytes = state.body;
+                        return BodyVerdict::Pass(Vec::new());
+                    }
+                    data = state.body;
+                }
+                Err(e) => {
+                    count_failure(&spec, &e);
+                    self.contexts[i] = None;
+                    if spec.failure == FailurePolicy::Closed {
+                        return BodyVerdict::Failed;
+                    }
+                    data = state.body;
+                }
+            }
+        }
+        BodyVerdict::Pass(data)
+    }
+
+    /// Plugin `i` wants to hold more than `--max-inspect-body`: a closed
+    /// plugin stops the body; an open one is bypassed from now on.
+    fn over_cap(&mut self, response: bool, i: usize, bytes: usize) -> Option<BodyVerdict> {
+        let spec = &self.chain.plugins[i];
+        tracing::warn!(plugin = %spec.plugin.name, bytes, policy = ?spec.failure, "plugin held back more body than --max-inspect-body");
+        if spec.failure == FailurePolicy::Closed {
+            return Some(BodyVerdict::TooLarge);
+        }
+        let held = if response { &mut self.response_held[i] } else { &mut self.request_held[i] };
+        held.bypass = true;
+        None
+    }
+
+    /// Ends every live context: done, log, delete. Later calls do nothing.
+    pub fn finish(&mut self, status: Option<u16>) {
+        let status = status.or(self.status);
         for i in 0..self.chain.plugins.len() {
             let Some((generation, context)) = self.contexts[i].take() else { continue };
             let spec = self.chain.plugins[i].clone();
-            let state = StreamState { info: self.info.clone(), response_code: status, ..StreamState::default() };
+            let state = StreamState {
+                info: self.info.clone(),
+                response_code: status,
+                properties: self.properties.clone(),
+                ..StreamState::default()
+            };
             match with_vm(&spec, Some(generation), |vm| vm.finish(context, state)) {
                 // The context is already gone with its instance: nothing to end.
                 Ok(_) | Err(VmError::Replaced) => {}

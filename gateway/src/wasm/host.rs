@@ -10,6 +10,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use wasmtime::{Caller, Extern, Linker, ResourceLimiter};
 
 use super::abi::{self, HeaderPairs, Status};
+use super::metrics::{self, MetricKind, PluginMetric};
+use super::shared;
 
 /// A response a plugin asked to send instead of going upstream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,14 +49,10 @@ pub struct StreamState {
     /// Whether a plugin changed a header map, so that an untouched one is
     /// not rebuilt.
     pub headers_modified: bool,
-}
-
-/// A metric a plugin defined.
-#[derive(Debug, Clone)]
-pub struct Metric {
-    pub name: String,
-    pub kind: i32,
-    pub value: i64,
+    /// The body bytes a body callback sees (all buffered so far), and which
+    /// buffer they are: request or response.
+    pub body: Vec<u8>,
+    pub body_kind: Option<i32>,
 }
 
 /// Everything host functions can reach for one plugin instance.
@@ -64,7 +62,8 @@ pub struct HostState {
     pub stream: Option<StreamState>,
     /// Log lines kept while configuring, to explain a rejection.
     pub captured_logs: Option<Vec<String>>,
-    pub metrics: Vec<Metric>,
+    /// The metric cells this instance defined; the guest's ids index it.
+    pub metrics: Vec<Arc<PluginMetric>>,
     pub memory_limit: usize,
     /// Set when the instance asked for more memory than its cap.
     pub memory_exhausted: bool,
@@ -148,6 +147,21 @@ fn return_bytes(caller: &mut Caller<'_, HostState>, data: &[u8], ret_ptr: i32, r
         return Ok(s as i32);
     }
     Ok(Status::Ok as i32)
+}
+
+/// The `max` bytes from `start` a guest asked for, clamped to `data`.
+fn window(data: &[u8], start: i32, max: i32) -> &[u8] {
+    let start = (start as u32 as usize).min(data.len());
+    let end = start.saturating_add(max as u32 as usize).min(data.len());
+    &data[start..end]
+}
+
+/// Replaces `size` bytes at `start` with `data`, as Envoy reads
+/// `set_buffer_bytes`: (0, 0) prepends, (0, len) replaces, (len, _) appends.
+fn splice(body: &mut Vec<u8>, start: usize, size: usize, data: &[u8]) {
+    let start = start.min(body.len());
+    let end = start.saturating_add(size).min(body.len());
+    body.splice(start..end, data.iter().copied());
 }
 
 fn header_map(state: &mut HostState, map: i32) -> Option<&mut HeaderPairs> {
@@ -257,11 +271,37 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
             let data: Arc<[u8]> = match kind {
                 abi::BUFFER_PLUGIN_CONFIGURATION => c.data().plugin_config.clone(),
                 abi::BUFFER_VM_CONFIGURATION => Arc::from(&[][..]),
-                _ => return Ok(Status::NotFound as i32),
+                _ => match c.data_mut().stream.as_mut() {
+                    // Taken out of the store while the guest allocates, then put back.
+                    Some(s) if s.body_kind == Some(kind) => {
+                        let body = std::mem::take(&mut s.body);
+                        let result = return_bytes(&mut c, window(&body, start, max), ret_ptr, ret_size);
+                        if let Some(s) = c.data_mut().stream.as_mut() {
+                            s.body = body;
+                        }
+                        return result;
+                    }
+                    _ => return Ok(Status::NotFound as i32),
+                },
             };
-            let start = (start as u32 as usize).min(data.len());
-            let end = start.saturating_add(max as u32 as usize).min(data.len());
-            return_bytes(&mut c, &data[start..end], ret_ptr, ret_size)
+            return_bytes(&mut c, window(&data, start, max), ret_ptr, ret_size)
+        },
+    )?;
+    linker.func_wrap(
+        ENV,
+        "proxy_set_buffer_bytes",
+        move |mut c: Caller<'_, HostState>, kind: i32, start: i32, size: i32, dp: i32, ds: i32| {
+            let data = match read_guest(&mut c, dp, ds) {
+                Ok(d) => d,
+                Err(s) => return s as i32,
+            };
+            match c.data_mut().stream.as_mut() {
+                Some(s) if s.body_kind == Some(kind) => {
+                    splice(&mut s.body, start as u32 as usize, size as u32 as usize, &data);
+                    ok
+                }
+                _ => Status::NotFound as i32,
+            }
         },
     )?;
     linker.func_wrap(
@@ -451,15 +491,16 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
                 Ok(n) => String::from_utf8_lossy(&n).into_owned(),
                 Err(s) => return s as i32,
             };
-            if !(0..=2).contains(&kind) {
+            let Some(kind) = MetricKind::from_abi(kind) else { return Status::BadArgument as i32 };
+            let Some(cell) = metrics::define(&c.data().plugin_name, &name, kind) else {
                 return Status::BadArgument as i32;
-            }
-            let metrics = &mut c.data_mut().metrics;
-            let id = match metrics.iter().position(|m| m.name == name) {
+            };
+            let defined = &mut c.data_mut().metrics;
+            let id = match defined.iter().position(|m| Arc::ptr_eq(m, &cell)) {
                 Some(i) => i,
                 None => {
-                    metrics.push(Metric { name, kind, value: 0 });
-                    metrics.len() - 1
+                    defined.push(cell);
+                    defined.len() - 1
                 }
             };
             match write_guest(&mut c, ret, &(id as u32).to_le_bytes()) {
@@ -468,29 +509,27 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
             }
         },
     )?;
-    linker.func_wrap(
-        ENV,
-        "proxy_increment_metric",
-        move |mut c: Caller<'_, HostState>, id: i32, offset: i64| match c.data_mut().metrics.get_mut(id as u32 as usize)
-        {
-            Some(m) => {
-                m.value = m.value.saturating_add(offset);
+    linker.func_wrap(ENV, "proxy_increment_metric", move |c: Caller<'_, HostState>, id: i32, offset: i64| {
+        match c.data().metrics.get(id as u32 as usize) {
+            Some(m) if m.kind != MetricKind::Histogram => {
+                m.increment(offset);
                 ok
             }
+            Some(_) => Status::BadArgument as i32,
             None => Status::NotFound as i32,
-        },
-    )?;
-    linker.func_wrap(ENV, "proxy_record_metric", move |mut c: Caller<'_, HostState>, id: i32, value: i64| {
-        match c.data_mut().metrics.get_mut(id as u32 as usize) {
+        }
+    })?;
+    linker.func_wrap(ENV, "proxy_record_metric", move |c: Caller<'_, HostState>, id: i32, value: i64| {
+        match c.data().metrics.get(id as u32 as usize) {
             Some(m) => {
-                m.value = value;
+                m.record(value);
                 ok
             }
             None => Status::NotFound as i32,
         }
     })?;
     linker.func_wrap(ENV, "proxy_get_metric", move |mut c: Caller<'_, HostState>, id: i32, ret: i32| {
-        let Some(value) = c.data().metrics.get(id as u32 as usize).map(|m| m.value) else {
+        let Some(value) = c.data().metrics.get(id as u32 as usize).map(|m| m.get()) else {
             return Status::NotFound as i32;
         };
         match write_guest(&mut c, ret, &(value as u64).to_le_bytes()) {
@@ -498,5 +537,55 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
             Err(s) => s as i32,
         }
     })?;
+    linker.func_wrap(
+        ENV,
+        "proxy_get_shared_data",
+        move |mut c: Caller<'_, HostState>, kp: i32, ks: i32, ret_ptr: i32, ret_size: i32, ret_cas: i32| {
+            let key = match read_guest(&mut c, kp, ks) {
+                Ok(k) => k,
+                Err(s) => return Ok(s as i32),
+            };
+            let Some((value, cas)) = shared::get(&c.data().plugin_name, &key) else {
+                return Ok(Status::NotFound as i32);
+            };
+            if let Err(s) = write_guest(&mut c, ret_cas, &cas.to_le_bytes()) {
+                return Ok(s as i32);
+            }
+            return_bytes(&mut c, &value, ret_ptr, ret_size)
+        },
+    )?;
+    linker.func_wrap(
+        ENV,
+        "proxy_set_shared_data",
+        move |mut c: Caller<'_, HostState>, kp: i32, ks: i32, vp: i32, vs: i32, cas: i32| {
+            let (key, value) = match (read_guest(&mut c, kp, ks), read_guest(&mut c, vp, vs)) {
+                (Ok(k), Ok(v)) => (k, v),
+                (Err(s), _) | (_, Err(s)) => return s as i32,
+            };
+            let state = c.data();
+            shared::set(&state.plugin_name, &key, value, cas as u32, state.memory_limit) as i32
+        },
+    )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_buffer_bytes_prepends_replaces_and_appends_like_envoy() {
+        let mut body = b"body".to_vec();
+        splice(&mut body, 0, 0, b">");
+        assert_eq!(body, b">body");
+        splice(&mut body, 5, 0, b"<");
+        assert_eq!(body, b">body<");
+        splice(&mut body, 0, usize::MAX, b"new");
+        assert_eq!(body, b"new");
+        splice(&mut body, 1, 1, b"EE");
+        assert_eq!(body, b"nEEw");
+        assert_eq!(window(b"abcdef", 2, 2), b"cd");
+        assert_eq!(window(b"abc", 5, 2), b"");
+        assert_eq!(window(b"abc", 1, -1), b"bc", "a size beyond i32 is clamped, not wrapped");
+    }
 }

@@ -6,7 +6,9 @@
 pub mod abi;
 pub mod chain;
 pub mod host;
+pub mod metrics;
 pub mod registry;
+mod shared;
 pub mod vm;
 mod wasi;
 
@@ -26,11 +28,13 @@ pub struct RuntimeOptions {
     pub callback_deadline: Duration,
     /// Linear memory cap per instance.
     pub memory_limit: usize,
+    /// The most body bytes a plugin may hold back to inspect at once.
+    pub max_inspect_body: usize,
 }
 
 impl Default for RuntimeOptions {
     fn default() -> Self {
-        Self { callback_deadline: Duration::from_millis(10), memory_limit: 64 << 20 }
+        Self { callback_deadline: Duration::from_millis(10), memory_limit: 64 << 20, max_inspect_body: 1 << 20 }
     }
 }
 

@@ -45,6 +45,8 @@ struct Exports {
     context_create: TypedFunc<(i32, i32), ()>,
     request_headers: Option<TypedFunc<(i32, i32, i32), i32>>,
     response_headers: Option<TypedFunc<(i32, i32, i32), i32>>,
+    request_body: Option<TypedFunc<(i32, i32, i32), i32>>,
+    response_body: Option<TypedFunc<(i32, i32, i32), i32>>,
     done: Option<TypedFunc<i32, i32>>,
     log: Option<TypedFunc<i32, ()>>,
     delete: Option<TypedFunc<i32, ()>>,
@@ -107,6 +109,8 @@ impl PluginVm {
             context_create,
             request_headers: typed!("proxy_on_request_headers"),
             response_headers: typed!("proxy_on_response_headers"),
+            request_body: typed!("proxy_on_request_body"),
+            response_body: typed!("proxy_on_response_body"),
             done: typed!("proxy_on_done"),
             log: typed!("proxy_on_log"),
             delete: typed!("proxy_on_delete"),
@@ -175,6 +179,29 @@ impl PluginVm {
         (stream, result)
     }
 
+    /// Runs `proxy_on_request_body` (or the response one) over
+    /// `stream.body`, the bytes buffered so far; returns the stream, with the
+    /// body as the callback left it, and the action.
+    pub fn on_body(
+        &mut self,
+        context: i32,
+        response: bool,
+        stream: StreamState,
+        end_of_stream: bool,
+    ) -> (StreamState, Result<i32, VmError>) {
+        let size = stream.body.len() as i32;
+        self.store.data_mut().stream = Some(stream);
+        let result = self.call(|s, e| {
+            let f = if response { e.response_body.as_ref() } else { e.request_body.as_ref() };
+            match f {
+                Some(f) => f.call(s, (context, size, i32::from(end_of_stream))),
+                None => Ok(super::abi::ACTION_CONTINUE),
+            }
+        });
+        let stream = self.store.data_mut().stream.take().unwrap_or_default();
+        (stream, result)
+    }
+
     /// Ends a context: `proxy_on_done`, `proxy_on_log`, `proxy_on_delete`
     /// (Go SDKs run their stream-done hook from on_log, so it always runs).
     pub fn finish(&mut self, context: i32, stream: StreamState) -> Result<(), VmError> {
@@ -187,10 +214,5 @@ impl PluginVm {
         })();
         self.store.data_mut().stream = None;
         result
-    }
-
-    /// The metrics the plugin defined, with their current values.
-    pub fn metrics(&self) -> &[super::host::Metric] {
-        &self.store.data().metrics
     }
 }
