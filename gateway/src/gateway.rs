@@ -13,6 +13,7 @@ use tokio::sync::{oneshot, watch};
 use crate::admin;
 use crate::controller::{self, ConfigStatus};
 use crate::proxy::ProxyOptions;
+use crate::proxy::callout::ServiceCaller;
 use crate::proxy::server::ListenerOptions;
 use crate::proxy::workers;
 use crate::routing::RouteTable;
@@ -97,11 +98,13 @@ impl Gateway {
     pub async fn start(cfg: GatewayConfig) -> Result<Self, StartError> {
         let mut source = FileSource::new(&cfg.manifests);
         let first = source.load().map_err(|source| StartError::Manifests { dir: cfg.manifests.clone(), source })?;
+        let routes = Arc::new(ArcSwap::from_pointee(RouteTable::default()));
         let plugins: Arc<dyn PluginResolver> = match &cfg.plugins {
             None => Arc::new(NoPlugins),
             Some(p) => {
                 let runtime =
                     PluginRuntime::new(p.runtime.clone()).map_err(|e| StartError::Plugins(format!("{e:#}")))?;
+                runtime.set_callout(Arc::new(ServiceCaller::new(&routes, cfg.proxy.upstream.clone())));
                 if let Some(cache) = &p.cache
                     && let Err(e) = std::fs::create_dir_all(cache)
                 {
@@ -111,7 +114,6 @@ impl Gateway {
                 Arc::new(Plugins::new(runtime, registry, problems))
             }
         };
-        let routes = Arc::new(ArcSwap::from_pointee(RouteTable::default()));
         let (status_tx, status) = watch::channel(ConfigStatus::default());
         controller::apply(&first, &cfg.translate, &*plugins, &routes, &status_tx);
 

@@ -268,3 +268,97 @@ async fn bodies_stream_through_a_plugin_that_does_not_hold_them() {
     assert_eq!(answer.body, "chunk 0\nchunk 1\nchunk 2\n");
     gw.shutdown();
 }
+
+#[tokio::test]
+async fn a_plugin_pauses_on_an_http_call_to_a_service_and_resumes_or_refuses() {
+    let app = Backend::start("app").await;
+    let allow = Backend::start("allow").await;
+    let plugins = plugin_dir(&[("callout", "test_callout")]);
+    let dir = TempDir::new();
+    dir.write("svc.yaml", &service("s", &[app.addr]));
+    dir.write("auth.yaml", &service("auth", &[allow.addr]));
+    dir.write(
+        "ing.yaml",
+        &annotated_ingress("i", "app.com", "s", &plugins_annotation("- name: callout\n  config: auth:80")),
+    );
+    let list = "- name: callout\n  config: nosuch.default.svc.cluster.local:80";
+    dir.write("lost.yaml", &annotated_ingress("lost", "lost.com", "s", &plugins_annotation(list)));
+    let gw = start_with_plugins(&dir, &plugins).await;
+
+    let with_token = |host: &str, token: &str| {
+        http::Request::get(format!("http://{}/page", gw.http_addr()))
+            .header("host", host)
+            .header("x-token", token)
+            .body(Default::default())
+            .unwrap()
+    };
+    let answer = send(with_token("app.com", "t1")).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(answer.body, "app");
+    assert_eq!(allow.last().uri, "/t1", "the auth Service got the call");
+    assert_eq!(app.last().headers["x-auth-said"], "allow", "set from the call's response, after the pause");
+
+    // The call outlives its 300 ms timeout: a failed call, refused.
+    let answer = send(with_token("app.com", "slow/3000")).await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
+    assert_eq!(answer.body, "denied (call failed)\n");
+    // A Service that does not exist is a failed call too.
+    let answer = send(with_token("lost.com", "t2")).await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.seen().len(), 1, "only the allowed request reached the app");
+    gw.shutdown();
+}
+
+#[tokio::test]
+async fn timers_shared_data_metrics_and_properties_reach_a_plugin() {
+    let b = Backend::start("b").await;
+    let plugins = plugin_dir(&[("state", "test_state")]);
+    let dir = TempDir::new();
+    dir.write("svc.yaml", &service("s", &[b.addr]));
+    dir.write("ing.yaml", &annotated_ingress("stateful", "state.com", "s", &plugins_annotation("- name: state")));
+    let gw = start_with_plugins(&dir, &plugins).await;
+
+    let req = http::Request::get(format!("http://{}/a/b?q=1", gw.http_addr()))
+        .header("host", "state.com")
+        .header("x-request-id", "req-42")
+        .body(Default::default())
+        .unwrap();
+    let answer = send(req).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.headers["x-prop-code"], "200", "response.code, an 8-byte integer");
+    let seen = b.last().headers;
+    assert_eq!(seen["x-hits"], "1");
+    assert_eq!(seen["x-prop-path"], "/a/b?q=1");
+    assert_eq!(seen["x-prop-url-path"], "/a/b");
+    assert_eq!(seen["x-prop-host"], "state.com");
+    assert_eq!(seen["x-prop-method"], "GET");
+    assert_eq!(seen["x-prop-id"], "req-42");
+    assert!(seen["x-prop-source"].to_str().unwrap().starts_with("127.0.0.1:"));
+    let port: u16 = seen["x-prop-source-port"].to_str().unwrap().parse().unwrap();
+    assert!(port > 0);
+    assert_eq!(seen["x-prop-ingress"], "default/stateful");
+    assert_eq!(seen["x-prop-plugin"], "state");
+
+    // Concurrent requests on both workers: compare-and-swap never loses a hit.
+    let requests = (0..20).map(|_| get(gw.http_addr(), "state.com", "/"));
+    futures_util::future::join_all(requests).await;
+    let mut hits: Vec<u64> = b.seen().iter().map(|s| s.headers["x-hits"].to_str().unwrap().parse().unwrap()).collect();
+    hits.sort();
+    assert_eq!(hits, (1..=21).collect::<Vec<_>>());
+
+    // The root context ticks every 10 ms on each instance.
+    eventually("on_tick runs", || async {
+        let answer = get(gw.http_addr(), "state.com", "/").await;
+        answer.status == StatusCode::OK && b.last().headers["x-ticks"].to_str().unwrap().parse::<u64>().unwrap() >= 3
+    })
+    .await;
+
+    let metrics = get(gw.admin_addr(), "localhost", "/metrics").await.body;
+    let line = metrics
+        .lines()
+        .find(|l| l.starts_with(r#"wasmgress_plugin_metric_requests{plugin="state"}"#))
+        .unwrap_or_else(|| panic!("{metrics}"));
+    let exported: u64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert_eq!(exported as usize, b.seen().len(), "one count per request, summed over instances");
+    gw.shutdown();
+}

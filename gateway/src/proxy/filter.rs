@@ -23,7 +23,9 @@ use crate::wasm::chain::{BodyVerdict, PluginStream, Verdict};
 /// A request's plugin contexts, shared by the handler and the bodies that
 /// stream through them (all on one worker thread: the lock never waits).
 pub struct Filtering {
-    pub stream: PluginStream,
+    /// Out of the lock while the response headers callbacks wait on a
+    /// plugin's call; a request body still streaming then passes unfiltered.
+    stream: Option<PluginStream>,
     /// Why a plugin stopped the request body after it had started upstream.
     stopped: Option<BodyVerdict>,
 }
@@ -31,7 +33,15 @@ pub struct Filtering {
 pub type SharedStream = Arc<Mutex<Filtering>>;
 
 pub fn share(stream: PluginStream) -> SharedStream {
-    Arc::new(Mutex::new(Filtering { stream, stopped: None }))
+    Arc::new(Mutex::new(Filtering { stream: Some(stream), stopped: None }))
+}
+
+/// Runs a piece of body through the plugins, if they are in the lock.
+fn on_body(shared: &SharedStream, response: bool, chunk: Vec<u8>, end: bool) -> BodyVerdict {
+    match lock(shared).stream.as_mut() {
+        Some(s) => s.on_body(response, chunk, end),
+        None => BodyVerdict::Pass(chunk),
+    }
 }
 
 fn lock(shared: &SharedStream) -> MutexGuard<'_, Filtering> {
@@ -42,7 +52,9 @@ fn lock(shared: &SharedStream) -> MutexGuard<'_, Filtering> {
 
 /// Ends the plugin contexts with the answer the client gets.
 pub fn finish(shared: &SharedStream, answer: Response<ResponseBody>) -> Response<ResponseBody> {
-    lock(shared).stream.finish(Some(answer.status().as_u16()));
+    if let Some(s) = lock(shared).stream.as_mut() {
+        s.finish(Some(answer.status().as_u16()));
+    }
     answer
 }
 
@@ -92,7 +104,7 @@ where
             },
         };
         *consumed += chunk.len();
-        match lock(shared).stream.on_body(response, chunk, end) {
+        match on_body(shared, response, chunk, end) {
             BodyVerdict::Pass(out) if end => return Ok(ReadAhead::Whole(out)),
             BodyVerdict::Pass(out) if out.is_empty() => continue,
             BodyVerdict::Pass(out) => return Ok(ReadAhead::Started(out)),
@@ -169,7 +181,7 @@ fn filter_frame(
         // Trailers pass as they are.
         Some(Err(trailers)) => return Ok(Some(trailers)),
     };
-    match lock(shared).stream.on_body(response, chunk, end) {
+    match on_body(shared, response, chunk, end) {
         BodyVerdict::Pass(out) if out.is_empty() => Ok(None),
         BodyVerdict::Pass(out) => Ok(Some(Frame::data(Bytes::from(out)))),
         stop => Err(stop),
@@ -220,7 +232,11 @@ impl Body for FilteredRequest {
 pub async fn response(shared: SharedStream, resp: Response<UpstreamBody>) -> Response<ResponseBody> {
     let (mut parts, mut body) = resp.into_parts();
     let mut pairs = plugins::response_pairs(&parts);
-    let verdict = lock(&shared).stream.on_response_headers(parts.status.as_u16(), &mut pairs);
+    let Some(mut stream) = lock(&shared).stream.take() else {
+        return Response::from_parts(parts, ResponseBody::Upstream(body));
+    };
+    let verdict = stream.on_response_headers(parts.status.as_u16(), &mut pairs).await;
+    lock(&shared).stream = Some(stream);
     match verdict {
         Verdict::Continue { modified } => {
             if let Err(e) = modified.then(|| plugins::apply_response(&mut parts, pairs)).transpose() {
@@ -277,7 +293,9 @@ pub struct FilteredResponse {
 
 impl Drop for FilteredResponse {
     fn drop(&mut self) {
-        lock(&self.shared).stream.finish(None);
+        if let Some(s) = lock(&self.shared).stream.as_mut() {
+            s.finish(None);
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! The data plane: listeners, the request handler and the upstream client.
 
 mod body;
+pub mod callout;
 mod filter;
 pub mod headers;
 mod plugins;

@@ -107,8 +107,9 @@ impl Proxy {
         let mut plugin_stream = None;
         let mut body = ClientBody::Incoming(body);
         if let Some(chain) = &route.policy.plugins {
+            let id = parts.headers.get("x-request-id").and_then(|v| v.to_str().ok()).filter(|v| v.len() <= 200);
             let info = Arc::new(RequestInfo {
-                id: String::new(),
+                id: id.map_or_else(request_id, str::to_string),
                 method: parts.method.to_string(),
                 path: parts.uri.to_string(),
                 host: host.unwrap_or_default(),
@@ -120,7 +121,8 @@ impl Proxy {
             });
             let authority = parts.headers.get(header::HOST).map(|h| h.as_bytes().to_vec()).unwrap_or_default();
             let mut pairs = plugins::request_pairs(&parts, &authority, peer.scheme);
-            let (stream, verdict) = chain.on_request_headers(info, &mut pairs, body.is_end_stream());
+            let mut stream = chain.stream(info);
+            let verdict = stream.on_request_headers(&mut pairs, body.is_end_stream()).await;
             let shared = filter::share(stream);
             let modified = match verdict {
                 Verdict::Continue { modified } => modified,
@@ -193,6 +195,17 @@ impl Proxy {
             Some(shared) => filter::response(shared, resp).await,
         }
     }
+}
+
+/// A fresh request id for plugins (`request.id`), 32 hex digits: unique
+/// within the process, unpredictable across restarts.
+fn request_id() -> String {
+    use std::hash::BuildHasher;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    static SEED: std::sync::LazyLock<foldhash::quality::RandomState> = std::sync::LazyLock::new(Default::default);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("{:016x}{n:016x}", SEED.hash_one(n))
 }
 
 /// HTTP/2 may split cookies over several fields; HTTP/1.1 wants one

@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 use super::body::{ClientBody, RequestBody, UpstreamBody};
 use super::pool::{ConnPool, ConnectError};
-use crate::routing::Route;
+use crate::routing::{Backend, Route};
 
 /// Timeouts and pooling of upstream connections.
 #[derive(Debug, Clone)]
@@ -50,6 +50,7 @@ pub enum UpstreamError {
 }
 
 /// The upstream side of one worker: its connection pool and timeouts.
+#[derive(Clone)]
 pub struct Upstream {
     pool: Arc<ConnPool>,
     opts: UpstreamOptions,
@@ -88,10 +89,21 @@ impl Upstream {
         body: ClientBody,
     ) -> Result<(Response<UpstreamBody>, SocketAddr), UpstreamError> {
         let timeout = route.policy.response_timeout.unwrap_or(self.opts.response_timeout);
+        self.send_to(&route.backend, timeout, parts, body).await
+    }
+
+    /// [`Upstream::send`] to any backend, with the response timeout given.
+    pub async fn send_to(
+        &self,
+        backend: &Backend,
+        timeout: Duration,
+        parts: http::request::Parts,
+        body: ClientBody,
+    ) -> Result<(Response<UpstreamBody>, SocketAddr), UpstreamError> {
         let deadline = Instant::now() + timeout;
         let mut request = Some((parts, body));
         let mut last_error = UpstreamError::Unreachable("no endpoints".into());
-        for endpoint in route.backend.endpoints_in_pick_order() {
+        for endpoint in backend.endpoints_in_pick_order() {
             let mut fresh_retry = true;
             loop {
                 let checkout = match tokio::time::timeout_at(deadline, self.pool.checkout(endpoint)).await {

@@ -241,6 +241,9 @@ pub struct RouteTable {
     any: Option<HostRoutes>,
     default_backend: Option<Arc<Route>>,
     rules: usize,
+    /// Every Service port by (namespace, name, port), for plugins' calls;
+    /// filled only when some route has plugins.
+    services: HashMap<(String, String, u16), Arc<Backend>>,
 }
 
 impl RouteTable {
@@ -287,6 +290,15 @@ impl RouteTable {
         routes.add(route)?;
         self.rules += 1;
         Ok(())
+    }
+
+    /// The backend of a Service port, as a plugin's call addresses it.
+    pub fn service(&self, namespace: &str, name: &str, port: u16) -> Option<&Arc<Backend>> {
+        self.services.get(&(namespace.to_string(), name.to_string(), port))
+    }
+
+    pub fn add_service(&mut self, namespace: &str, name: &str, port: u16, backend: Arc<Backend>) {
+        self.services.insert((namespace.to_string(), name.to_string(), port), backend);
     }
 
     pub fn set_default_backend(&mut self, route: Arc<Route>) {

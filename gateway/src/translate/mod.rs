@@ -97,9 +97,13 @@ pub fn translate_with_plugins<'a>(
         backends: Backends::new(state),
         default_owner: None,
         plugins,
+        plugin_calls: false,
     };
     for ingress in ingresses {
         t.add_ingress(ingress);
+    }
+    if t.plugin_calls {
+        t.add_services(state);
     }
     if t.table.default_backend().is_none()
         && let Some(svc) = &opts.default_backend_service
@@ -139,9 +143,27 @@ struct Translation<'a, 'p> {
     backends: Backends<'a>,
     default_owner: Option<ObjectKey>,
     plugins: &'p dyn PluginResolver,
+    /// Some route has plugins, which may call any Service.
+    plugin_calls: bool,
 }
 
 impl<'a> Translation<'a, '_> {
+    /// Indexes every Service port for plugin calls.
+    fn add_services(&mut self, state: &'a ClusterState) {
+        for service in &state.services {
+            let (Some(ns), Some(name)) = (service.metadata.namespace.as_deref(), service.metadata.name.as_deref())
+            else {
+                continue;
+            };
+            let ports = service.spec.as_ref().and_then(|s| s.ports.as_deref()).unwrap_or_default();
+            for port in ports {
+                let Ok(number) = u16::try_from(port.port) else { continue };
+                let (backend, _) = self.backends.resolve((ns, name), Some(PortRef::Number(port.port)));
+                self.table.add_service(ns, name, number, backend);
+            }
+        }
+    }
+
     fn add_ingress(&mut self, ingress: &'a Ingress) {
         let key = ObjectKey::new(
             ingress.metadata.namespace.as_deref().unwrap_or("default"),
@@ -160,6 +182,7 @@ impl<'a> Translation<'a, '_> {
         }
         if !chain.is_empty() {
             policy.plugins = Some(Arc::new(PluginChain { plugins: chain }));
+            self.plugin_calls = true;
         }
         let namespace = ingress.metadata.namespace.as_deref().unwrap_or("default");
         let (rules, default_backend) = plan(ingress, namespace, &mut errors, &mut warnings);

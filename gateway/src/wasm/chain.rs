@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, Weak};
 
 use super::PluginRuntime;
 use super::abi::{self, HeaderPairs};
+use super::callout::{HttpCall, HttpCallResponse};
 use super::host::{LocalResponse, RequestInfo, StreamState};
 use super::registry::Plugin;
 use super::vm::{PluginVm, VmError};
@@ -106,6 +107,9 @@ fn with_vm<T>(
             vms.retain(|_, w| w.spec.strong_count() > 0);
             let vm = PluginVm::new(&spec.runtime, &spec.plugin, spec.config.clone())?;
             let generation = NEXT_GENERATION.fetch_add(1, Ordering::Relaxed);
+            if vm.tick_period().is_some() {
+                start_ticker(Arc::downgrade(spec), generation);
+            }
             vms.insert(spec.id, WorkerVm { spec: Arc::downgrade(spec), generation, vm });
         }
         let Some(w) = vms.get_mut(&spec.id) else { unreachable!("inserted above") };
@@ -121,6 +125,86 @@ fn with_vm<T>(
             }
         }
     })
+}
+
+/// Starts a call now, so that calls dispatched together run together.
+fn start_call(
+    spec: &PluginSpec,
+    call: HttpCall,
+    namespace: Option<&str>,
+) -> (u32, tokio::task::JoinHandle<HttpCallResponse>) {
+    let token = call.token;
+    let future = match spec.runtime.callout() {
+        Some(out) => out.call(call, namespace),
+        None => Box::pin(async { HttpCallResponse::default() }),
+    };
+    (token, tokio::spawn(future))
+}
+
+/// Hands a call's response to the root context of the instance that made
+/// it, if that instance is still the same; returns what it dispatched next.
+fn answer_root(
+    spec: &Arc<PluginSpec>,
+    generation: u64,
+    token: u32,
+    answer: HttpCallResponse,
+    namespace: Option<String>,
+) {
+    let result = with_vm(spec, Some(generation), |vm| {
+        let (_, r) = vm.on_http_call_response(token, answer, None);
+        r.map(|_| vm.take_calls())
+    });
+    match result {
+        Ok((more, _)) => {
+            for call in more {
+                deliver_later(spec.clone(), generation, call, namespace.clone());
+            }
+        }
+        Err(VmError::Replaced) => {}
+        Err(e) => count_failure(spec, &e),
+    }
+}
+
+/// Runs a call nobody waits for (fire and forget, or from a timer) and
+/// delivers its response when it comes.
+fn deliver_later(spec: Arc<PluginSpec>, generation: u64, call: HttpCall, namespace: Option<String>) {
+    let (token, handle) = start_call(&spec, call, namespace.as_deref());
+    tokio::spawn(async move {
+        let answer = handle.await.unwrap_or_default();
+        answer_root(&spec, generation, token, answer, namespace);
+    });
+}
+
+/// Calls `proxy_on_tick` on one worker's instance at the period it asks
+/// for, until the instance or its spec is gone. Ticks run on the worker
+/// thread that owns the instance, between its requests.
+fn start_ticker(spec: Weak<PluginSpec>, generation: u64) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+    runtime.spawn(async move {
+        loop {
+            let period = match spec.upgrade().map(|s| with_vm(&s, Some(generation), |vm| Ok(vm.tick_period()))) {
+                Some(Ok((Some(period), _))) => period,
+                _ => return,
+            };
+            tokio::time::sleep(period).await;
+            let Some(spec) = spec.upgrade() else { return };
+            match with_vm(&spec, Some(generation), |vm| {
+                vm.on_tick()?;
+                Ok(vm.take_calls())
+            }) {
+                Ok((calls, _)) => {
+                    for call in calls {
+                        deliver_later(spec.clone(), generation, call, None);
+                    }
+                }
+                Err(VmError::Replaced) => return,
+                Err(e) => {
+                    count_failure(&spec, &e);
+                    return;
+                }
+            }
+        }
+    });
 }
 
 /// What the chain decided about a request or response.
@@ -167,101 +251,165 @@ pub struct PluginStream {
 }
 
 impl PluginChain {
-    /// Runs every plugin's request-headers callback on `headers`
-    /// (pseudo-headers first), stopping at the first local answer.
-    pub fn on_request_headers(
-        self: &Arc<Self>,
-        info: Arc<RequestInfo>,
-        headers: &mut HeaderPairs,
-        end_of_stream: bool,
-    ) -> (PluginStream, Verdict) {
-        let mut stream = PluginStream {
+    /// Starts a request's plugin stream; contexts are created as the
+    /// request headers reach each plugin.
+    pub fn stream(self: &Arc<Self>, info: Arc<RequestInfo>) -> PluginStream {
+        let count = self.plugins.len();
+        PluginStream {
             chain: self.clone(),
             info,
-            contexts: vec![None; self.plugins.len()],
+            contexts: vec![None; count],
             properties: BTreeMap::new(),
-            request_held: vec![Held::default(); self.plugins.len()],
-            response_held: vec![Held::default(); self.plugins.len()],
+            request_held: vec![Held::default(); count],
+            response_held: vec![Held::default(); count],
             status: None,
-        };
-        let mut modified = false;
-        for (i, spec) in self.plugins.iter().enumerate() {
-            let state = StreamState {
-                request_headers: std::mem::take(headers),
-                info: stream.info.clone(),
-                properties: std::mem::take(&mut stream.properties),
-                ..StreamState::default()
-            };
-            let mut state = Some(state);
-            let result = with_vm(spec, None, |vm| {
-                let context = vm.create_context()?;
-                let (back, action) = vm.on_headers(context, false, state.take().unwrap_or_default(), end_of_stream);
-                state = Some(back);
-                action.map(|_| context)
-            });
-            let state = state.unwrap_or_default();
-            *headers = state.request_headers;
-            stream.properties = state.properties;
-            modified |= state.headers_modified;
-            match result {
-                Ok((context, generation)) => {
-                    stream.contexts[i] = Some((generation, context));
-                    if let Some(local) = state.local_response {
-                        return (stream, Verdict::Respond(local));
-                    }
-                }
-                Err(e) => {
-                    count_failure(spec, &e);
-                    if spec.failure == FailurePolicy::Closed {
-                        return (stream, Verdict::Failed);
-                    }
-                }
-            }
         }
-        (stream, Verdict::Continue { modified })
     }
 }
 
+/// After one plugin's headers callback: on to the next, or stop.
+enum Step {
+    Next,
+    Stop(Verdict),
+}
+
 impl PluginStream {
-    /// Runs the response-headers callbacks, last plugin first.
-    pub fn on_response_headers(&mut self, status: u16, headers: &mut HeaderPairs) -> Verdict {
-        self.status = Some(status);
+    /// Runs every plugin's request-headers callback on `headers`
+    /// (pseudo-headers first), stopping at the first local answer.
+    pub async fn on_request_headers(&mut self, headers: &mut HeaderPairs, end_of_stream: bool) -> Verdict {
         let mut modified = false;
-        for i in (0..self.chain.plugins.len()).rev() {
-            let Some((generation, context)) = self.contexts[i] else { continue };
+        for i in 0..self.chain.plugins.len() {
             let spec = self.chain.plugins[i].clone();
-            let mut state = Some(StreamState {
-                response_headers: std::mem::take(headers),
-                info: self.info.clone(),
-                response_code: Some(status),
-                properties: std::mem::take(&mut self.properties),
-                ..StreamState::default()
-            });
-            let result = with_vm(&spec, Some(generation), |vm| {
-                let (back, action) = vm.on_headers(context, true, state.take().unwrap_or_default(), false);
-                state = Some(back);
-                action
-            });
-            let state = state.unwrap_or_default();
-            *headers = state.response_headers;
-            self.properties = state.properties;
-            modified |= state.headers_modified;
-            match result {
-                Ok(_) => {
-                    if let Some(local) = state.local_response {
-                        return Verdict::Respond(local);
-                    }
-                }
-                Err(e) => {
-                    count_failure(&spec, &e);
-                    self.contexts[i] = None;
-                    if spec.failure == FailurePolicy::Closed {
-                        return Verdict::Failed;
-                    }
-                }
+            match with_vm(&spec, None, |vm| vm.create_context()) {
+                Ok((context, generation)) => self.contexts[i] = Some((generation, context)),
+                Err(e) => match self.failed(i, &e) {
+                    Step::Next => continue,
+                    Step::Stop(v) => return v,
+                },
+            }
+            if let Step::Stop(v) = self.run_headers(i, false, headers, end_of_stream, &mut modified).await {
+                return v;
             }
         }
         Verdict::Continue { modified }
+    }
+
+    /// Runs the response-headers callbacks, last plugin first.
+    pub async fn on_response_headers(&mut self, status: u16, headers: &mut HeaderPairs) -> Verdict {
+        self.status = Some(status);
+        let mut modified = false;
+        for i in (0..self.chain.plugins.len()).rev() {
+            if let Step::Stop(v) = self.run_headers(i, true, headers, false, &mut modified).await {
+                return v;
+            }
+        }
+        Verdict::Continue { modified }
+    }
+
+    /// A plugin failed: count it, drop its context, apply its policy.
+    fn failed(&mut self, i: usize, e: &VmError) -> Step {
+        let spec = &self.chain.plugins[i];
+        count_failure(spec, e);
+        self.contexts[i] = None;
+        match spec.failure {
+            FailurePolicy::Closed => Step::Stop(Verdict::Failed),
+            FailurePolicy::Open => Step::Next,
+        }
+    }
+
+    /// The stream as a callback sees it, with `headers` moved in.
+    fn state(&mut self, headers: &mut HeaderPairs, response: bool) -> StreamState {
+        let mut state = StreamState {
+            info: self.info.clone(),
+            response_code: self.status,
+            properties: std::mem::take(&mut self.properties),
+            ..StreamState::default()
+        };
+        let map = if response { &mut state.response_headers } else { &mut state.request_headers };
+        *map = std::mem::take(headers);
+        state
+    }
+
+    /// Takes `headers` and properties back out of a callback's state.
+    fn restore(&mut self, state: &mut StreamState, headers: &mut HeaderPairs, response: bool, modified: &mut bool) {
+        let map = if response { &mut state.response_headers } else { &mut state.request_headers };
+        *headers = std::mem::take(map);
+        self.properties = std::mem::take(&mut state.properties);
+        *modified |= state.headers_modified;
+    }
+
+    /// The namespace calls without one go to: the Ingress's.
+    fn namespace(&self) -> Option<String> {
+        self.info.ingress.split_once('/').map(|(ns, _)| ns.to_string())
+    }
+
+    /// Runs plugin `i`'s headers callback. A plugin that pauses after
+    /// dispatching calls is held until it resumes (or answers) from a
+    /// call's response; with nothing pending, a pause does not hold.
+    async fn run_headers(
+        &mut self,
+        i: usize,
+        response: bool,
+        headers: &mut HeaderPairs,
+        end_of_stream: bool,
+        modified: &mut bool,
+    ) -> Step {
+        let Some((generation, context)) = self.contexts[i] else { return Step::Next };
+        let spec = self.chain.plugins[i].clone();
+        let mut state = Some(self.state(headers, response));
+        let result = with_vm(&spec, Some(generation), |vm| {
+            let (back, action) = vm.on_headers(context, response, state.take().unwrap_or_default(), end_of_stream);
+            state = Some(back);
+            action.map(|a| (a, vm.take_calls()))
+        });
+        let mut st = state.unwrap_or_default();
+        self.restore(&mut st, headers, response, modified);
+        let (action, calls) = match result {
+            Ok((done, _)) => done,
+            Err(e) => return self.failed(i, &e),
+        };
+        if let Some(local) = st.local_response {
+            return Step::Stop(Verdict::Respond(local));
+        }
+        let namespace = self.namespace();
+        if action != abi::ACTION_PAUSE || calls.is_empty() {
+            for call in calls {
+                deliver_later(spec.clone(), generation, call, namespace.clone());
+            }
+            return Step::Next;
+        }
+        let mut pending: std::collections::VecDeque<_> =
+            calls.into_iter().map(|c| start_call(&spec, c, namespace.as_deref())).collect();
+        while let Some((token, call)) = pending.pop_front() {
+            let answer = call.await.unwrap_or_default();
+            let mut state = Some(self.state(headers, response));
+            let result = with_vm(&spec, Some(generation), |vm| {
+                let (back, r) = vm.on_http_call_response(token, answer, state.take());
+                state = back;
+                r.map(|_| vm.take_calls())
+            });
+            let mut st = state.unwrap_or_default();
+            self.restore(&mut st, headers, response, modified);
+            match result {
+                Ok((more, _)) => pending.extend(more.into_iter().map(|c| start_call(&spec, c, namespace.as_deref()))),
+                Err(e) => return self.failed(i, &e),
+            }
+            if let Some(local) = st.local_response {
+                return Step::Stop(Verdict::Respond(local));
+            }
+            if st.resumed {
+                break;
+            }
+        }
+        // Calls still running after the resume answer the root context.
+        for (token, call) in pending {
+            let spec = spec.clone();
+            tokio::spawn(async move {
+                let answer = call.await.unwrap_or_default();
+                answer_root(&spec, generation, token, answer, None);
+            });
+        }
+        Step::Next
     }
 
     /// Runs a piece of request (or response) body through the body

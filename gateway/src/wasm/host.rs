@@ -5,11 +5,12 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use wasmtime::{Caller, Extern, Linker, ResourceLimiter};
 
 use super::abi::{self, HeaderPairs, Status};
+use super::callout::{HttpCall, HttpCallResponse, ServiceTarget};
 use super::metrics::{self, MetricKind, PluginMetric};
 use super::shared;
 
@@ -53,6 +54,8 @@ pub struct StreamState {
     /// buffer they are: request or response.
     pub body: Vec<u8>,
     pub body_kind: Option<i32>,
+    /// The plugin resumed the stream it had paused (`proxy_continue_stream`).
+    pub resumed: bool,
 }
 
 /// Everything host functions can reach for one plugin instance.
@@ -67,6 +70,13 @@ pub struct HostState {
     pub memory_limit: usize,
     /// Set when the instance asked for more memory than its cap.
     pub memory_exhausted: bool,
+    /// Calls dispatched by the running callback, sent once it returns.
+    pub calls: Vec<HttpCall>,
+    next_token: u32,
+    /// The response `proxy_on_http_call_response` is reading.
+    pub call_response: Option<HttpCallResponse>,
+    /// How often `proxy_on_tick` is wanted.
+    pub tick_period: Option<Duration>,
 }
 
 impl HostState {
@@ -79,6 +89,10 @@ impl HostState {
             metrics: Vec::new(),
             memory_limit,
             memory_exhausted: false,
+            calls: Vec::new(),
+            next_token: 1,
+            call_response: None,
+            tick_period: None,
         }
     }
 }
@@ -165,6 +179,9 @@ fn splice(body: &mut Vec<u8>, start: usize, size: usize, data: &[u8]) {
 }
 
 fn header_map(state: &mut HostState, map: i32) -> Option<&mut HeaderPairs> {
+    if map == abi::MAP_HTTP_CALL_RESPONSE_HEADERS {
+        return state.call_response.as_mut().map(|r| &mut r.headers);
+    }
     let stream = state.stream.as_mut()?;
     stream_map(stream, map)
 }
@@ -223,6 +240,9 @@ fn log_level_now() -> i32 {
     }
 }
 
+/// A bound on the calls one callback may dispatch.
+const MAX_CALLS_PER_CALLBACK: usize = 64;
+
 /// Adds every `env` function implemented here.
 pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     const ENV: &str = "env";
@@ -258,10 +278,8 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
             Err(s) => s as i32,
         }
     })?;
-    linker.func_wrap(ENV, "proxy_set_tick_period_milliseconds", move |c: Caller<'_, HostState>, period: i32| {
-        if period > 0 {
-            tracing::warn!(plugin = %c.data().plugin_name, "tick timers are not supported yet; on_tick will not be called");
-        }
+    linker.func_wrap(ENV, "proxy_set_tick_period_milliseconds", move |mut c: Caller<'_, HostState>, period: i32| {
+        c.data_mut().tick_period = (period > 0).then(|| Duration::from_millis(period as u32 as u64));
         ok
     })?;
     linker.func_wrap(
@@ -271,6 +289,10 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
             let data: Arc<[u8]> = match kind {
                 abi::BUFFER_PLUGIN_CONFIGURATION => c.data().plugin_config.clone(),
                 abi::BUFFER_VM_CONFIGURATION => Arc::from(&[][..]),
+                abi::BUFFER_HTTP_CALL_RESPONSE_BODY => match &c.data().call_response {
+                    Some(r) => Arc::from(&r.body[..]),
+                    None => return Ok(Status::NotFound as i32),
+                },
                 _ => match c.data_mut().stream.as_mut() {
                     // Taken out of the store while the guest allocates, then put back.
                     Some(s) if s.body_kind == Some(kind) => {
@@ -475,12 +497,76 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
             }
         },
     )?;
-    // Streams resume by themselves once a callback returns (no stream is
-    // ever held paused yet), so these acknowledge and do nothing.
-    linker.func_wrap(ENV, "proxy_continue_stream", move |_: Caller<'_, HostState>, _: i32| ok)?;
-    linker.func_wrap(ENV, "proxy_close_stream", move |_: Caller<'_, HostState>, _: i32| ok)?;
-    linker.func_wrap(ENV, "proxy_continue_request", move |_: Caller<'_, HostState>| ok)?;
-    linker.func_wrap(ENV, "proxy_continue_response", move |_: Caller<'_, HostState>| ok)?;
+    // Resuming marks the stream; the chain acts on it once the callback
+    // returns (a stream is only ever held for a pending call).
+    fn resume(c: &mut Caller<'_, HostState>) -> i32 {
+        match c.data_mut().stream.as_mut() {
+            Some(s) => {
+                s.resumed = true;
+                Status::Ok as i32
+            }
+            None => Status::NotFound as i32,
+        }
+    }
+    linker.func_wrap(ENV, "proxy_continue_stream", move |mut c: Caller<'_, HostState>, kind: i32| match kind {
+        abi::STREAM_REQUEST | abi::STREAM_RESPONSE => resume(&mut c),
+        _ => Status::BadArgument as i32,
+    })?;
+    linker.func_wrap(ENV, "proxy_continue_request", move |mut c: Caller<'_, HostState>| resume(&mut c))?;
+    linker.func_wrap(ENV, "proxy_continue_response", move |mut c: Caller<'_, HostState>| resume(&mut c))?;
+    // HTTP/1.1 cannot reset one request: closing answers 503 and closes
+    // the client's connection.
+    linker.func_wrap(ENV, "proxy_close_stream", move |mut c: Caller<'_, HostState>, _kind: i32| {
+        match c.data_mut().stream.as_mut() {
+            Some(s) => {
+                let headers = vec![("connection".to_string(), b"close".to_vec())];
+                s.local_response = Some(LocalResponse { status: 503, headers, body: Vec::new() });
+                ok
+            }
+            None => Status::NotFound as i32,
+        }
+    })?;
+    linker.func_wrap(
+        ENV,
+        "proxy_http_call",
+        move |mut c: Caller<'_, HostState>,
+              up: i32,
+              up_len: i32,
+              hp: i32,
+              hs: i32,
+              bp: i32,
+              bs: i32,
+              _tp: i32,
+              _ts: i32,
+              timeout_ms: i32,
+              ret_token: i32| {
+            let (upstream, headers, body) =
+                match (read_guest(&mut c, up, up_len), read_guest(&mut c, hp, hs), read_guest(&mut c, bp, bs)) {
+                    (Ok(u), Ok(h), Ok(b)) => (u, h, b),
+                    (Err(s), _, _) | (_, Err(s), _) | (_, _, Err(s)) => return s as i32,
+                };
+            let Some(target) = ServiceTarget::parse(&String::from_utf8_lossy(&upstream)) else {
+                return Status::BadArgument as i32;
+            };
+            let Some(headers) = abi::decode_map(&headers) else { return Status::BadArgument as i32 };
+            let has = |name: &str| headers.iter().any(|(k, v)| k == name && !v.is_empty());
+            if !(has(":method") && has(":path")) {
+                return Status::BadArgument as i32;
+            }
+            let state = c.data_mut();
+            if state.calls.len() >= MAX_CALLS_PER_CALLBACK {
+                return Status::InternalFailure as i32;
+            }
+            let token = state.next_token;
+            state.next_token = state.next_token.wrapping_add(1).max(1);
+            let timeout = Duration::from_millis(u64::from(timeout_ms as u32).clamp(1, 60_000));
+            state.calls.push(HttpCall { token, target, headers, body, timeout });
+            match write_guest(&mut c, ret_token, &token.to_le_bytes()) {
+                Ok(()) => ok,
+                Err(s) => s as i32,
+            }
+        },
+    )?;
     linker.func_wrap(ENV, "proxy_set_effective_context", move |_: Caller<'_, HostState>, _: i32| ok)?;
     linker.func_wrap(ENV, "proxy_done", move |_: Caller<'_, HostState>| ok)?;
     linker.func_wrap(

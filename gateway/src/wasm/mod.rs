@@ -4,6 +4,7 @@
 //! contexts (Envoy's VM-per-worker model).
 
 pub mod abi;
+pub mod callout;
 pub mod chain;
 pub mod host;
 pub mod metrics;
@@ -47,6 +48,8 @@ pub struct PluginRuntime {
     linker: Linker<HostState>,
     pub opts: RuntimeOptions,
     stop_ticker: Arc<AtomicBool>,
+    /// Sends plugins' `http_call`s; set once the proxy exists.
+    callout: std::sync::OnceLock<Arc<dyn callout::CallOut>>,
 }
 
 impl Drop for PluginRuntime {
@@ -75,7 +78,16 @@ impl PluginRuntime {
                 ticker_engine.increment_epoch();
             }
         })?;
-        Ok(Arc::new(Self { engine, linker, opts, stop_ticker }))
+        Ok(Arc::new(Self { engine, linker, opts, stop_ticker, callout: std::sync::OnceLock::new() }))
+    }
+
+    /// Wires plugin calls to the proxy (once; later calls are ignored).
+    pub fn set_callout(&self, out: Arc<dyn callout::CallOut>) {
+        let _ = self.callout.set(out);
+    }
+
+    pub fn callout(&self) -> Option<&Arc<dyn callout::CallOut>> {
+        self.callout.get()
     }
 
     pub fn engine(&self) -> &Engine {
@@ -147,6 +159,10 @@ impl Plugins {
         problems: Vec<crate::diagnostics::Diagnostic>,
     ) -> Self {
         Self { runtime, registry, problems, resolved: Default::default() }
+    }
+
+    pub fn runtime(&self) -> &Arc<PluginRuntime> {
+        &self.runtime
     }
 
     pub fn registry(&self) -> &registry::PluginRegistry {

@@ -4,10 +4,12 @@
 //! exhaustion poisons the instance, which is then dropped.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use wasmtime::{Instance, Store, Trap, TypedFunc};
 
 use super::PluginRuntime;
+use super::callout::{HttpCall, HttpCallResponse};
 use super::host::{HostState, StreamState};
 use super::registry::Plugin;
 
@@ -41,12 +43,17 @@ impl VmError {
     }
 }
 
+/// `proxy_on_http_call_response(root, token, headers, body size, trailers)`.
+type CallResponseFn = TypedFunc<(i32, i32, i32, i32, i32), ()>;
+
 struct Exports {
     context_create: TypedFunc<(i32, i32), ()>,
     request_headers: Option<TypedFunc<(i32, i32, i32), i32>>,
     response_headers: Option<TypedFunc<(i32, i32, i32), i32>>,
     request_body: Option<TypedFunc<(i32, i32, i32), i32>>,
     response_body: Option<TypedFunc<(i32, i32, i32), i32>>,
+    tick: Option<TypedFunc<i32, ()>>,
+    http_call_response: Option<CallResponseFn>,
     done: Option<TypedFunc<i32, i32>>,
     log: Option<TypedFunc<i32, ()>>,
     delete: Option<TypedFunc<i32, ()>>,
@@ -111,6 +118,8 @@ impl PluginVm {
             response_headers: typed!("proxy_on_response_headers"),
             request_body: typed!("proxy_on_request_body"),
             response_body: typed!("proxy_on_response_body"),
+            tick: typed!("proxy_on_tick"),
+            http_call_response: typed!("proxy_on_http_call_response"),
             done: typed!("proxy_on_done"),
             log: typed!("proxy_on_log"),
             delete: typed!("proxy_on_delete"),
@@ -200,6 +209,40 @@ impl PluginVm {
         });
         let stream = self.store.data_mut().stream.take().unwrap_or_default();
         (stream, result)
+    }
+
+    /// Takes the calls the last callbacks dispatched.
+    pub fn take_calls(&mut self) -> Vec<HttpCall> {
+        std::mem::take(&mut self.store.data_mut().calls)
+    }
+
+    /// How often the plugin asked for `proxy_on_tick`.
+    pub fn tick_period(&self) -> Option<Duration> {
+        self.store.data().tick_period
+    }
+
+    /// Runs `proxy_on_tick` on the root context.
+    pub fn on_tick(&mut self) -> Result<(), VmError> {
+        self.call(|s, e| e.tick.as_ref().map(|f| f.call(s, ROOT_ID)).transpose()).map(|_| ())
+    }
+
+    /// Delivers a call's response (`proxy_on_http_call_response`, on the
+    /// root context as Envoy does), with the stream that made the call in
+    /// the store when it is still waiting; returns that stream back.
+    pub fn on_http_call_response(
+        &mut self,
+        token: u32,
+        response: HttpCallResponse,
+        stream: Option<StreamState>,
+    ) -> (Option<StreamState>, Result<(), VmError>) {
+        let args = (ROOT_ID, token as i32, response.headers.len() as i32, response.body.len() as i32, 0);
+        let state = self.store.data_mut();
+        state.stream = stream;
+        state.call_response = Some(response);
+        let result = self.call(|s, e| e.http_call_response.as_ref().map(|f| f.call(s, args)).transpose());
+        let state = self.store.data_mut();
+        state.call_response = None;
+        (state.stream.take(), result.map(|_| ()))
     }
 
     /// Ends a context: `proxy_on_done`, `proxy_on_log`, `proxy_on_delete`
