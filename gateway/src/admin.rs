@@ -40,6 +40,10 @@ fn respond(status: &watch::Receiver<ConfigStatus>, req: &Request<Incoming>) -> R
             for (plugin, reason, n) in crate::wasm::chain::failure_counts() {
                 let _ = writeln!(out, "wasmgress_plugin_failures_total{{plugin=\"{plugin}\",reason=\"{reason}\"}} {n}");
             }
+            out.push_str("# HELP wasmgress_plugin_instances Live plugin instances (one per plugin configuration per worker in use).\n# TYPE wasmgress_plugin_instances gauge\n");
+            for (plugin, n) in crate::wasm::vm::instance_counts() {
+                let _ = writeln!(out, "wasmgress_plugin_instances{{plugin=\"{plugin}\"}} {n}");
+            }
             crate::wasm::metrics::render(&mut out);
             (StatusCode::OK, out)
         }

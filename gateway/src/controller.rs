@@ -69,9 +69,30 @@ pub async fn run(
     plugins: Arc<dyn PluginResolver>,
     routes: Arc<ArcSwap<RouteTable>>,
     status: watch::Sender<ConfigStatus>,
+    mut plugin_changes: Option<watch::Receiver<u64>>,
 ) {
     let status = Arc::new(status);
-    while snapshots.changed().await.is_ok() {
+    loop {
+        // New plugin modules mean new specs for the same objects.
+        let plugins_changed = async {
+            match plugin_changes.as_mut() {
+                Some(rx) => rx.changed().await.is_ok(),
+                None => std::future::pending().await,
+            }
+        };
+        let plugins_gone = tokio::select! {
+            r = snapshots.changed() => {
+                if r.is_err() {
+                    return;
+                }
+                false
+            }
+            ok = plugins_changed => !ok,
+        };
+        if plugins_gone {
+            plugin_changes = None;
+            continue;
+        }
         let snapshot = snapshots.borrow_and_update().clone();
         let (opts, plugins, routes, status) = (opts.clone(), plugins.clone(), routes.clone(), status.clone());
         // Translation is CPU work: keep it off the threads serving requests.

@@ -18,8 +18,8 @@ use crate::proxy::server::ListenerOptions;
 use crate::proxy::workers;
 use crate::routing::RouteTable;
 use crate::source::files::FileSource;
+use crate::source::watch::DirWatch;
 use crate::translate::{NoPlugins, PluginResolver, TranslateOptions};
-use crate::wasm::registry::PluginRegistry;
 use crate::wasm::{PluginRuntime, Plugins, RuntimeOptions};
 
 /// Everything a gateway needs to start.
@@ -99,6 +99,7 @@ impl Gateway {
         let mut source = FileSource::new(&cfg.manifests);
         let first = source.load().map_err(|source| StartError::Manifests { dir: cfg.manifests.clone(), source })?;
         let routes = Arc::new(ArcSwap::from_pointee(RouteTable::default()));
+        let mut installed = None;
         let plugins: Arc<dyn PluginResolver> = match &cfg.plugins {
             None => Arc::new(NoPlugins),
             Some(p) => {
@@ -110,8 +111,9 @@ impl Gateway {
                 {
                     tracing::warn!(dir = %cache.display(), error = %e, "cannot create the plugin cache directory");
                 }
-                let (registry, problems) = PluginRegistry::load_dir(&runtime, &p.dir, p.cache.as_deref());
-                Arc::new(Plugins::new(runtime, registry, problems))
+                let loaded = Arc::new(Plugins::load(runtime, p.dir.clone(), p.cache.clone()));
+                installed = Some((loaded.clone(), p.dir.clone()));
+                loaded
             }
         };
         let (status_tx, status) = watch::channel(ConfigStatus::default());
@@ -126,7 +128,19 @@ impl Gateway {
 
         let (snapshot_tx, snapshot_rx) = watch::channel(first);
         tokio::spawn(source.watch(snapshot_tx, cfg.rescan_interval));
-        tokio::spawn(controller::run(snapshot_rx, cfg.translate.clone(), plugins, routes.clone(), status_tx));
+        let plugin_changes = installed.map(|(plugins, dir)| {
+            let (tx, rx) = watch::channel(0);
+            tokio::spawn(watch_plugins(plugins, dir, cfg.rescan_interval, tx));
+            rx
+        });
+        tokio::spawn(controller::run(
+            snapshot_rx,
+            cfg.translate.clone(),
+            plugins,
+            routes.clone(),
+            status_tx,
+            plugin_changes,
+        ));
 
         let (shutdown, shutdown_rx) = watch::channel(false);
         let workers =
@@ -164,6 +178,27 @@ impl Gateway {
     pub async fn wait(self) {
         for w in self.workers {
             let _ = w.await;
+        }
+    }
+}
+
+/// Reloads the plugin directory when it changes, counting each change
+/// that matters on `changes`, until the controller stops listening.
+async fn watch_plugins(plugins: Arc<Plugins>, dir: PathBuf, rescan: Duration, changes: watch::Sender<u64>) {
+    let mut watch = DirWatch::new(&dir, "plugin", rescan);
+    loop {
+        tokio::select! {
+            () = watch.changed() => {}
+            _ = changes.closed() => return,
+        }
+        let plugins = plugins.clone();
+        // Compiling is CPU work: off the serving threads.
+        match tokio::task::spawn_blocking(move || plugins.reload()).await {
+            Ok(true) => {
+                changes.send_modify(|n| *n += 1);
+            }
+            Ok(false) => {}
+            Err(e) => tracing::error!(error = %e, "reloading plugins failed; the loaded ones keep serving"),
         }
     }
 }

@@ -362,3 +362,35 @@ async fn timers_shared_data_metrics_and_properties_reach_a_plugin() {
     assert_eq!(exported as usize, b.seen().len(), "one count per request, summed over instances");
     gw.shutdown();
 }
+
+#[tokio::test]
+async fn the_plugin_directory_is_watched_and_a_broken_module_keeps_the_last_good_one() {
+    let b = Backend::start("b").await;
+    let plugins = plugin_dir(&[("headers", "test_headers")]);
+    let dir = TempDir::new();
+    dir.write("svc.yaml", &service("s", &[b.addr]));
+    let list = "- name: headers\n  config: {deny_path: /admin}";
+    dir.write("ing.yaml", &annotated_ingress("i", "deny.com", "s", &plugins_annotation(list)));
+    dir.write("late.yaml", &annotated_ingress("late", "late.com", "s", &plugins_annotation("- name: late")));
+    let gw = start_with_plugins(&dir, &plugins).await;
+    assert!(problems(&gw, "default/late").iter().any(|m| m.contains("\"late\" is not installed")));
+
+    // A module cut short (a copy caught half-way) does not take the plugin away.
+    let before = generation(&gw);
+    std::fs::write(plugins.path().join("headers.wasm"), b"\0asm\x01\0\0\0garbage").unwrap();
+    wait_past(&gw, before).await;
+    let all = gw.status().borrow().diagnostics.clone();
+    assert!(all.iter().any(|d| d.message.contains("still serving the version with sha256")), "{all:?}");
+    assert_eq!(get(gw.http_addr(), "deny.com", "/admin").await.status, StatusCode::FORBIDDEN);
+
+    // Installing the missing plugin brings the Ingress that wanted it in.
+    let before = generation(&gw);
+    std::fs::copy(built_plugins().join("test_noop.wasm"), plugins.path().join("late.wasm")).unwrap();
+    wait_past(&gw, before).await;
+    eventually("the late plugin is picked up", || async {
+        get(gw.http_addr(), "late.com", "/").await.status == StatusCode::OK
+    })
+    .await;
+    assert!(problems(&gw, "default/late").is_empty());
+    gw.shutdown();
+}

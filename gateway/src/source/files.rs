@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use notify::{RecursiveMode, Watcher};
 use serde_json::Value;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use super::Snapshot;
+use super::watch::DirWatch;
 use crate::cluster::{Accepted, ClusterState};
 use crate::diagnostics::Diagnostic;
 
@@ -67,37 +67,10 @@ impl FileSource {
     /// events, coalesced; plus a periodic rescan in case events are lost,
     /// e.g. when the directory is replaced), publishing each new snapshot.
     pub async fn watch(mut self, tx: watch::Sender<Snapshot>, rescan: Duration) {
-        let (event_tx, mut events) = mpsc::channel::<()>(1);
-        let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-            // Reading the files is itself an event (open, access): reacting
-            // to it would reload forever.
-            if res.is_ok_and(|e| !matches!(e.kind, notify::EventKind::Access(_))) {
-                let _ = event_tx.try_send(());
-            }
-        });
-        let _watcher = match watcher {
-            Ok(mut w) => match w.watch(&self.dir, RecursiveMode::Recursive) {
-                Ok(()) => Some(w),
-                Err(e) => {
-                    tracing::warn!(dir = %self.dir.display(), error = %e, "cannot watch the manifest directory; rescanning periodically");
-                    None
-                }
-            },
-            Err(e) => {
-                tracing::warn!(error = %e, "no filesystem notifications; rescanning periodically");
-                None
-            }
-        };
-        let mut ticker = tokio::time::interval(rescan);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut dir = DirWatch::new(&self.dir, "manifest", rescan);
         loop {
             tokio::select! {
-                Some(()) = events.recv() => {
-                    // Editors and `kubectl cp` write in bursts: wait for quiet.
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    while events.try_recv().is_ok() {}
-                }
-                _ = ticker.tick() => {}
+                () = dir.changed() => {}
                 _ = tx.closed() => return,
             }
             match self.load() {

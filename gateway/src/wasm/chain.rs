@@ -87,6 +87,32 @@ struct WorkerVm {
 thread_local! {
     // Each worker thread keeps its own instances: no lock, no sharing.
     static VMS: RefCell<HashMap<u64, WorkerVm>> = RefCell::new(HashMap::new());
+    static SWEEPER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// How often a worker drops the instances of specs no route uses any more
+/// (replaced modules, removed Ingresses) when no new instance does it first.
+const SWEEP_PERIOD: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Drops this worker's instances whose spec is gone.
+fn sweep() {
+    VMS.with(|cell| cell.borrow_mut().retain(|_, w| w.spec.strong_count() > 0));
+}
+
+/// Starts this worker's periodic sweep, once.
+fn start_sweeper() {
+    if SWEEPER.replace(true) {
+        return;
+    }
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn(async {
+            let mut every = tokio::time::interval(SWEEP_PERIOD);
+            loop {
+                every.tick().await;
+                sweep();
+            }
+        });
+    }
 }
 
 /// Runs `f` on this worker's instance of `spec` (created on first use).
@@ -105,6 +131,7 @@ fn with_vm<T>(
             }
             // Instances of specs no route uses any more go with this sweep.
             vms.retain(|_, w| w.spec.strong_count() > 0);
+            start_sweeper();
             let vm = PluginVm::new(&spec.runtime, &spec.plugin, spec.config.clone())?;
             let generation = NEXT_GENERATION.fetch_add(1, Ordering::Relaxed);
             if vm.tick_period().is_some() {

@@ -13,14 +13,20 @@ mod shared;
 pub mod vm;
 mod wasi;
 
+use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::sync::Arc;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use wasmtime::{Config, Engine, ExternType, InstanceAllocationStrategy, InstancePre, Linker, Module, Val, ValType};
 
+use arc_swap::ArcSwap;
 use host::HostState;
+
+use crate::diagnostics::Diagnostic;
+use crate::translate::PluginRequest;
 
 /// Limits the operator sets on plugins.
 #[derive(Debug, Clone)]
@@ -144,44 +150,77 @@ impl PluginRuntime {
 /// reconfigurations that do not touch it.
 pub struct Plugins {
     runtime: Arc<PluginRuntime>,
-    registry: registry::PluginRegistry,
-    problems: Vec<crate::diagnostics::Diagnostic>,
-    resolved: std::sync::Mutex<
-        std::collections::HashMap<crate::translate::PluginRequest, Result<Arc<chain::PluginSpec>, String>>,
-    >,
+    dir: PathBuf,
+    cache: Option<PathBuf>,
+    registry: ArcSwap<registry::PluginRegistry>,
+    /// What went wrong loading the directory, last time it was read.
+    problems: Mutex<Vec<Diagnostic>>,
+    resolved: Mutex<HashMap<PluginRequest, Result<Arc<chain::PluginSpec>, String>>>,
 }
 
 impl Plugins {
-    /// `problems`: what went wrong loading the registry.
-    pub fn new(
-        runtime: Arc<PluginRuntime>,
-        registry: registry::PluginRegistry,
-        problems: Vec<crate::diagnostics::Diagnostic>,
-    ) -> Self {
-        Self { runtime, registry, problems, resolved: Default::default() }
+    /// Loads every plugin in `dir`.
+    pub fn load(runtime: Arc<PluginRuntime>, dir: PathBuf, cache: Option<PathBuf>) -> Self {
+        let (registry, problems) = registry::PluginRegistry::load_dir(&runtime, &dir, cache.as_deref(), None);
+        Self {
+            runtime,
+            dir,
+            cache,
+            registry: ArcSwap::from_pointee(registry),
+            problems: Mutex::new(problems),
+            resolved: Default::default(),
+        }
+    }
+
+    /// Reads the directory again, compiling only modules that changed.
+    /// Returns whether anything did: then the routes must be translated
+    /// again, and new requests get the new modules (requests in flight
+    /// finish on the instances they started on).
+    pub fn reload(&self) -> bool {
+        let old = self.registry.load_full();
+        let (new, problems) =
+            registry::PluginRegistry::load_dir(&self.runtime, &self.dir, self.cache.as_deref(), Some(&old));
+        let changed = new.changed_since(&old);
+        let mut known = lock(&self.problems);
+        if changed.is_empty() && *known == problems {
+            return false;
+        }
+        for name in &changed {
+            tracing::info!(plugin = %name, "plugin module changed; new requests use the new version");
+        }
+        self.registry.store(Arc::new(new));
+        *known = problems;
+        lock(&self.resolved).retain(|request, _| !changed.contains(&request.name));
+        true
     }
 
     pub fn runtime(&self) -> &Arc<PluginRuntime> {
         &self.runtime
     }
 
-    pub fn registry(&self) -> &registry::PluginRegistry {
-        &self.registry
+    pub fn registry(&self) -> Arc<registry::PluginRegistry> {
+        self.registry.load_full()
     }
 }
 
+/// A lock whose holder cannot leave it half-updated: poisoning is moot.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 impl crate::translate::PluginResolver for Plugins {
-    fn diagnostics(&self) -> Vec<crate::diagnostics::Diagnostic> {
-        self.problems.clone()
+    fn diagnostics(&self) -> Vec<Diagnostic> {
+        lock(&self.problems).clone()
     }
 
-    fn resolve(&self, request: &crate::translate::PluginRequest) -> Result<Arc<chain::PluginSpec>, String> {
-        if let Some(hit) = self.resolved.lock().ok().and_then(|r| r.get(request).cloned()) {
+    fn resolve(&self, request: &PluginRequest) -> Result<Arc<chain::PluginSpec>, String> {
+        if let Some(hit) = lock(&self.resolved).get(request).cloned() {
             return hit;
         }
+        let registry = self.registry.load();
         let result = (|| {
-            let plugin = self.registry.get(&request.name).ok_or_else(|| {
-                format!("plugin {:?} is not installed (installed: {})", request.name, self.registry.names().join(", "))
+            let plugin = registry.get(&request.name).ok_or_else(|| {
+                format!("plugin {:?} is not installed (installed: {})", request.name, registry.names().join(", "))
             })?;
             if let Some(pin) = &request.sha256
                 && *pin != plugin.sha256
@@ -197,9 +236,7 @@ impl crate::translate::PluginResolver for Plugins {
                 self.runtime.clone(),
             )))
         })();
-        if let Ok(mut r) = self.resolved.lock() {
-            r.insert(request.clone(), result.clone());
-        }
+        lock(&self.resolved).insert(request.clone(), result.clone());
         result
     }
 }

@@ -42,6 +42,23 @@ impl PluginRegistry {
         self.plugins.get(name)
     }
 
+    /// Names whose module differs between `self` and `other` (changed,
+    /// added or removed).
+    pub fn changed_since(&self, other: &PluginRegistry) -> Vec<String> {
+        let differs = |a: &Self, b: &Self| {
+            a.plugins
+                .iter()
+                .filter(|(n, p)| b.get(n).is_none_or(|q| q.sha256 != p.sha256))
+                .map(|(n, _)| n.clone())
+                .collect::<Vec<_>>()
+        };
+        let mut names = differs(self, other);
+        names.extend(differs(other, self));
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
     pub fn names(&self) -> Vec<&str> {
         let mut names: Vec<&str> = self.plugins.keys().map(String::as_str).collect();
         names.sort_unstable();
@@ -49,8 +66,14 @@ impl PluginRegistry {
     }
 
     /// Loads every `*.wasm` in `dir`. A module that does not compile, or is
-    /// not a Proxy-Wasm plugin, is left out with a diagnostic.
-    pub fn load_dir(runtime: &PluginRuntime, dir: &Path, cache: Option<&Path>) -> (Self, Vec<Diagnostic>) {
+    /// not a Proxy-Wasm plugin, is left out with a diagnostic. Modules
+    /// unchanged since `previous` (same name and digest) are reused as they are.
+    pub fn load_dir(
+        runtime: &PluginRuntime,
+        dir: &Path,
+        cache: Option<&Path>,
+        previous: Option<&PluginRegistry>,
+    ) -> (Self, Vec<Diagnostic>) {
         let mut registry = PluginRegistry::default();
         let mut diagnostics = Vec::new();
         let Ok(entries) = std::fs::read_dir(dir) else {
@@ -61,21 +84,46 @@ impl PluginRegistry {
         paths.sort();
         for path in paths.into_iter().filter(|p| p.extension().is_some_and(|e| e == "wasm")) {
             let Some(name) = path.file_stem().and_then(|s| s.to_str()).map(str::to_string) else { continue };
-            match load(runtime, &name, &path, cache) {
+            let bytes = match std::fs::read(&path) {
+                Ok(b) => b,
+                Err(e) => {
+                    diagnostics.push(Diagnostic::rejected("plugin", path.display(), format!("cannot be read: {e}")));
+                    continue;
+                }
+            };
+            let sha256 = hex(&Sha256::digest(&bytes));
+            if let Some(same) = previous.and_then(|p| p.get(&name)).filter(|p| p.sha256 == sha256) {
+                registry.plugins.insert(name, same.clone());
+                continue;
+            }
+            match load(runtime, &name, &bytes, sha256, cache) {
                 Ok(p) => {
                     tracing::info!(plugin = %name, sha256 = %p.sha256, "plugin loaded");
                     registry.plugins.insert(name, Arc::new(p));
                 }
-                Err(e) => diagnostics.push(Diagnostic::rejected("plugin", path.display(), e)),
+                // A module half-way through being copied in must not take
+                // its plugin away: the last good version stays until it loads.
+                Err(e) => match previous.and_then(|p| p.get(&name)) {
+                    Some(old) => {
+                        let kept = format!("{e}; still serving the version with sha256 {}", old.sha256);
+                        diagnostics.push(Diagnostic::rejected("plugin", path.display(), kept));
+                        registry.plugins.insert(name, old.clone());
+                    }
+                    None => diagnostics.push(Diagnostic::rejected("plugin", path.display(), e)),
+                },
             }
         }
         (registry, diagnostics)
     }
 }
 
-fn load(runtime: &PluginRuntime, name: &str, path: &Path, cache: Option<&Path>) -> Result<Plugin, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot be read: {e}"))?;
-    let sha256 = hex(&Sha256::digest(&bytes));
+fn load(
+    runtime: &PluginRuntime,
+    name: &str,
+    bytes: &[u8],
+    sha256: String,
+    cache: Option<&Path>,
+) -> Result<Plugin, String> {
     let engine = runtime.engine();
     let cached = cache.map(|dir| dir.join(format!("{sha256}-{:016x}.cwasm", runtime.engine_fingerprint())));
     // SAFETY: the cache directory is the operator's, written only by this
@@ -84,7 +132,7 @@ fn load(runtime: &PluginRuntime, name: &str, path: &Path, cache: Option<&Path>) 
     let module = match from_cache {
         Some(m) => m,
         None => {
-            let m = Module::new(engine, &bytes).map_err(|e| format!("is not a valid WebAssembly module: {e:#}"))?;
+            let m = Module::new(engine, bytes).map_err(|e| format!("is not a valid WebAssembly module: {e:#}"))?;
             if let (Some(p), Ok(serialized)) = (&cached, m.serialize()) {
                 let tmp = p.with_extension("tmp");
                 if std::fs::write(&tmp, serialized).and_then(|()| std::fs::rename(&tmp, p)).is_err() {

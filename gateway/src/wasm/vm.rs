@@ -62,7 +62,36 @@ struct Exports {
 /// The root context id of every instance: one plugin per instance.
 const ROOT_ID: i32 = 1;
 
+/// Live instances by plugin name, for `wasmgress_plugin_instances`.
+static INSTANCES: std::sync::Mutex<std::collections::BTreeMap<Arc<str>, usize>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+/// Live instances of each plugin that has any.
+pub fn instance_counts() -> Vec<(Arc<str>, usize)> {
+    let counts = INSTANCES.lock().unwrap_or_else(|e| e.into_inner());
+    counts.iter().filter(|(_, n)| **n > 0).map(|(p, n)| (p.clone(), *n)).collect()
+}
+
+/// Counts one instance for as long as it lives.
+struct Counted(Arc<str>);
+
+impl Counted {
+    fn new(plugin: Arc<str>) -> Self {
+        *INSTANCES.lock().unwrap_or_else(|e| e.into_inner()).entry(plugin.clone()).or_default() += 1;
+        Self(plugin)
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        if let Some(n) = INSTANCES.lock().unwrap_or_else(|e| e.into_inner()).get_mut(&self.0) {
+            *n = n.saturating_sub(1);
+        }
+    }
+}
+
 pub struct PluginVm {
+    _counted: Counted,
     store: Store<HostState>,
     exports: Exports,
     next_context: i32,
@@ -124,7 +153,13 @@ impl PluginVm {
             log: typed!("proxy_on_log"),
             delete: typed!("proxy_on_delete"),
         };
-        let mut vm = PluginVm { store, exports, next_context: ROOT_ID + 1, deadline_ticks };
+        let mut vm = PluginVm {
+            _counted: Counted::new(plugin.name.clone()),
+            store,
+            exports,
+            next_context: ROOT_ID + 1,
+            deadline_ticks,
+        };
         vm.store.data_mut().captured_logs = Some(Vec::new());
         vm.call(|s, e| e.context_create.call(s, (ROOT_ID, 0)))?;
         if let Some(f) = vm_start
