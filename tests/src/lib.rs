@@ -79,7 +79,8 @@ pub struct Seen {
 /// A real HTTP backend on loopback that records what it receives and
 /// answers with its name. Paths with special behaviour:
 /// `/slow/MS` answers after MS milliseconds; `/stream/N` streams N chunks,
-/// one every 20 ms; `/echo` answers with the request body; `/close` closes
+/// one every 20 ms; `/echo` answers with the request body (its trailers as
+/// `x-echo-trailer-*` headers); `/close` closes
 /// the connection after answering.
 pub struct Backend {
     pub name: String,
@@ -139,6 +140,7 @@ async fn backend_respond(
     });
     let path = req.uri().path().to_string();
     let text = |s: String| Full::new(Bytes::from(s)).boxed();
+    let mut echoed_trailers = None;
     let body = if let Some(ms) = path.strip_prefix("/slow/") {
         tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(0))).await;
         text(name.to_string())
@@ -155,13 +157,18 @@ async fn backend_respond(
         });
         StreamBody::new(tokio_stream_from(rx)).boxed()
     } else if path == "/echo" {
-        let bytes = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-        Full::new(bytes).boxed()
+        let collected = req.into_body().collect().await.ok();
+        echoed_trailers = collected.as_ref().and_then(|c| c.trailers().cloned());
+        Full::new(collected.map(|c| c.to_bytes()).unwrap_or_default()).boxed()
     } else {
         text(name.to_string())
     };
     let mut resp = Response::new(body);
     resp.headers_mut().insert("x-backend", name.parse().unwrap());
+    for (name, value) in echoed_trailers.iter().flatten() {
+        let echoed = http::HeaderName::try_from(format!("x-echo-trailer-{name}")).unwrap();
+        resp.headers_mut().insert(echoed, value.clone());
+    }
     if path == "/close" {
         resp.headers_mut().insert("connection", "close".parse().unwrap());
     }

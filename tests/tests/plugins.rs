@@ -238,6 +238,15 @@ async fn a_body_plugin_sees_every_chunk_and_blocks_before_the_upstream_is_called
     assert!(answer.contains("x-blocked-by: test-body"), "{answer}");
     assert!(answer.ends_with("blocked\n"), "{answer}");
     assert!(b.seen().is_empty(), "the upstream never saw the request");
+
+    // Trailers end the body for the body callbacks, then reach the
+    // trailers callback, and go upstream with what the plugin added.
+    let request = b"POST /echo HTTP/1.1\r\nHost: body.com\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n2\r\nhi\r\n0\r\nx-client: 7\r\n\r\n";
+    let answer = raw(gw.http_addr(), request).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("x-echo-trailer-x-client: 7"), "{answer}");
+    assert!(answer.contains("x-echo-trailer-x-plugin: saw x-client=7"), "{answer}");
+    assert!(answer.contains("[hi]"), "{answer}");
     gw.shutdown();
 }
 

@@ -252,6 +252,11 @@ async fn request_and_response_bodies_stream_through() {
     let got = resp.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(got.len(), big.len());
     assert!(got == big, "the 4 MB body came back byte for byte");
+
+    // Declared request trailers reach the upstream.
+    let request = b"POST /echo HTTP/1.1\r\nHost: big.com\r\nTrailer: x-checksum\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n2\r\nhi\r\n0\r\nx-checksum: 99\r\n\r\n";
+    let answer = raw(gw.http_addr(), request).await;
+    assert!(answer.contains("x-echo-trailer-x-checksum: 99"), "{answer}");
     gw.shutdown();
 }
 

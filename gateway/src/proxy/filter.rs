@@ -4,6 +4,7 @@
 //! contacted, and a body known whole gets an exact Content-Length. What
 //! follows streams through the body callbacks frame by frame.
 
+use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, ready};
@@ -77,10 +78,52 @@ pub fn stopped(shared: &SharedStream) -> Option<Response<ResponseBody>> {
 /// What reading ahead came to.
 enum ReadAhead {
     /// The body ended: all of it, as the plugins left it.
-    Whole(Vec<u8>),
-    /// The plugins released these bytes; the rest is still to come.
-    Started(Vec<u8>),
+    Whole(VecDeque<Frame<Bytes>>),
+    /// The plugins released these frames; the rest is still to come.
+    Started(VecDeque<Frame<Bytes>>),
     Stopped(BodyVerdict),
+}
+
+/// Runs one frame of a body (`None`: it ended without trailers) through
+/// the plugins; returns what they let through. Trailers first end the body
+/// for the body callbacks, releasing anything held, then go through the
+/// trailers callbacks.
+fn filter(
+    shared: &SharedStream,
+    response: bool,
+    frame: Option<Frame<Bytes>>,
+    end: bool,
+) -> Result<VecDeque<Frame<Bytes>>, BodyVerdict> {
+    let mut out = VecDeque::new();
+    let (chunk, trailers) = match frame.map(Frame::into_data) {
+        None => (Vec::new(), None),
+        Some(Ok(data)) => (data.to_vec(), None),
+        Some(Err(frame)) => (Vec::new(), frame.into_trailers().ok()),
+    };
+    match on_body(shared, response, chunk, end || trailers.is_some()) {
+        BodyVerdict::Pass(data) if data.is_empty() => {}
+        BodyVerdict::Pass(data) => out.push_back(Frame::data(Bytes::from(data))),
+        stop => return Err(stop),
+    }
+    if let Some(trailers) = trailers {
+        let mut pairs = plugins::trailer_pairs(&trailers);
+        let verdict = match lock(shared).stream.as_mut() {
+            Some(s) => s.on_trailers(response, &mut pairs),
+            None => Verdict::Continue { modified: false },
+        };
+        let trailers = match verdict {
+            Verdict::Continue { modified: false } => trailers,
+            Verdict::Continue { modified: true } => plugins::trailers_from(pairs),
+            Verdict::Respond(local) => return Err(BodyVerdict::Respond(local)),
+            Verdict::Failed => return Err(BodyVerdict::Failed),
+        };
+        out.push_back(Frame::trailers(trailers));
+    }
+    Ok(out)
+}
+
+fn data_len(frames: &VecDeque<Frame<Bytes>>) -> usize {
+    frames.iter().filter_map(Frame::data_ref).map(Bytes::len).sum()
 }
 
 /// Reads `body` through the body callbacks until something is released or
@@ -95,27 +138,37 @@ where
     B: Body<Data = Bytes> + Unpin,
 {
     loop {
-        let (chunk, end) = match body.frame().await.transpose()? {
-            None => (Vec::new(), true),
-            Some(frame) => match frame.into_data() {
-                Ok(data) => (data.to_vec(), body.is_end_stream()),
-                // Trailers end the body; they are not forwarded (see README).
-                Err(_) => (Vec::new(), true),
-            },
-        };
-        *consumed += chunk.len();
-        match on_body(shared, response, chunk, end) {
-            BodyVerdict::Pass(out) if end => return Ok(ReadAhead::Whole(out)),
-            BodyVerdict::Pass(out) if out.is_empty() => continue,
-            BodyVerdict::Pass(out) => return Ok(ReadAhead::Started(out)),
-            stop => return Ok(ReadAhead::Stopped(stop)),
+        let frame = body.frame().await.transpose()?;
+        let end = frame.as_ref().is_none_or(Frame::is_trailers) || body.is_end_stream();
+        *consumed += frame.as_ref().and_then(Frame::data_ref).map_or(0, Bytes::len);
+        match filter(shared, response, frame, end) {
+            Ok(frames) if end => return Ok(ReadAhead::Whole(frames)),
+            Ok(frames) if frames.is_empty() => continue,
+            Ok(frames) => return Ok(ReadAhead::Started(frames)),
+            Err(stop) => return Ok(ReadAhead::Stopped(stop)),
         }
     }
 }
 
-/// Sets the length of a body known whole (a plugin may have changed it).
-fn set_length(headers: &mut HeaderMap, len: usize) {
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+/// A body known whole: one data frame with an exact Content-Length, or,
+/// with trailers, the frames as they are (chunked, no length).
+fn whole(mut frames: VecDeque<Frame<Bytes>>, headers: &mut HeaderMap) -> Result<Bytes, VecDeque<Frame<Bytes>>> {
+    if let Some(trailers) = frames.iter().find_map(Frame::trailers_ref) {
+        headers.remove(header::CONTENT_LENGTH);
+        // Declared, so that the next hop passes on what the plugins added.
+        let names: Vec<&str> = trailers.keys().map(|n| n.as_str()).collect();
+        if let Ok(declared) = HeaderValue::from_str(&names.join(", ")) {
+            headers.insert(header::TRAILER, declared);
+        }
+        return Err(frames);
+    }
+    let data = match frames.len() {
+        0 => Bytes::new(),
+        1 => frames.pop_front().and_then(|f| f.into_data().ok()).unwrap_or_default(),
+        _ => frames.into_iter().filter_map(|f| f.into_data().ok()).flatten().collect(),
+    };
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(data.len()));
+    Ok(data)
 }
 
 /// Runs the request body through the plugins as far as they hold it back;
@@ -129,28 +182,23 @@ pub async fn request_body(
         return Ok(ClientBody::Incoming(body));
     }
     let mut consumed = 0;
+    let rest = |pending, inner| FilteredRequest { shared: shared.clone(), inner, pending };
     match read_ahead(shared, false, &mut body, &mut consumed).await {
         Err(e) => {
             tracing::debug!(error = %e, "client request body failed");
             Err(local_response(StatusCode::BAD_REQUEST, "bad request body\n"))
         }
         Ok(ReadAhead::Stopped(verdict)) => Err(request_stop(verdict)),
-        Ok(ReadAhead::Whole(out)) => {
-            set_length(headers, out.len());
-            Ok(ClientBody::Full(Full::new(Bytes::from(out))))
-        }
-        Ok(ReadAhead::Started(out)) => {
+        Ok(ReadAhead::Whole(frames)) => match whole(frames, headers) {
+            Ok(data) => Ok(ClientBody::Full(Full::new(data))),
+            Err(frames) => Ok(ClientBody::Filtered(Box::new(rest(frames, None)))),
+        },
+        Ok(ReadAhead::Started(frames)) => {
             // A length the plugins already changed cannot be announced.
-            if out.len() != consumed {
+            if data_len(&frames) != consumed {
                 headers.remove(header::CONTENT_LENGTH);
             }
-            let pending = Some(Bytes::from(out));
-            Ok(ClientBody::Filtered(Box::new(FilteredRequest {
-                shared: shared.clone(),
-                inner: body,
-                pending,
-                done: false,
-            })))
+            Ok(ClientBody::Filtered(Box::new(rest(frames, Some(body)))))
         }
     }
 }
@@ -158,9 +206,9 @@ pub async fn request_body(
 /// The rest of a request body, through the request body callbacks.
 pub struct FilteredRequest {
     shared: SharedStream,
-    inner: Incoming,
-    pending: Option<Bytes>,
-    done: bool,
+    /// `None` once the client's body has ended.
+    inner: Option<Incoming>,
+    pending: VecDeque<Frame<Bytes>>,
 }
 
 /// A body a plugin stopped half-way: the connection it was on is aborted.
@@ -168,57 +216,39 @@ pub struct FilteredRequest {
 #[error("a plugin stopped the body")]
 struct StoppedByPlugin;
 
-/// Runs one frame of a streaming body through the callbacks.
-fn filter_frame(
-    shared: &SharedStream,
-    response: bool,
-    frame: Option<Frame<Bytes>>,
-    end: bool,
-) -> Result<Option<Frame<Bytes>>, BodyVerdict> {
-    let chunk = match frame.map(Frame::into_data) {
-        None => Vec::new(),
-        Some(Ok(data)) => data.to_vec(),
-        // Trailers pass as they are.
-        Some(Err(trailers)) => return Ok(Some(trailers)),
-    };
-    match on_body(shared, response, chunk, end) {
-        BodyVerdict::Pass(out) if out.is_empty() => Ok(None),
-        BodyVerdict::Pass(out) => Ok(Some(Frame::data(Bytes::from(out)))),
-        stop => Err(stop),
-    }
-}
-
 impl Body for FilteredRequest {
     type Data = Bytes;
     type Error = BoxError;
 
     fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.get_mut();
-        if let Some(data) = this.pending.take() {
-            return Poll::Ready(Some(Ok(Frame::data(data))));
-        }
-        while !this.done {
-            let frame = match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
+        loop {
+            if let Some(frame) = this.pending.pop_front() {
+                return Poll::Ready(Some(Ok(frame)));
+            }
+            let Some(inner) = this.inner.as_mut() else { return Poll::Ready(None) };
+            let frame = match ready!(Pin::new(&mut *inner).poll_frame(cx)) {
                 Some(Err(e)) => return Poll::Ready(Some(Err(e.into()))),
                 Some(Ok(frame)) => Some(frame),
                 None => None,
             };
-            this.done = frame.is_none() || this.inner.is_end_stream();
-            match filter_frame(&this.shared, false, frame, this.done) {
-                Ok(Some(frame)) => return Poll::Ready(Some(Ok(frame))),
-                Ok(None) => continue,
+            let end = frame.as_ref().is_none_or(Frame::is_trailers) || inner.is_end_stream();
+            if end {
+                this.inner = None;
+            }
+            match filter(&this.shared, false, frame, end) {
+                Ok(frames) => this.pending = frames,
                 Err(stop) => {
-                    this.done = true;
+                    this.inner = None;
                     lock(&this.shared).stopped = Some(stop);
                     return Poll::Ready(Some(Err(StoppedByPlugin.into())));
                 }
             }
         }
-        Poll::Ready(None)
     }
 
     fn is_end_stream(&self) -> bool {
-        self.done && self.pending.is_none()
+        self.inner.is_none() && self.pending.is_empty()
     }
 
     fn size_hint(&self) -> SizeHint {
@@ -250,7 +280,12 @@ pub async fn response(shared: SharedStream, resp: Response<UpstreamBody>) -> Res
         }
     }
     if body.is_end_stream() {
-        let body = FilteredResponse { shared, source: ResponseBody::Upstream(body), pending: None, filtering: false };
+        let body = FilteredResponse {
+            shared,
+            source: ResponseBody::Upstream(body),
+            pending: VecDeque::new(),
+            filtering: false,
+        };
         return Response::from_parts(parts, ResponseBody::Filtered(Box::new(body)));
     }
     let mut consumed = 0;
@@ -266,15 +301,15 @@ pub async fn response(shared: SharedStream, resp: Response<UpstreamBody>) -> Res
             };
             return finish(&shared, answer);
         }
-        Ok(ReadAhead::Whole(out)) => {
-            set_length(&mut parts.headers, out.len());
-            (ResponseBody::local(out), None, false)
-        }
-        Ok(ReadAhead::Started(out)) => {
-            if out.len() != consumed {
+        Ok(ReadAhead::Whole(frames)) => match whole(frames, &mut parts.headers) {
+            Ok(data) => (ResponseBody::local(data), VecDeque::new(), false),
+            Err(frames) => (ResponseBody::empty(), frames, false),
+        },
+        Ok(ReadAhead::Started(frames)) => {
+            if data_len(&frames) != consumed {
                 parts.headers.remove(header::CONTENT_LENGTH);
             }
-            (ResponseBody::Upstream(body), Some(Bytes::from(out)), true)
+            (ResponseBody::Upstream(body), frames, true)
         }
     };
     let body = FilteredResponse { shared, source, pending, filtering };
@@ -286,7 +321,8 @@ pub async fn response(shared: SharedStream, resp: Response<UpstreamBody>) -> Res
 pub struct FilteredResponse {
     shared: SharedStream,
     source: ResponseBody,
-    pending: Option<Bytes>,
+    /// Frames ready to go before anything more is read from `source`.
+    pending: VecDeque<Frame<Bytes>>,
     /// Whether frames from `source` still go through the body callbacks.
     filtering: bool,
 }
@@ -305,28 +341,19 @@ impl Body for FilteredResponse {
 
     fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.get_mut();
-        if let Some(data) = this.pending.take() {
-            return Poll::Ready(Some(Ok(Frame::data(data))));
-        }
         loop {
+            if let Some(frame) = this.pending.pop_front() {
+                return Poll::Ready(Some(Ok(frame)));
+            }
             let frame = ready!(Pin::new(&mut this.source).poll_frame(cx)).transpose()?;
             if !this.filtering {
                 return Poll::Ready(frame.map(Ok));
             }
-            let end = frame.is_none() || this.source.is_end_stream();
             let last = frame.is_none();
-            match filter_frame(&this.shared, true, frame, end) {
-                Ok(Some(frame)) => {
-                    this.filtering = !end;
-                    return Poll::Ready(Some(Ok(frame)));
-                }
-                Ok(None) if last || end => {
-                    this.filtering = false;
-                    if last {
-                        return Poll::Ready(None);
-                    }
-                }
-                Ok(None) => {}
+            let end = frame.as_ref().is_none_or(Frame::is_trailers) || this.source.is_end_stream();
+            this.filtering = !end;
+            match filter(&this.shared, true, frame, end) {
+                Ok(frames) => this.pending = frames,
                 Err(stop) => {
                     // The status line is out: all that is left is to abort.
                     tracing::warn!(verdict = ?stop, "a plugin stopped a response that had started; aborting it");
@@ -334,14 +361,17 @@ impl Body for FilteredResponse {
                     return Poll::Ready(Some(Err(StoppedByPlugin.into())));
                 }
             }
+            if last && this.pending.is_empty() {
+                return Poll::Ready(None);
+            }
         }
     }
 
     fn is_end_stream(&self) -> bool {
-        self.pending.is_none() && !self.filtering && self.source.is_end_stream()
+        self.pending.is_empty() && !self.filtering && self.source.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {
-        if self.filtering || self.pending.is_some() { SizeHint::default() } else { self.source.size_hint() }
+        if self.filtering || !self.pending.is_empty() { SizeHint::default() } else { self.source.size_hint() }
     }
 }

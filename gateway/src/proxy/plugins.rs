@@ -40,6 +40,18 @@ pub fn response_pairs(parts: &http::response::Parts) -> HeaderPairs {
     out
 }
 
+/// Trailers as a plugin sees them.
+pub fn trailer_pairs(trailers: &HeaderMap) -> HeaderPairs {
+    let mut out = Vec::with_capacity(trailers.len());
+    regular(trailers, &mut out);
+    out
+}
+
+/// Trailers as a plugin left them (pseudo-headers have no place there).
+pub fn trailers_from(pairs: HeaderPairs) -> HeaderMap {
+    rebuild(pairs, &mut |_, _| Ok(())).unwrap_or_default()
+}
+
 /// A pseudo-header a plugin set to something unusable.
 #[derive(Debug, thiserror::Error)]
 #[error("plugin set {0} to an invalid value")]

@@ -525,6 +525,45 @@ impl PluginStream {
         BodyVerdict::Pass(data)
     }
 
+    /// Runs the trailers callbacks (request order, or reverse for the
+    /// response) on `trailers`. Held body bytes were released before.
+    pub fn on_trailers(&mut self, response: bool, trailers: &mut HeaderPairs) -> Verdict {
+        let count = self.chain.plugins.len();
+        let mut modified = false;
+        for step in 0..count {
+            let i = if response { count - 1 - step } else { step };
+            let Some((generation, context)) = self.contexts[i] else { continue };
+            let spec = self.chain.plugins[i].clone();
+            let mut state = StreamState {
+                info: self.info.clone(),
+                response_code: self.status,
+                properties: std::mem::take(&mut self.properties),
+                ..StreamState::default()
+            };
+            *(if response { &mut state.response_trailers } else { &mut state.request_trailers }) =
+                std::mem::take(trailers);
+            let mut state = Some(state);
+            let result = with_vm(&spec, Some(generation), |vm| {
+                let (back, action) = vm.on_trailers(context, response, state.take().unwrap_or_default());
+                state = Some(back);
+                action
+            });
+            let mut st = state.unwrap_or_default();
+            *trailers = std::mem::take(if response { &mut st.response_trailers } else { &mut st.request_trailers });
+            self.properties = std::mem::take(&mut st.properties);
+            modified |= st.headers_modified;
+            if let Err(e) = result
+                && let Step::Stop(v) = self.failed(i, &e)
+            {
+                return v;
+            }
+            if let Some(local) = st.local_response {
+                return Verdict::Respond(local);
+            }
+        }
+        Verdict::Continue { modified }
+    }
+
     /// Plugin `i` wants to hold more than `--max-inspect-body`: a closed
     /// plugin stops the body; an open one is bypassed from now on.
     fn over_cap(&mut self, response: bool, i: usize, bytes: usize) -> Option<BodyVerdict> {

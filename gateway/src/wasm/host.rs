@@ -43,6 +43,8 @@ pub struct RequestInfo {
 pub struct StreamState {
     pub request_headers: HeaderPairs,
     pub response_headers: HeaderPairs,
+    pub request_trailers: HeaderPairs,
+    pub response_trailers: HeaderPairs,
     pub local_response: Option<LocalResponse>,
     pub info: Arc<RequestInfo>,
     pub response_code: Option<u16>,
@@ -190,6 +192,8 @@ fn stream_map(stream: &mut StreamState, map: i32) -> Option<&mut HeaderPairs> {
     match map {
         abi::MAP_REQUEST_HEADERS => Some(&mut stream.request_headers),
         abi::MAP_RESPONSE_HEADERS => Some(&mut stream.response_headers),
+        abi::MAP_REQUEST_TRAILERS => Some(&mut stream.request_trailers),
+        abi::MAP_RESPONSE_TRAILERS => Some(&mut stream.response_trailers),
         _ => None,
     }
 }

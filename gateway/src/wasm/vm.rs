@@ -52,6 +52,8 @@ struct Exports {
     response_headers: Option<TypedFunc<(i32, i32, i32), i32>>,
     request_body: Option<TypedFunc<(i32, i32, i32), i32>>,
     response_body: Option<TypedFunc<(i32, i32, i32), i32>>,
+    request_trailers: Option<TypedFunc<(i32, i32), i32>>,
+    response_trailers: Option<TypedFunc<(i32, i32), i32>>,
     tick: Option<TypedFunc<i32, ()>>,
     http_call_response: Option<CallResponseFn>,
     done: Option<TypedFunc<i32, i32>>,
@@ -147,6 +149,8 @@ impl PluginVm {
             response_headers: typed!("proxy_on_response_headers"),
             request_body: typed!("proxy_on_request_body"),
             response_body: typed!("proxy_on_response_body"),
+            request_trailers: typed!("proxy_on_request_trailers"),
+            response_trailers: typed!("proxy_on_response_trailers"),
             tick: typed!("proxy_on_tick"),
             http_call_response: typed!("proxy_on_http_call_response"),
             done: typed!("proxy_on_done"),
@@ -239,6 +243,27 @@ impl PluginVm {
             let f = if response { e.response_body.as_ref() } else { e.request_body.as_ref() };
             match f {
                 Some(f) => f.call(s, (context, size, i32::from(end_of_stream))),
+                None => Ok(super::abi::ACTION_CONTINUE),
+            }
+        });
+        let stream = self.store.data_mut().stream.take().unwrap_or_default();
+        (stream, result)
+    }
+
+    /// Runs `proxy_on_request_trailers` (or the response one) with the
+    /// trailers in `stream`; returns the stream and the action.
+    pub fn on_trailers(
+        &mut self,
+        context: i32,
+        response: bool,
+        stream: StreamState,
+    ) -> (StreamState, Result<i32, VmError>) {
+        let count = if response { stream.response_trailers.len() } else { stream.request_trailers.len() } as i32;
+        self.store.data_mut().stream = Some(stream);
+        let result = self.call(|s, e| {
+            let f = if response { e.response_trailers.as_ref() } else { e.request_trailers.as_ref() };
+            match f {
+                Some(f) => f.call(s, (context, count)),
                 None => Ok(super::abi::ACTION_CONTINUE),
             }
         });

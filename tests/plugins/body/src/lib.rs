@@ -2,7 +2,8 @@
 //! way its examples buffer bodies: Pause until the end of the stream, then
 //! read everything at once. Requests containing "attack" are refused;
 //! other request bodies are wrapped in brackets (one prepend, one append);
-//! response bodies have "chunk" replaced by "CHUNK".
+//! response bodies have "chunk" replaced by "CHUNK". Request trailers
+//! get one more, telling what the plugin read.
 
 use proxy_wasm::traits::*;
 use proxy_wasm::types::*;
@@ -32,6 +33,12 @@ impl HttpContext for Body {
         }
         self.set_http_request_body(0, 0, b"[");
         self.set_http_request_body(body_size + 1, 0, b"]");
+        Action::Continue
+    }
+
+    fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
+        let client = self.get_http_request_trailer("x-client").unwrap_or_default();
+        self.add_http_request_trailer("x-plugin", &format!("saw x-client={client}"));
         Action::Continue
     }
 
