@@ -42,25 +42,43 @@ cp tests/plugins/target/wasm32-wasip1/release/test_headers.wasm "$WORK/plugins/h
 $BIN --workers "$WORKERS" echo --listen 127.0.0.1:$BACKEND_PORT --name bench & PIDS+=($!)
 WASMGRESS_LOG=warn $BIN --workers "$WORKERS" run --manifests "$WORK/manifests" --plugins "$WORK/plugins" \
   --http-listen 127.0.0.1:$GATEWAY_PORT --admin-listen 127.0.0.1:$ADMIN_PORT & GW=$!; PIDS+=($GW)
-for host in plain noop headers; do wait_http "http://127.0.0.1:$GATEWAY_PORT/" "$host.local"; done
+rss_kib() { awk '/VmRSS/{print $2}' "/proc/$GW/status"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$GW/stat"; }
+instances() { curl -s "http://127.0.0.1:$ADMIN_PORT/metrics" | awk '/^wasmgress_plugin_instances/{n += $2} END{print n + 0}'; }
+TCK=$(getconf CLK_TCK)
+
+# Plugin instances are made on a worker's first request to their route:
+# the RSS before and after that, over the instance count, is what one costs.
+wait_http "http://127.0.0.1:$GATEWAY_PORT/" plain.local
+wrk -t1 -c"$CONNECTIONS" -d2s -H "Host: plain.local" "http://127.0.0.1:$GATEWAY_PORT/" >/dev/null
+RSS_BEFORE=$(rss_kib)
+for host in noop headers; do wait_http "http://127.0.0.1:$GATEWAY_PORT/" "$host.local"; done
 problems=$(curl -s "http://127.0.0.1:$ADMIN_PORT/diagnostics")
 [ -z "$problems" ] || { echo "configuration problems: $problems" >&2; exit 1; }
 
 TARGETS=(plain noop headers)
 for t in "${TARGETS[@]}"; do wrk -t1 -c"$CONNECTIONS" -d2s -H "Host: $t.local" "http://127.0.0.1:$GATEWAY_PORT/" >/dev/null; done
+RSS_AFTER=$(rss_kib); INSTANCES=$(instances)
 for round in $(seq "$ROUNDS"); do
-  for t in "${TARGETS[@]}"; do wrk_once "http://127.0.0.1:$GATEWAY_PORT/" "$t.local" >> "$WORK/$t.txt"; done
+  for t in "${TARGETS[@]}"; do
+    # Gateway CPU time per request (user + system): unlike requests/s, it
+    # does not depend on how the CPUs are shared with wrk and the backend.
+    c0=$(cpu_ticks); line=$(wrk_once "http://127.0.0.1:$GATEWAY_PORT/" "$t.local"); c1=$(cpu_ticks)
+    cpu=$(awk -v d=$((c1 - c0)) -v hz="$TCK" -v rps="${line%% *}" -v s="${DURATION%s}" 'BEGIN{printf "%.2f", d / hz * 1e6 / (rps * s)}')
+    echo "$line $cpu" >> "$WORK/$t.txt"
+  done
 done
 
 echo "wrk: $CONNECTIONS connections, $DURATION x $ROUNDS rounds; gateway: $WORKERS worker(s); $(nproc) CPUs; medians"
-printf '%-8s %12s %10s %10s %16s %14s\n' route "requests/s" "p50 (us)" "p99 (us)" "vs plain rps" "CPU us/request"
-declare -A RPS
+printf '%-8s %12s %10s %10s %14s %16s %16s\n' route "requests/s" "p50 (us)" "p99 (us)" "vs plain rps" "CPU us/request" "added CPU (us)"
+declare -A RPS CPU
 for t in "${TARGETS[@]}"; do
   RPS[$t]=$(awk '{print $1}' "$WORK/$t.txt" | median)
+  CPU[$t]=$(awk '{print $4}' "$WORK/$t.txt" | median)
   p50=$(awk '{print $2}' "$WORK/$t.txt" | median); p99=$(awk '{print $3}' "$WORK/$t.txt" | median)
-  # Added cost per request: the difference of the per-request service time at saturation.
-  added=$(awk -v a="${RPS[$t]}" -v b="${RPS[plain]}" -v w="$WORKERS" 'BEGIN{printf "%+.2f", (1e6/a - 1e6/b) * w}')
-  ratio=$(awk -v a="${RPS[$t]}" -v b="${RPS[plain]}" 'BEGIN{printf "%.1f%%", (a/b - 1) * 100}')
-  printf '%-8s %12s %10s %10s %16s %14s\n' "$t" "${RPS[$t]}" "$p50" "$p99" "$ratio" "$added"
+  ratio=$(awk -v a="${RPS[$t]}" -v b="${RPS[plain]}" 'BEGIN{printf "%+.1f%%", (a/b - 1) * 100}')
+  added=$(awk -v a="${CPU[$t]}" -v b="${CPU[plain]}" 'BEGIN{printf "%+.2f", a - b}')
+  printf '%-8s %12s %10s %10s %14s %16s %16s\n' "$t" "${RPS[$t]}" "$p50" "$p99" "$ratio" "${CPU[$t]}" "$added"
 done
+echo "plugin instances: $INSTANCES; RSS they added: $(( (RSS_AFTER - RSS_BEFORE) / 1024 )) MiB, $(( (RSS_AFTER - RSS_BEFORE) / (INSTANCES > 0 ? INSTANCES : 1) )) KiB per instance"
 echo "gateway RSS with both plugin routes warm: $(( $(awk '/VmRSS/{print $2}' /proc/$GW/status) / 1024 )) MiB"
