@@ -106,18 +106,15 @@ fn filter(
         stop => return Err(stop),
     }
     if let Some(trailers) = trailers {
-        let mut pairs = plugins::trailer_pairs(&trailers);
-        let verdict = match lock(shared).stream.as_mut() {
-            Some(s) => s.on_trailers(response, &mut pairs),
-            None => Verdict::Continue { modified: false },
+        let (trailers, verdict) = match lock(shared).stream.as_mut() {
+            Some(s) => s.on_trailers(response, trailers),
+            None => (trailers, Verdict::Continue),
         };
-        let trailers = match verdict {
-            Verdict::Continue { modified: false } => trailers,
-            Verdict::Continue { modified: true } => plugins::trailers_from(pairs),
+        match verdict {
+            Verdict::Continue => out.push_back(Frame::trailers(trailers)),
             Verdict::Respond(local) => return Err(BodyVerdict::Respond(local)),
             Verdict::Failed => return Err(BodyVerdict::Failed),
-        };
-        out.push_back(Frame::trailers(trailers));
+        }
     }
     Ok(out)
 }
@@ -260,20 +257,14 @@ impl Body for FilteredRequest {
 /// first), then the body as far as they hold it back. The plugin contexts
 /// end when the client has the whole body, so `on_log` sees all of it.
 pub async fn response(shared: SharedStream, resp: Response<UpstreamBody>) -> Response<ResponseBody> {
-    let (mut parts, mut body) = resp.into_parts();
-    let mut pairs = plugins::response_pairs(&parts);
+    let (parts, mut body) = resp.into_parts();
     let Some(mut stream) = lock(&shared).stream.take() else {
         return Response::from_parts(parts, ResponseBody::Upstream(body));
     };
-    let verdict = stream.on_response_headers(parts.status.as_u16(), &mut pairs).await;
+    let (mut parts, verdict) = stream.on_response_headers(parts).await;
     lock(&shared).stream = Some(stream);
     match verdict {
-        Verdict::Continue { modified } => {
-            if let Err(e) = modified.then(|| plugins::apply_response(&mut parts, pairs)).transpose() {
-                tracing::warn!(error = %e, "plugin produced an invalid response");
-                return finish(&shared, local_response(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n"));
-            }
-        }
+        Verdict::Continue => {}
         Verdict::Respond(local) => return finish(&shared, plugins::local_answer(local)),
         Verdict::Failed => {
             return finish(&shared, local_response(StatusCode::SERVICE_UNAVAILABLE, "service unavailable\n"));

@@ -16,6 +16,7 @@ use super::upstream::{Upstream, UpstreamError, UpstreamOptions};
 use super::{filter, plugins};
 use crate::routing::{RouteTable, host, path};
 use crate::wasm::chain::Verdict;
+use crate::wasm::headers::RequestHead;
 use crate::wasm::host::RequestInfo;
 
 /// How the proxy treats requests, beyond what routes say.
@@ -119,13 +120,13 @@ impl Proxy {
                 destination: Some(peer.local),
                 ingress: route.ingress.as_ref().map(ToString::to_string).unwrap_or_default(),
             });
-            let authority = parts.headers.get(header::HOST).map(|h| h.as_bytes().to_vec()).unwrap_or_default();
-            let mut pairs = plugins::request_pairs(&parts, &authority, peer.scheme);
             let mut stream = chain.stream(info);
-            let verdict = stream.on_request_headers(&mut pairs, body.is_end_stream()).await;
+            let head = RequestHead { parts, scheme: peer.scheme };
+            let (head, verdict) = stream.on_request_headers(head, body.is_end_stream()).await;
+            parts = head.parts;
             let shared = filter::share(stream);
-            let modified = match verdict {
-                Verdict::Continue { modified } => modified,
+            match verdict {
+                Verdict::Continue => {}
                 Verdict::Respond(local) => return filter::finish(&shared, plugins::local_answer(local)),
                 Verdict::Failed => {
                     return filter::finish(
@@ -133,10 +134,6 @@ impl Proxy {
                         local_response(StatusCode::SERVICE_UNAVAILABLE, "service unavailable\n"),
                     );
                 }
-            };
-            if let Err(e) = modified.then(|| plugins::apply_request(&mut parts, pairs)).transpose() {
-                tracing::warn!(error = %e, "plugin produced an invalid request");
-                return filter::finish(&shared, local_response(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n"));
             }
             let ClientBody::Incoming(incoming) = body else { unreachable!("set above") };
             body = match filter::request_body(&shared, incoming, &mut parts.headers).await {

@@ -3,13 +3,18 @@
 //! runs filter chains), then done/log/delete for every context.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashMapExt};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use super::PluginRuntime;
-use super::abi::{self, HeaderPairs};
+use http::HeaderMap;
+
+use super::abi;
 use super::callout::{HttpCall, HttpCallResponse};
+use super::headers::RequestHead;
 use super::host::{LocalResponse, RequestInfo, StreamState};
 use super::registry::Plugin;
 use super::vm::{PluginVm, VmError};
@@ -237,8 +242,8 @@ fn start_ticker(spec: Weak<PluginSpec>, generation: u64) {
 /// What the chain decided about a request or response.
 #[derive(Debug)]
 pub enum Verdict {
-    /// Go on; `modified`: a plugin changed the headers, write them back.
-    Continue { modified: bool },
+    /// Go on (with whatever the plugins changed in place).
+    Continue,
     /// A plugin answered itself: send this instead.
     Respond(LocalResponse),
     /// A fail-closed plugin failed: answer 503.
@@ -294,6 +299,14 @@ impl PluginChain {
     }
 }
 
+/// The message heads a headers callback may read and write: the request's
+/// in the request phase, the response's in the response phase.
+#[derive(Default)]
+struct Heads {
+    request: Option<RequestHead>,
+    response: Option<http::response::Parts>,
+}
+
 /// After one plugin's headers callback: on to the next, or stop.
 enum Step {
     Next,
@@ -301,10 +314,15 @@ enum Step {
 }
 
 impl PluginStream {
-    /// Runs every plugin's request-headers callback on `headers`
-    /// (pseudo-headers first), stopping at the first local answer.
-    pub async fn on_request_headers(&mut self, headers: &mut HeaderPairs, end_of_stream: bool) -> Verdict {
-        let mut modified = false;
+    /// Runs every plugin's request-headers callback on `head`, which they
+    /// may change in place, stopping at the first local answer.
+    pub async fn on_request_headers(&mut self, head: RequestHead, end_of_stream: bool) -> (RequestHead, Verdict) {
+        let mut heads = Heads { request: Some(head), response: None };
+        let verdict = self.request_headers(&mut heads, end_of_stream).await;
+        (heads.request.unwrap_or_else(|| unreachable!("callbacks give the head back")), verdict)
+    }
+
+    async fn request_headers(&mut self, heads: &mut Heads, end_of_stream: bool) -> Verdict {
         for i in 0..self.chain.plugins.len() {
             let spec = self.chain.plugins[i].clone();
             match with_vm(&spec, None, |vm| vm.create_context()) {
@@ -314,23 +332,25 @@ impl PluginStream {
                     Step::Stop(v) => return v,
                 },
             }
-            if let Step::Stop(v) = self.run_headers(i, false, headers, end_of_stream, &mut modified).await {
+            if let Step::Stop(v) = self.run_headers(i, false, heads, end_of_stream).await {
                 return v;
             }
         }
-        Verdict::Continue { modified }
+        Verdict::Continue
     }
 
-    /// Runs the response-headers callbacks, last plugin first.
-    pub async fn on_response_headers(&mut self, status: u16, headers: &mut HeaderPairs) -> Verdict {
-        self.status = Some(status);
-        let mut modified = false;
+    /// Runs the response-headers callbacks on `parts`, last plugin first.
+    pub async fn on_response_headers(&mut self, parts: http::response::Parts) -> (http::response::Parts, Verdict) {
+        self.status = Some(parts.status.as_u16());
+        let mut heads = Heads { request: None, response: Some(parts) };
+        let mut verdict = Verdict::Continue;
         for i in (0..self.chain.plugins.len()).rev() {
-            if let Step::Stop(v) = self.run_headers(i, true, headers, false, &mut modified).await {
-                return v;
+            if let Step::Stop(v) = self.run_headers(i, true, &mut heads, false).await {
+                verdict = v;
+                break;
             }
         }
-        Verdict::Continue { modified }
+        (heads.response.unwrap_or_else(|| unreachable!("callbacks give the head back")), verdict)
     }
 
     /// A plugin failed: count it, drop its context, apply its policy.
@@ -344,25 +364,23 @@ impl PluginStream {
         }
     }
 
-    /// The stream as a callback sees it, with `headers` moved in.
-    fn state(&mut self, headers: &mut HeaderPairs, response: bool) -> StreamState {
-        let mut state = StreamState {
+    /// The stream as a callback sees it, with the heads moved in.
+    fn state(&mut self, heads: &mut Heads) -> StreamState {
+        StreamState {
+            request: heads.request.take(),
+            response: heads.response.take(),
             info: self.info.clone(),
             response_code: self.status,
             properties: std::mem::take(&mut self.properties),
             ..StreamState::default()
-        };
-        let map = if response { &mut state.response_headers } else { &mut state.request_headers };
-        *map = std::mem::take(headers);
-        state
+        }
     }
 
-    /// Takes `headers` and properties back out of a callback's state.
-    fn restore(&mut self, state: &mut StreamState, headers: &mut HeaderPairs, response: bool, modified: &mut bool) {
-        let map = if response { &mut state.response_headers } else { &mut state.request_headers };
-        *headers = std::mem::take(map);
+    /// Takes the heads and properties back out of a callback's state.
+    fn restore(&mut self, state: &mut StreamState, heads: &mut Heads) {
+        heads.request = state.request.take();
+        heads.response = state.response.take();
         self.properties = std::mem::take(&mut state.properties);
-        *modified |= state.headers_modified;
     }
 
     /// The namespace calls without one go to: the Ingress's.
@@ -373,24 +391,17 @@ impl PluginStream {
     /// Runs plugin `i`'s headers callback. A plugin that pauses after
     /// dispatching calls is held until it resumes (or answers) from a
     /// call's response; with nothing pending, a pause does not hold.
-    async fn run_headers(
-        &mut self,
-        i: usize,
-        response: bool,
-        headers: &mut HeaderPairs,
-        end_of_stream: bool,
-        modified: &mut bool,
-    ) -> Step {
+    async fn run_headers(&mut self, i: usize, response: bool, heads: &mut Heads, end_of_stream: bool) -> Step {
         let Some((generation, context)) = self.contexts[i] else { return Step::Next };
         let spec = self.chain.plugins[i].clone();
-        let mut state = Some(self.state(headers, response));
+        let mut state = Some(self.state(heads));
         let result = with_vm(&spec, Some(generation), |vm| {
             let (back, action) = vm.on_headers(context, response, state.take().unwrap_or_default(), end_of_stream);
             state = Some(back);
             action.map(|a| (a, vm.take_calls()))
         });
         let mut st = state.unwrap_or_default();
-        self.restore(&mut st, headers, response, modified);
+        self.restore(&mut st, heads);
         let (action, calls) = match result {
             Ok((done, _)) => done,
             Err(e) => return self.failed(i, &e),
@@ -409,14 +420,14 @@ impl PluginStream {
             calls.into_iter().map(|c| start_call(&spec, c, namespace.as_deref())).collect();
         while let Some((token, call)) = pending.pop_front() {
             let answer = call.await.unwrap_or_default();
-            let mut state = Some(self.state(headers, response));
+            let mut state = Some(self.state(heads));
             let result = with_vm(&spec, Some(generation), |vm| {
                 let (back, r) = vm.on_http_call_response(token, answer, state.take());
                 state = back;
                 r.map(|_| vm.take_calls())
             });
             let mut st = state.unwrap_or_default();
-            self.restore(&mut st, headers, response, modified);
+            self.restore(&mut st, heads);
             match result {
                 Ok((more, _)) => pending.extend(more.into_iter().map(|c| start_call(&spec, c, namespace.as_deref()))),
                 Err(e) => return self.failed(i, &e),
@@ -527,9 +538,9 @@ impl PluginStream {
 
     /// Runs the trailers callbacks (request order, or reverse for the
     /// response) on `trailers`. Held body bytes were released before.
-    pub fn on_trailers(&mut self, response: bool, trailers: &mut HeaderPairs) -> Verdict {
+    pub fn on_trailers(&mut self, response: bool, trailers: HeaderMap) -> (HeaderMap, Verdict) {
         let count = self.chain.plugins.len();
-        let mut modified = false;
+        let mut trailers = Some(trailers);
         for step in 0..count {
             let i = if response { count - 1 - step } else { step };
             let Some((generation, context)) = self.contexts[i] else { continue };
@@ -540,8 +551,7 @@ impl PluginStream {
                 properties: std::mem::take(&mut self.properties),
                 ..StreamState::default()
             };
-            *(if response { &mut state.response_trailers } else { &mut state.request_trailers }) =
-                std::mem::take(trailers);
+            *(if response { &mut state.response_trailers } else { &mut state.request_trailers }) = trailers.take();
             let mut state = Some(state);
             let result = with_vm(&spec, Some(generation), |vm| {
                 let (back, action) = vm.on_trailers(context, response, state.take().unwrap_or_default());
@@ -549,19 +559,18 @@ impl PluginStream {
                 action
             });
             let mut st = state.unwrap_or_default();
-            *trailers = std::mem::take(if response { &mut st.response_trailers } else { &mut st.request_trailers });
+            trailers = if response { st.response_trailers.take() } else { st.request_trailers.take() };
             self.properties = std::mem::take(&mut st.properties);
-            modified |= st.headers_modified;
             if let Err(e) = result
                 && let Step::Stop(v) = self.failed(i, &e)
             {
-                return v;
+                return (trailers.unwrap_or_default(), v);
             }
             if let Some(local) = st.local_response {
-                return Verdict::Respond(local);
+                return (trailers.unwrap_or_default(), Verdict::Respond(local));
             }
         }
-        Verdict::Continue { modified }
+        (trailers.unwrap_or_default(), Verdict::Continue)
     }
 
     /// Plugin `i` wants to hold more than `--max-inspect-body`: a closed

@@ -11,6 +11,7 @@ use wasmtime::{Caller, Extern, Linker, ResourceLimiter};
 
 use super::abi::{self, HeaderPairs, Status};
 use super::callout::{HttpCall, HttpCallResponse, ServiceTarget};
+use super::headers::{MapMut, RequestHead};
 use super::metrics::{self, MetricKind, PluginMetric};
 use super::shared;
 
@@ -37,21 +38,18 @@ pub struct RequestInfo {
     pub ingress: String,
 }
 
-/// The stream a callback is running for: its header maps, moved into the
-/// store for the callback and back out after it.
+/// The stream a callback is running for: the message heads and trailers it
+/// may change, moved into the store for the callback and back out after it.
 #[derive(Debug, Default)]
 pub struct StreamState {
-    pub request_headers: HeaderPairs,
-    pub response_headers: HeaderPairs,
-    pub request_trailers: HeaderPairs,
-    pub response_trailers: HeaderPairs,
+    pub request: Option<RequestHead>,
+    pub response: Option<http::response::Parts>,
+    pub request_trailers: Option<http::HeaderMap>,
+    pub response_trailers: Option<http::HeaderMap>,
     pub local_response: Option<LocalResponse>,
     pub info: Arc<RequestInfo>,
     pub response_code: Option<u16>,
     pub properties: BTreeMap<String, Vec<u8>>,
-    /// Whether a plugin changed a header map, so that an untouched one is
-    /// not rebuilt.
-    pub headers_modified: bool,
     /// The body bytes a body callback sees (all buffered so far), and which
     /// buffer they are: request or response.
     pub body: Vec<u8>,
@@ -79,6 +77,10 @@ pub struct HostState {
     pub call_response: Option<HttpCallResponse>,
     /// How often `proxy_on_tick` is wanted.
     pub tick_period: Option<Duration>,
+    /// The guest's memory and allocator, looked up once: a lookup by name
+    /// on every host call costs more than the call itself.
+    pub memory: Option<wasmtime::Memory>,
+    pub allocate: Option<wasmtime::TypedFunc<i32, i32>>,
 }
 
 impl HostState {
@@ -95,6 +97,8 @@ impl HostState {
             next_token: 1,
             call_response: None,
             tick_period: None,
+            memory: None,
+            allocate: None,
         }
     }
 }
@@ -114,6 +118,9 @@ impl ResourceLimiter for HostState {
 }
 
 fn memory(caller: &mut Caller<'_, HostState>) -> Option<wasmtime::Memory> {
+    if let Some(m) = caller.data().memory {
+        return Some(m);
+    }
     match caller.get_export("memory") {
         Some(Extern::Memory(m)) => Some(m),
         _ => None,
@@ -141,12 +148,15 @@ fn return_bytes(caller: &mut Caller<'_, HostState>, data: &[u8], ret_ptr: i32, r
     let guest_ptr = if data.is_empty() {
         0
     } else {
-        let alloc = caller
-            .get_export("proxy_on_memory_allocate")
-            .or_else(|| caller.get_export("malloc"))
-            .and_then(Extern::into_func)
-            .ok_or_else(|| wasmtime::Error::msg("plugin exports no proxy_on_memory_allocate"))?;
-        let alloc = alloc.typed::<i32, i32>(&caller)?;
+        let alloc = match caller.data().allocate.clone() {
+            Some(f) => f,
+            None => caller
+                .get_export("proxy_on_memory_allocate")
+                .or_else(|| caller.get_export("malloc"))
+                .and_then(Extern::into_func)
+                .ok_or_else(|| wasmtime::Error::msg("plugin exports no proxy_on_memory_allocate"))?
+                .typed::<i32, i32>(&caller)?,
+        };
         let p = alloc.call(&mut *caller, data.len() as i32)?;
         if p == 0 {
             return Ok(Status::InternalFailure as i32);
@@ -180,20 +190,17 @@ fn splice(body: &mut Vec<u8>, start: usize, size: usize, data: &[u8]) {
     body.splice(start..end, data.iter().copied());
 }
 
-fn header_map(state: &mut HostState, map: i32) -> Option<&mut HeaderPairs> {
+/// The header map a host call names, if the running callback has it.
+fn header_map(state: &mut HostState, map: i32) -> Option<MapMut<'_>> {
     if map == abi::MAP_HTTP_CALL_RESPONSE_HEADERS {
-        return state.call_response.as_mut().map(|r| &mut r.headers);
+        return state.call_response.as_mut().map(|r| MapMut::Pairs(&mut r.headers));
     }
     let stream = state.stream.as_mut()?;
-    stream_map(stream, map)
-}
-
-fn stream_map(stream: &mut StreamState, map: i32) -> Option<&mut HeaderPairs> {
     match map {
-        abi::MAP_REQUEST_HEADERS => Some(&mut stream.request_headers),
-        abi::MAP_RESPONSE_HEADERS => Some(&mut stream.response_headers),
-        abi::MAP_REQUEST_TRAILERS => Some(&mut stream.request_trailers),
-        abi::MAP_RESPONSE_TRAILERS => Some(&mut stream.response_trailers),
+        abi::MAP_REQUEST_HEADERS => stream.request.as_mut().map(MapMut::Request),
+        abi::MAP_RESPONSE_HEADERS => stream.response.as_mut().map(MapMut::Response),
+        abi::MAP_REQUEST_TRAILERS => stream.request_trailers.as_mut().map(MapMut::Trailers),
+        abi::MAP_RESPONSE_TRAILERS => stream.response_trailers.as_mut().map(MapMut::Trailers),
         _ => None,
     }
 }
@@ -334,8 +341,7 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         ENV,
         "proxy_get_header_map_pairs",
         move |mut c: Caller<'_, HostState>, map: i32, ret_ptr: i32, ret_size: i32| {
-            let encoded =
-                header_map(c.data_mut(), map).map(|m| abi::encode_map(m)).unwrap_or_else(|| abi::encode_map(&[]));
+            let encoded = abi::encode_map(&header_map(c.data_mut(), map).map(|m| m.pairs()).unwrap_or_default());
             return_bytes(&mut c, &encoded, ret_ptr, ret_size)
         },
     )?;
@@ -348,13 +354,8 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
                 Err(s) => return s as i32,
             };
             let Some(pairs) = abi::decode_map(&bytes) else { return Status::SerializationFailure as i32 };
-            let Some(stream) = c.data_mut().stream.as_mut() else { return Status::NotFound as i32 };
-            match stream_map(stream, map) {
-                Some(m) => {
-                    *m = pairs;
-                    stream.headers_modified = true;
-                    ok
-                }
+            match header_map(c.data_mut(), map) {
+                Some(mut m) => m.set_pairs(pairs) as i32,
                 None => Status::NotFound as i32,
             }
         },
@@ -367,19 +368,19 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
                 Ok(k) => k,
                 Err(s) => return Ok(s as i32),
             };
-            let value =
-                header_map(c.data_mut(), map).and_then(|m| m.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone()));
+            let value = header_map(c.data_mut(), map).and_then(|m| m.get(&key));
             // Missing is Ok with no value: the SDKs trap on NotFound here.
             return_bytes(&mut c, &value.unwrap_or_default(), ret_ptr, ret_size)
         },
     )?;
+    /// A header edit: name, optional value, on the map named.
     fn edit(
         c: &mut Caller<'_, HostState>,
         map: i32,
         kp: i32,
         ks: i32,
         value: Option<(i32, i32)>,
-        f: fn(&mut HeaderPairs, String, Vec<u8>),
+        f: fn(&mut MapMut<'_>, &str, &[u8]) -> Status,
     ) -> i32 {
         let key = match read_key(c, kp, ks) {
             Ok(k) => k,
@@ -389,13 +390,8 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
             Ok(v) => v.unwrap_or_default(),
             Err(s) => return s as i32,
         };
-        let Some(stream) = c.data_mut().stream.as_mut() else { return Status::NotFound as i32 };
-        match stream_map(stream, map) {
-            Some(m) => {
-                f(m, key, value);
-                stream.headers_modified = true;
-                Status::Ok as i32
-            }
+        match header_map(c.data_mut(), map) {
+            Some(mut m) => f(&mut m, &key, &value) as i32,
             None => Status::NotFound as i32,
         }
     }
@@ -403,32 +399,28 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         ENV,
         "proxy_add_header_map_value",
         |mut c: Caller<'_, HostState>, map: i32, kp: i32, ks: i32, vp: i32, vs: i32| {
-            edit(&mut c, map, kp, ks, Some((vp, vs)), |m, k, v| m.push((k, v)))
+            edit(&mut c, map, kp, ks, Some((vp, vs)), |m, k, v| m.add(k, v))
         },
     )?;
     linker.func_wrap(
         ENV,
         "proxy_replace_header_map_value",
         |mut c: Caller<'_, HostState>, map: i32, kp: i32, ks: i32, vp: i32, vs: i32| {
-            edit(&mut c, map, kp, ks, Some((vp, vs)), |m, k, v| match m.iter().position(|(n, _)| *n == k) {
-                Some(i) => {
-                    m[i].1 = v;
-                    let mut seen = false;
-                    m.retain(|(n, _)| *n != k || !std::mem::replace(&mut seen, true));
-                }
-                None => m.push((k, v)),
-            })
+            edit(&mut c, map, kp, ks, Some((vp, vs)), |m, k, v| m.replace(k, v))
         },
     )?;
     linker.func_wrap(
         ENV,
         "proxy_remove_header_map_value",
         |mut c: Caller<'_, HostState>, map: i32, kp: i32, ks: i32| {
-            edit(&mut c, map, kp, ks, None, |m, k, _| m.retain(|(n, _)| *n != k))
+            edit(&mut c, map, kp, ks, None, |m, k, _| {
+                m.remove(k);
+                Status::Ok
+            })
         },
     )?;
     linker.func_wrap(ENV, "proxy_get_header_map_size", move |mut c: Caller<'_, HostState>, map: i32, ret: i32| {
-        let size = header_map(c.data_mut(), map).map(|m| abi::encode_map(m).len()).unwrap_or(0) as u32;
+        let size = header_map(c.data_mut(), map).map(|m| abi::encode_map(&m.pairs()).len()).unwrap_or(0) as u32;
         match write_guest(&mut c, ret, &size.to_le_bytes()) {
             Ok(()) => ok,
             Err(s) => s as i32,

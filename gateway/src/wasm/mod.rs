@@ -6,6 +6,7 @@
 pub mod abi;
 pub mod callout;
 pub mod chain;
+pub mod headers;
 pub mod host;
 pub mod metrics;
 pub mod registry;

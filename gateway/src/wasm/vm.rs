@@ -9,7 +9,10 @@ use std::time::Duration;
 use wasmtime::{Instance, Store, Trap, TypedFunc};
 
 use super::PluginRuntime;
+use http::HeaderMap;
+
 use super::callout::{HttpCall, HttpCallResponse};
+use super::headers::MapMut;
 use super::host::{HostState, StreamState};
 use super::registry::Plugin;
 
@@ -123,6 +126,12 @@ impl PluginVm {
         store.set_epoch_deadline(deadline_ticks);
         store.epoch_deadline_trap();
         let instance: Instance = plugin.pre.instantiate(&mut store).map_err(|e| classify(&store, e))?;
+        let memory = instance.get_memory(&mut store, "memory");
+        let allocate = ["proxy_on_memory_allocate", "malloc"]
+            .iter()
+            .find_map(|name| instance.get_typed_func::<i32, i32>(&mut store, name).ok());
+        let state = store.data_mut();
+        (state.memory, state.allocate) = (memory, allocate);
         let func = |store: &mut Store<HostState>, name: &str| instance.get_func(&mut *store, name);
         for start in ["_initialize", "_start"] {
             if let Some(f) = func(&mut store, start) {
@@ -211,10 +220,15 @@ impl PluginVm {
         &mut self,
         context: i32,
         response: bool,
-        stream: StreamState,
+        mut stream: StreamState,
         end_of_stream: bool,
     ) -> (StreamState, Result<i32, VmError>) {
-        let count = if response { stream.response_headers.len() } else { stream.request_headers.len() } as i32;
+        let count = if response {
+            stream.response.as_mut().map(|r| MapMut::Response(r).count())
+        } else {
+            stream.request.as_mut().map(|r| MapMut::Request(r).count())
+        };
+        let count = count.unwrap_or(0) as i32;
         self.store.data_mut().stream = Some(stream);
         let result = self.call(|s, e| {
             let f = if response { e.response_headers.as_ref() } else { e.request_headers.as_ref() };
@@ -258,7 +272,8 @@ impl PluginVm {
         response: bool,
         stream: StreamState,
     ) -> (StreamState, Result<i32, VmError>) {
-        let count = if response { stream.response_trailers.len() } else { stream.request_trailers.len() } as i32;
+        let trailers = if response { &stream.response_trailers } else { &stream.request_trailers };
+        let count = trailers.as_ref().map_or(0, HeaderMap::len) as i32;
         self.store.data_mut().stream = Some(stream);
         let result = self.call(|s, e| {
             let f = if response { e.response_trailers.as_ref() } else { e.request_trailers.as_ref() };
