@@ -335,8 +335,10 @@ async fn timers_shared_data_metrics_and_properties_reach_a_plugin() {
     let answer = send(req).await;
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(answer.headers["x-prop-code"], "200", "response.code, an 8-byte integer");
+    assert_eq!(answer.headers["x-request-path-seen"], "/a/b?q=1");
     let seen = b.last().headers;
     assert_eq!(seen["x-hits"], "1");
+    assert_eq!(seen["x-last-logged-status"], "<none>");
     assert_eq!(seen["x-prop-path"], "/a/b?q=1");
     assert_eq!(seen["x-prop-url-path"], "/a/b");
     assert_eq!(seen["x-prop-host"], "state.com");
@@ -351,6 +353,7 @@ async fn timers_shared_data_metrics_and_properties_reach_a_plugin() {
     // Concurrent requests on both workers: compare-and-swap never loses a hit.
     let requests = (0..20).map(|_| get(gw.http_addr(), "state.com", "/"));
     futures_util::future::join_all(requests).await;
+    assert_eq!(b.last().headers["x-last-logged-status"], "200", "on_log read the response status");
     let mut hits: Vec<u64> = b.seen().iter().map(|s| s.headers["x-hits"].to_str().unwrap().parse().unwrap()).collect();
     hits.sort();
     assert_eq!(hits, (1..=21).collect::<Vec<_>>());
@@ -401,5 +404,25 @@ async fn the_plugin_directory_is_watched_and_a_broken_module_keeps_the_last_good
     })
     .await;
     assert!(problems(&gw, "default/late").is_empty());
+    gw.shutdown();
+}
+
+#[tokio::test]
+async fn a_huge_header_from_a_plugin_gets_an_error_and_harms_nobody() {
+    let (gw, _b, _d, _p) = hostile("huge", "closed").await;
+    let answer = get(gw.http_addr(), "hostile.com", "/").await;
+    // The upstream refuses a 4 MiB header: an error answer, not a hang or a crash.
+    assert!(answer.status.is_server_error() || answer.status.is_client_error(), "{}", answer.status);
+    assert_eq!(get(gw.http_addr(), "calm.com", "/").await.status, StatusCode::OK);
+    gw.shutdown();
+}
+
+#[tokio::test]
+async fn a_plugin_cannot_smuggle_a_header_through_a_value() {
+    let (gw, b, _d, _p) = hostile("smuggle", "closed").await;
+    assert_eq!(get(gw.http_addr(), "hostile.com", "/").await.status, StatusCode::OK);
+    let seen = b.last().headers;
+    assert_eq!(seen["x-hostile"], "smuggler", "the plugin ran");
+    assert!(seen.get("x-injected").is_none() && seen.get("x-split").is_none(), "the invalid value was dropped");
     gw.shutdown();
 }

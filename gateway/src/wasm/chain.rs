@@ -14,7 +14,7 @@ use http::HeaderMap;
 
 use super::abi;
 use super::callout::{HttpCall, HttpCallResponse};
-use super::headers::RequestHead;
+use super::headers::{self, RequestHead};
 use super::host::{LocalResponse, RequestInfo, StreamState};
 use super::registry::Plugin;
 use super::vm::{PluginVm, VmError};
@@ -280,6 +280,12 @@ pub struct PluginStream {
     request_held: Vec<Held>,
     response_held: Vec<Held>,
     status: Option<u16>,
+    /// Copies of the heads once their phase is over: Envoy lets plugins
+    /// read request headers while the response passes, and both in on_log.
+    request_view: Option<RequestHead>,
+    response_view: Option<http::response::Parts>,
+    /// Which heads in the running callback's state are the live ones.
+    live: (bool, bool),
 }
 
 impl PluginChain {
@@ -295,6 +301,9 @@ impl PluginChain {
             request_held: vec![Held::default(); count],
             response_held: vec![Held::default(); count],
             status: None,
+            request_view: None,
+            response_view: None,
+            live: (false, false),
         }
     }
 }
@@ -319,7 +328,9 @@ impl PluginStream {
     pub async fn on_request_headers(&mut self, head: RequestHead, end_of_stream: bool) -> (RequestHead, Verdict) {
         let mut heads = Heads { request: Some(head), response: None };
         let verdict = self.request_headers(&mut heads, end_of_stream).await;
-        (heads.request.unwrap_or_else(|| unreachable!("callbacks give the head back")), verdict)
+        let head = heads.request.unwrap_or_else(|| unreachable!("callbacks give the head back"));
+        self.request_view = Some(head.snapshot());
+        (head, verdict)
     }
 
     async fn request_headers(&mut self, heads: &mut Heads, end_of_stream: bool) -> Verdict {
@@ -350,7 +361,11 @@ impl PluginStream {
                 break;
             }
         }
-        (heads.response.unwrap_or_else(|| unreachable!("callbacks give the head back")), verdict)
+        let parts = heads.response.unwrap_or_else(|| unreachable!("callbacks give the head back"));
+        // on_log sees the status the client gets.
+        self.status = Some(parts.status.as_u16());
+        self.response_view = Some(headers::response_snapshot(&parts));
+        (parts, verdict)
     }
 
     /// A plugin failed: count it, drop its context, apply its policy.
@@ -364,11 +379,13 @@ impl PluginStream {
         }
     }
 
-    /// The stream as a callback sees it, with the heads moved in.
+    /// The stream as a callback sees it: the live heads moved in, or the
+    /// copies of those whose phase is over.
     fn state(&mut self, heads: &mut Heads) -> StreamState {
+        self.live = (heads.request.is_some(), heads.response.is_some());
         StreamState {
-            request: heads.request.take(),
-            response: heads.response.take(),
+            request: heads.request.take().or_else(|| self.request_view.take()),
+            response: heads.response.take().or_else(|| self.response_view.take()),
             info: self.info.clone(),
             response_code: self.status,
             properties: std::mem::take(&mut self.properties),
@@ -378,8 +395,17 @@ impl PluginStream {
 
     /// Takes the heads and properties back out of a callback's state.
     fn restore(&mut self, state: &mut StreamState, heads: &mut Heads) {
-        heads.request = state.request.take();
-        heads.response = state.response.take();
+        let (request, response) = (state.request.take(), state.response.take());
+        if self.live.0 {
+            heads.request = request;
+        } else {
+            self.request_view = request;
+        }
+        if self.live.1 {
+            heads.response = response;
+        } else {
+            self.response_view = response;
+        }
         self.properties = std::mem::take(&mut state.properties);
     }
 
@@ -489,21 +515,16 @@ impl PluginStream {
                     }
                 }
             }
-            let mut state = Some(StreamState {
-                body,
-                body_kind: Some(kind),
-                info: self.info.clone(),
-                response_code: self.status,
-                properties: std::mem::take(&mut self.properties),
-                ..StreamState::default()
-            });
+            let mut state = self.state(&mut Heads::default());
+            (state.body, state.body_kind) = (body, Some(kind));
+            let mut state = Some(state);
             let result = with_vm(&spec, Some(generation), |vm| {
                 let (back, action) = vm.on_body(context, response, state.take().unwrap_or_default(), end_of_stream);
                 state = Some(back);
                 action
             });
-            let state = state.unwrap_or_default();
-            self.properties = state.properties;
+            let mut state = state.unwrap_or_default();
+            self.restore(&mut state, &mut Heads::default());
             match result {
                 Ok((action, _)) => {
                     if let Some(local) = state.local_response {
@@ -545,12 +566,7 @@ impl PluginStream {
             let i = if response { count - 1 - step } else { step };
             let Some((generation, context)) = self.contexts[i] else { continue };
             let spec = self.chain.plugins[i].clone();
-            let mut state = StreamState {
-                info: self.info.clone(),
-                response_code: self.status,
-                properties: std::mem::take(&mut self.properties),
-                ..StreamState::default()
-            };
+            let mut state = self.state(&mut Heads::default());
             *(if response { &mut state.response_trailers } else { &mut state.request_trailers }) = trailers.take();
             let mut state = Some(state);
             let result = with_vm(&spec, Some(generation), |vm| {
@@ -560,7 +576,7 @@ impl PluginStream {
             });
             let mut st = state.unwrap_or_default();
             trailers = if response { st.response_trailers.take() } else { st.request_trailers.take() };
-            self.properties = std::mem::take(&mut st.properties);
+            self.restore(&mut st, &mut Heads::default());
             if let Err(e) = result
                 && let Step::Stop(v) = self.failed(i, &e)
             {
@@ -592,13 +608,17 @@ impl PluginStream {
         for i in 0..self.chain.plugins.len() {
             let Some((generation, context)) = self.contexts[i].take() else { continue };
             let spec = self.chain.plugins[i].clone();
-            let state = StreamState {
-                info: self.info.clone(),
-                response_code: status,
-                properties: self.properties.clone(),
-                ..StreamState::default()
-            };
-            match with_vm(&spec, Some(generation), |vm| vm.finish(context, state)) {
+            let mut state = Some(self.state(&mut Heads::default()));
+            if let Some(s) = state.as_mut() {
+                s.response_code = status;
+            }
+            let result = with_vm(&spec, Some(generation), |vm| {
+                let (back, r) = vm.finish(context, state.take().unwrap_or_default());
+                state = Some(back);
+                r
+            });
+            self.restore(&mut state.unwrap_or_default(), &mut Heads::default());
+            match result {
                 // The context is already gone with its instance: nothing to end.
                 Ok(_) | Err(VmError::Replaced) => {}
                 Err(e) => count_failure(&spec, &e),

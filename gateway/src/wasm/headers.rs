@@ -16,6 +16,28 @@ pub struct RequestHead {
     pub scheme: &'static str,
 }
 
+impl RequestHead {
+    /// A copy of the head (no extensions), for callbacks after the
+    /// request has gone upstream.
+    pub fn snapshot(&self) -> RequestHead {
+        let mut req = http::Request::new(());
+        *req.method_mut() = self.parts.method.clone();
+        *req.uri_mut() = self.parts.uri.clone();
+        *req.version_mut() = self.parts.version;
+        *req.headers_mut() = self.parts.headers.clone();
+        RequestHead { parts: req.into_parts().0, scheme: self.scheme }
+    }
+}
+
+/// A copy of a response head (no extensions), for callbacks after it was sent.
+pub fn response_snapshot(parts: &http::response::Parts) -> http::response::Parts {
+    let mut resp = http::Response::new(());
+    *resp.status_mut() = parts.status;
+    *resp.version_mut() = parts.version;
+    *resp.headers_mut() = parts.headers.clone();
+    resp.into_parts().0
+}
+
 /// One map a host call reads or writes.
 pub enum MapMut<'a> {
     Request(&'a mut RequestHead),

@@ -322,7 +322,7 @@ impl PluginVm {
 
     /// Ends a context: `proxy_on_done`, `proxy_on_log`, `proxy_on_delete`
     /// (Go SDKs run their stream-done hook from on_log, so it always runs).
-    pub fn finish(&mut self, context: i32, stream: StreamState) -> Result<(), VmError> {
+    pub fn finish(&mut self, context: i32, stream: StreamState) -> (StreamState, Result<(), VmError>) {
         self.store.data_mut().stream = Some(stream);
         let result = (|| {
             self.call(|s, e| e.done.as_ref().map(|f| f.call(s, context)).transpose())?;
@@ -330,7 +330,6 @@ impl PluginVm {
             self.call(|s, e| e.delete.as_ref().map(|f| f.call(s, context)).transpose())?;
             Ok(())
         })();
-        self.store.data_mut().stream = None;
-        result
+        (self.store.data_mut().stream.take().unwrap_or_default(), result)
     }
 }

@@ -1,6 +1,7 @@
 //! A plugin that misbehaves as its configuration says, on request headers:
 //! `loop` spins forever, `trap` panics, `oom` allocates without end, `wild`
-//! hands the host pointers outside its memory, `ok` behaves.
+//! hands the host pointers outside its memory, `huge` sets a 4 MiB header,
+//! `smuggle` tries header injection through a value, `ok` behaves.
 
 use proxy_wasm::traits::*;
 use proxy_wasm::types::*;
@@ -74,6 +75,16 @@ impl HttpContext for Hostile {
                 let s1 = unsafe { proxy_get_header_map_value(0, wild, 64, wild as *mut *mut u8, wild as *mut usize) };
                 let s2 = unsafe { proxy_log(2, wild, 1 << 20) };
                 self.set_http_request_header("x-wild-statuses", Some(&format!("{s1},{s2}")));
+                Action::Continue
+            }
+            "huge" => {
+                self.set_http_request_header("x-huge", Some(&"h".repeat(4 << 20)));
+                Action::Continue
+            }
+            "smuggle" => {
+                // A value trying to smuggle in a header of its own.
+                self.set_http_request_header("x-split", Some("a\r\nx-injected: 1"));
+                self.set_http_request_header("x-hostile", Some("smuggler"));
                 Action::Continue
             }
             _ => {

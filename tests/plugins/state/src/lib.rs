@@ -83,6 +83,8 @@ impl HttpContext for State {
         let hits = bump("hits");
         self.set_http_request_header("x-hits", Some(&hits.to_string()));
         self.set_http_request_header("x-ticks", Some(&read("ticks").to_string()));
+        let (logged, _) = hostcalls::get_shared_data("last-logged-status").expect("get_shared_data");
+        self.set_http_request_header("x-last-logged-status", Some(&text(logged)));
         let props = [
             ("x-prop-path", text(self.get_property(vec!["request", "path"]))),
             ("x-prop-url-path", text(self.get_property(vec!["request", "url_path"]))),
@@ -103,6 +105,15 @@ impl HttpContext for State {
     fn on_http_response_headers(&mut self, _: usize, _: bool) -> Action {
         let code = integer(self.get_property(vec!["response", "code"]));
         self.set_http_response_header("x-prop-code", Some(&code));
+        // Request headers stay readable while the response passes, as in Envoy.
+        let path = self.get_http_request_header(":path").unwrap_or_default();
+        self.set_http_response_header("x-request-path-seen", Some(&path));
         Action::Continue
+    }
+
+    fn on_log(&mut self) {
+        // So do response headers in on_log; the next request reports it.
+        let status = self.get_http_response_header(":status").unwrap_or_default();
+        hostcalls::set_shared_data("last-logged-status", Some(status.as_bytes()), None).expect("set_shared_data");
     }
 }
