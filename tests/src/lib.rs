@@ -351,3 +351,9 @@ pub fn route_to(dir: &TempDir, host: &str, endpoints: &[SocketAddr]) {
     dir.write("svc.yaml", &service("s", endpoints));
     dir.write("ing.yaml", &ingress("i", host, "/", "s"));
 }
+
+/// The value of one series in a Prometheus text exposition, e.g.
+/// `metric(&body, r#"wasmgress_plugin_instances{plugin="x"}"#)`.
+pub fn metric(exposition: &str, series: &str) -> Option<u64> {
+    exposition.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}

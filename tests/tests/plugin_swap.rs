@@ -18,13 +18,6 @@ fn rss_kib() -> u64 {
     line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect("a number")
 }
 
-fn instances(metrics: &str) -> u64 {
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix(r#"wasmgress_plugin_instances{plugin="swapped"} "#))
-        .map_or(0, |n| n.parse().unwrap())
-}
-
 /// Installs `stem` as the plugin `swapped` the way an operator should:
 /// write aside, then rename over.
 fn install(plugins: &TempDir, stem: &str) {
@@ -81,7 +74,7 @@ async fn a_module_swapped_a_hundred_times_serves_the_new_one_and_leaks_nothing()
     // Instances of replaced modules go; at most one per worker stays.
     eventually("old instances are dropped", || async {
         let metrics = get(gw.admin_addr(), "localhost", "/metrics").await.body;
-        (1..=2).contains(&instances(&metrics))
+        (1..=2).contains(&metric(&metrics, r#"wasmgress_plugin_instances{plugin="swapped"}"#).unwrap_or(0))
     })
     .await;
     let grown = rss_kib().saturating_sub(baseline.unwrap());

@@ -136,12 +136,8 @@ async fn a_looping_plugin_is_cut_at_its_deadline_and_fails_closed() {
     }
     assert!(failures("deadline") >= before + 3, "every loop is counted as a deadline failure");
     let metrics = get(gw.admin_addr(), "localhost", "/metrics").await.body;
-    let line = metrics
-        .lines()
-        .find(|l| l.starts_with(r#"wasmgress_plugin_failures_total{plugin="hostile",reason="deadline"}"#))
-        .unwrap_or_else(|| panic!("{metrics}"));
-    let exported: u64 = line.rsplit(' ').next().unwrap().parse().unwrap();
-    assert!(exported >= before + 3, "{line}");
+    let exported = metric(&metrics, r#"wasmgress_plugin_failures_total{plugin="hostile",reason="deadline"}"#);
+    assert!(exported.is_some_and(|n| n >= before + 3), "{metrics}");
     assert_eq!(b.seen().len(), 3, "only the calm requests reached the backend");
     gw.shutdown();
 }
@@ -349,6 +345,7 @@ async fn timers_shared_data_metrics_and_properties_reach_a_plugin() {
     assert!(port > 0);
     assert_eq!(seen["x-prop-ingress"], "default/stateful");
     assert_eq!(seen["x-prop-plugin"], "state");
+    assert_eq!(seen["x-prop-request-id-header"], "req-42", "request.headers.NAME");
 
     // Concurrent requests on both workers: compare-and-swap never loses a hit.
     let requests = (0..20).map(|_| get(gw.http_addr(), "state.com", "/"));
@@ -366,12 +363,8 @@ async fn timers_shared_data_metrics_and_properties_reach_a_plugin() {
     .await;
 
     let metrics = get(gw.admin_addr(), "localhost", "/metrics").await.body;
-    let line = metrics
-        .lines()
-        .find(|l| l.starts_with(r#"wasmgress_plugin_metric_requests{plugin="state"}"#))
-        .unwrap_or_else(|| panic!("{metrics}"));
-    let exported: u64 = line.rsplit(' ').next().unwrap().parse().unwrap();
-    assert_eq!(exported as usize, b.seen().len(), "one count per request, summed over instances");
+    let exported = metric(&metrics, r#"wasmgress_plugin_metric_requests{plugin="state"}"#);
+    assert_eq!(exported, Some(b.seen().len() as u64), "one count per request, summed over instances: {metrics}");
     gw.shutdown();
 }
 

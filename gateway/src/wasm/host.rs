@@ -219,6 +219,16 @@ fn property(state: &HostState, path: &[u8]) -> Option<Vec<u8>> {
     if let Some(v) = stream.and_then(|s| s.properties.get(&joined)) {
         return Some(v.clone());
     }
+    // `request.headers.NAME` (and `response.headers.NAME`) navigate into the
+    // header maps, as Envoy's attribute paths do.
+    if let [kind @ (b"request" | b"response"), b"headers", name] = path.as_slice() {
+        let name = String::from_utf8_lossy(name).to_ascii_lowercase();
+        let headers = match *kind {
+            b"request" => stream.and_then(|s| s.request.as_ref()).map(|r| &r.parts.headers),
+            _ => stream.and_then(|s| s.response.as_ref()).map(|r| &r.headers),
+        };
+        return headers.and_then(|h| h.get(name.as_str())).map(|v| v.as_bytes().to_vec());
+    }
     match joined.as_str() {
         "plugin_name" | "plugin_root_id" => text(&state.plugin_name),
         "request.path" => text(&info.path),

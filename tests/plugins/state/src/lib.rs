@@ -95,6 +95,7 @@ impl HttpContext for State {
             ("x-prop-source-port", integer(self.get_property(vec!["source", "port"]))),
             ("x-prop-ingress", text(self.get_property(vec!["ingress"]))),
             ("x-prop-plugin", text(self.get_property(vec!["plugin_name"]))),
+            ("x-prop-request-id-header", text(self.get_property(vec!["request", "headers", "x-request-id"]))),
         ];
         for (name, value) in props {
             self.set_http_request_header(name, Some(&value));
