@@ -70,7 +70,15 @@ impl CallOut for ServiceCaller {
                 return HttpCallResponse::default();
             };
             let parts = match request(&call) {
-                Ok(p) => p,
+                Ok(mut p) => {
+                    // HTTP/1.1 wants a Host: the Service's name unless the plugin gave one.
+                    if !p.headers.contains_key(http::header::HOST)
+                        && let Ok(host) = HeaderValue::from_str(&format!("{}.{namespace}", call.target.name))
+                    {
+                        p.headers.insert(http::header::HOST, host);
+                    }
+                    p
+                }
                 Err(e) => {
                     tracing::warn!(%service, error = %e, "plugin call is not a valid request");
                     return HttpCallResponse::default();

@@ -261,7 +261,7 @@ pub async fn response(shared: SharedStream, resp: Response<UpstreamBody>) -> Res
     let Some(mut stream) = lock(&shared).stream.take() else {
         return Response::from_parts(parts, ResponseBody::Upstream(body));
     };
-    let (mut parts, verdict) = stream.on_response_headers(parts).await;
+    let (mut parts, verdict) = stream.on_response_headers(parts, body.is_end_stream()).await;
     lock(&shared).stream = Some(stream);
     match verdict {
         Verdict::Continue => {}

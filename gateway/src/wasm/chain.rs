@@ -351,12 +351,16 @@ impl PluginStream {
     }
 
     /// Runs the response-headers callbacks on `parts`, last plugin first.
-    pub async fn on_response_headers(&mut self, parts: http::response::Parts) -> (http::response::Parts, Verdict) {
+    pub async fn on_response_headers(
+        &mut self,
+        parts: http::response::Parts,
+        end_of_stream: bool,
+    ) -> (http::response::Parts, Verdict) {
         self.status = Some(parts.status.as_u16());
         let mut heads = Heads { request: None, response: Some(parts) };
         let mut verdict = Verdict::Continue;
         for i in (0..self.chain.plugins.len()).rev() {
-            if let Step::Stop(v) = self.run_headers(i, true, &mut heads, false).await {
+            if let Step::Stop(v) = self.run_headers(i, true, &mut heads, end_of_stream).await {
                 verdict = v;
                 break;
             }
@@ -623,6 +627,17 @@ impl PluginStream {
                 Ok(_) | Err(VmError::Replaced) => {}
                 Err(e) => count_failure(&spec, &e),
             }
+        }
+    }
+}
+
+impl Drop for PluginStream {
+    /// A request dropped half-way (the client went away) still ends its
+    /// contexts, so that instances do not accumulate dead ones.
+    fn drop(&mut self) {
+        // Not while unwinding: the instance map may be the thing borrowed.
+        if !std::thread::panicking() {
+            self.finish(None);
         }
     }
 }
