@@ -110,12 +110,19 @@ impl Proxy {
         if let Some(chain) = &route.policy.plugins {
             let id = parts.headers.get("x-request-id").and_then(|v| v.to_str().ok()).filter(|v| v.len() <= 200);
             let info = Arc::new(RequestInfo {
-                id: id.map_or_else(request_id, str::to_string),
-                method: parts.method.to_string(),
-                path: parts.uri.to_string(),
+                id: id.map(str::to_string),
+                generated_id: Default::default(),
+                method: parts.method.clone(),
+                path: parts.uri.clone(),
                 host: host.unwrap_or_default(),
                 scheme: peer.scheme,
-                protocol: format!("{version:?}"),
+                protocol: match version {
+                    Version::HTTP_09 => "HTTP/0.9",
+                    Version::HTTP_10 => "HTTP/1.0",
+                    Version::HTTP_2 => "HTTP/2",
+                    Version::HTTP_3 => "HTTP/3",
+                    _ => "HTTP/1.1",
+                },
                 source: Some(peer.client),
                 destination: Some(peer.local),
                 ingress: route.ingress.as_ref().map(ToString::to_string).unwrap_or_default(),
@@ -192,17 +199,6 @@ impl Proxy {
             Some(shared) => filter::response(shared, resp).await,
         }
     }
-}
-
-/// A fresh request id for plugins (`request.id`), 32 hex digits: unique
-/// within the process, unpredictable across restarts.
-fn request_id() -> String {
-    use std::hash::BuildHasher;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    static SEED: std::sync::LazyLock<foldhash::quality::RandomState> = std::sync::LazyLock::new(Default::default);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    format!("{:016x}{n:016x}", SEED.hash_one(n))
 }
 
 /// HTTP/2 may split cookies over several fields; HTTP/1.1 wants one

@@ -26,16 +26,40 @@ pub struct LocalResponse {
 /// What a plugin may read about the request through properties.
 #[derive(Debug, Clone, Default)]
 pub struct RequestInfo {
-    pub id: String,
-    pub method: String,
-    pub path: String,
+    /// The client's `x-request-id`, if it sent one.
+    pub id: Option<String>,
+    /// Made on first use when the client sent none.
+    pub generated_id: std::sync::OnceLock<String>,
+    pub method: http::Method,
+    pub path: http::Uri,
     pub host: String,
     pub scheme: &'static str,
-    pub protocol: String,
+    pub protocol: &'static str,
     pub source: Option<std::net::SocketAddr>,
     pub destination: Option<std::net::SocketAddr>,
     /// `namespace/name` of the Ingress whose route the request took.
     pub ingress: String,
+}
+
+impl RequestInfo {
+    /// `request.id`: the client's, or one made for this request.
+    pub fn id(&self) -> &str {
+        match &self.id {
+            Some(id) => id,
+            None => self.generated_id.get_or_init(new_request_id),
+        }
+    }
+}
+
+/// A fresh request id, 32 hex digits: unique within the process,
+/// unpredictable across restarts.
+fn new_request_id() -> String {
+    use std::hash::BuildHasher;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    static SEED: std::sync::LazyLock<foldhash::quality::RandomState> = std::sync::LazyLock::new(Default::default);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("{:016x}{n:016x}", SEED.hash_one(n))
 }
 
 /// The stream a callback is running for: the message heads and trailers it
@@ -231,14 +255,14 @@ fn property(state: &HostState, path: &[u8]) -> Option<Vec<u8>> {
     }
     match joined.as_str() {
         "plugin_name" | "plugin_root_id" => text(&state.plugin_name),
-        "request.path" => text(&info.path),
-        "request.url_path" => text(info.path.split('?').next().unwrap_or("")),
-        "request.query" => text(info.path.split_once('?').map(|(_, q)| q).unwrap_or("")),
+        "request.path" => text(info.path.path_and_query().map_or("/", |p| p.as_str())),
+        "request.url_path" => text(info.path.path()),
+        "request.query" => text(info.path.query().unwrap_or("")),
         "request.host" => text(&info.host),
-        "request.method" => text(&info.method),
+        "request.method" => text(info.method.as_str()),
         "request.scheme" => text(info.scheme),
-        "request.protocol" => text(&info.protocol),
-        "request.id" => text(&info.id),
+        "request.protocol" => text(info.protocol),
+        "request.id" => text(info.id()),
         "source.address" => info.source.map(|a| a.to_string().into_bytes()),
         "source.port" => info.source.map(|a| i64::from(a.port()).to_le_bytes().to_vec()),
         "destination.address" => info.destination.map(|a| a.to_string().into_bytes()),
