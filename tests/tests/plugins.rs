@@ -60,9 +60,13 @@ async fn a_plugin_answers_locally_and_the_upstream_is_never_called() {
     let plugins = plugin_dir(&[("headers", "test_headers")]);
     let dir = TempDir::new();
     dir.write("svc.yaml", &service("s", &[b.addr]));
-    let list = "- name: headers\n  config: {deny_path: /admin}";
+    let list = "- name: headers\n  config: {deny_path: /admin, reset_path: /reset}";
     dir.write("ing.yaml", &annotated_ingress("i", "deny.com", "s", &plugins_annotation(list)));
     let gw = start_with_plugins(&dir, &plugins).await;
+    // reset_http_request (close_stream): HTTP/1.1 cannot reset one request,
+    // so the client gets a 503 and its connection is closed.
+    let answer = raw(gw.http_addr(), b"GET /reset HTTP/1.1\r\nHost: deny.com\r\n\r\n").await;
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
     let answer = get(gw.http_addr(), "deny.com", "/admin/users").await;
     assert_eq!(answer.status, StatusCode::FORBIDDEN);
     assert_eq!(answer.body, "denied by plugin\n");

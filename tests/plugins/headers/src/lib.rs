@@ -15,6 +15,7 @@ struct Config {
     request_header: Option<(String, String)>,
     response_header: Option<(String, String)>,
     deny_path: Option<String>,
+    reset_path: Option<String>,
     rewrite_path: Option<(String, String)>,
 }
 
@@ -25,7 +26,7 @@ struct HeadersRoot {
 impl Context for HeadersRoot {}
 
 /// Parses `{"request_header": "name=value", "response_header": "name=value",
-/// "deny_path": "/x", "rewrite_path": "/from=/to"}` without a JSON crate.
+/// "deny_path": "/x", "reset_path": "/y", "rewrite_path": "/from=/to"}` without a JSON crate.
 fn field(config: &str, key: &str) -> Option<String> {
     let start = config.find(&format!("\"{key}\""))? + key.len() + 2;
     let rest = config[start..].trim_start().strip_prefix(':')?.trim_start().strip_prefix('"')?;
@@ -52,6 +53,7 @@ impl RootContext for HeadersRoot {
             request_header: pair(field(&text, "request_header")),
             response_header: pair(field(&text, "response_header")),
             deny_path: field(&text, "deny_path"),
+            reset_path: field(&text, "reset_path"),
             rewrite_path: pair(field(&text, "rewrite_path")),
         };
         log::info!("configured with {} bytes", bytes.len());
@@ -87,6 +89,12 @@ impl HttpContext for Headers {
         {
             log::warn!("#{} denying {}", self.context_id, path);
             self.send_http_response(403, vec![("x-denied-by", "test-headers")], Some(b"denied by plugin\n"));
+            return Action::Pause;
+        }
+        if let Some(reset) = &self.config.reset_path
+            && path.starts_with(reset.as_str())
+        {
+            self.reset_http_request();
             return Action::Pause;
         }
         if let Some((from, to)) = &self.config.rewrite_path
