@@ -221,6 +221,7 @@ async fn a_plugin_buffers_and_rewrites_both_bodies_with_exact_lengths() {
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(answer.body, "[hello]");
     assert_eq!(b.last().headers["content-length"], "7", "the upstream is told the rewritten length");
+    assert_eq!(b.last().headers["x-body-length"], "5", "set from the body callback, before going upstream");
     // A streamed upstream body is held whole, rewritten, and sent with its length.
     let answer = get(gw.http_addr(), "body.com", "/stream/3").await;
     assert_eq!(answer.body, "CHUNK 0\nCHUNK 1\nCHUNK 2\n");

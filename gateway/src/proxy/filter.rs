@@ -20,6 +20,7 @@ use super::body::{BoxError, ClientBody, ResponseBody, UpstreamBody};
 use super::plugins;
 use super::service::local_response;
 use crate::wasm::chain::{BodyVerdict, PluginStream, Verdict};
+use crate::wasm::headers::RequestHead;
 
 /// A request's plugin contexts, shared by the handler and the bodies that
 /// stream through them (all on one worker thread: the lock never waits).
@@ -170,17 +171,41 @@ fn whole(mut frames: VecDeque<Frame<Bytes>>, headers: &mut HeaderMap) -> Result<
 
 /// Runs the request body through the plugins as far as they hold it back;
 /// returns the body to send upstream, or the answer a plugin decided on.
+///
+/// Until the body is released, the request has not gone upstream: body
+/// callbacks may still change its headers, so they get the live `head`.
 pub async fn request_body(
     shared: &SharedStream,
-    mut body: Incoming,
-    headers: &mut HeaderMap,
-) -> Result<ClientBody, Response<ResponseBody>> {
+    body: Incoming,
+    head: RequestHead,
+) -> (RequestHead, Result<ClientBody, Response<ResponseBody>>) {
     if body.is_end_stream() {
-        return Ok(ClientBody::Incoming(body));
+        return (head, Ok(ClientBody::Incoming(body)));
     }
+    let lent = match lock(shared).stream.as_mut() {
+        Some(s) => {
+            s.lend_request(head);
+            None
+        }
+        None => Some(head),
+    };
+    let (head, result) = read_request_body(shared, body, lent).await;
+    (head, result)
+}
+
+async fn read_request_body(
+    shared: &SharedStream,
+    mut body: Incoming,
+    lent: Option<RequestHead>,
+) -> (RequestHead, Result<ClientBody, Response<ResponseBody>>) {
     let mut consumed = 0;
+    let read = read_ahead(shared, false, &mut body, &mut consumed).await;
+    let mut head = lent
+        .or_else(|| lock(shared).stream.as_mut().and_then(PluginStream::take_request))
+        .unwrap_or_else(|| unreachable!("the head was lent to the stream"));
+    let headers = &mut head.parts.headers;
     let rest = |pending, inner| FilteredRequest { shared: shared.clone(), inner, pending };
-    match read_ahead(shared, false, &mut body, &mut consumed).await {
+    let result = match read {
         Err(e) => {
             tracing::debug!(error = %e, "client request body failed");
             Err(local_response(StatusCode::BAD_REQUEST, "bad request body\n"))
@@ -197,7 +222,8 @@ pub async fn request_body(
             }
             Ok(ClientBody::Filtered(Box::new(rest(frames, Some(body)))))
         }
-    }
+    };
+    (head, result)
 }
 
 /// The rest of a request body, through the request body callbacks.

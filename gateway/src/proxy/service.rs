@@ -143,7 +143,10 @@ impl Proxy {
                 }
             }
             let ClientBody::Incoming(incoming) = body else { unreachable!("set above") };
-            body = match filter::request_body(&shared, incoming, &mut parts.headers).await {
+            let head = RequestHead { parts, scheme: peer.scheme };
+            let (head, read) = filter::request_body(&shared, incoming, head).await;
+            parts = head.parts;
+            body = match read {
                 Ok(b) => b,
                 Err(answer) => return filter::finish(&shared, answer),
             };

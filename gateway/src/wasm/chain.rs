@@ -350,6 +350,19 @@ impl PluginStream {
         Verdict::Continue
     }
 
+    /// Lends the live request head to the body callbacks that run before
+    /// the request goes upstream, so that their header changes apply.
+    pub fn lend_request(&mut self, head: RequestHead) {
+        self.request_view = Some(head);
+    }
+
+    /// Takes the lent head back; a copy stays for later callbacks.
+    pub fn take_request(&mut self) -> Option<RequestHead> {
+        let head = self.request_view.take()?;
+        self.request_view = Some(head.snapshot());
+        Some(head)
+    }
+
     /// Runs the response-headers callbacks on `parts`, last plugin first.
     pub async fn on_response_headers(
         &mut self,

@@ -31,6 +31,8 @@ impl HttpContext for Body {
             self.send_http_response(403, vec![("x-blocked-by", "test-body")], Some(b"blocked\n"));
             return Action::Pause;
         }
+        // The request has not gone upstream yet: header changes still apply.
+        self.set_http_request_header("x-body-length", Some(&body_size.to_string()));
         self.set_http_request_body(0, 0, b"[");
         self.set_http_request_body(body_size + 1, 0, b"]");
         Action::Continue
