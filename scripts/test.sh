@@ -16,9 +16,16 @@ fi
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 cargo fmt --manifest-path tests/plugins/Cargo.toml --all -- --check
+cargo fmt --manifest-path plugins/Cargo.toml --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
-# The test plugins are their own workspace, built for wasm32-wasip1.
+# The SDK's Proxy-Wasm glue exists only in its WebAssembly build.
+cargo clippy -p wasmgress-sdk --target wasm32-wasip1 --quiet -- -D warnings
+# The test plugins and our plugins are workspaces of their own, built for
+# wasm32-wasip1; ours are also unit-tested natively.
 cargo clippy --manifest-path tests/plugins/Cargo.toml --target wasm32-wasip1 --target-dir tests/plugins/target --quiet -- -D warnings
+cargo clippy --manifest-path plugins/Cargo.toml --target wasm32-wasip1 --target-dir plugins/target --quiet -- -D warnings
+cargo clippy --manifest-path plugins/Cargo.toml --all-targets --target-dir plugins/target --quiet -- -D warnings
 echo "== cargo test"
 cargo test --workspace
+cargo test --manifest-path plugins/Cargo.toml --target-dir plugins/target

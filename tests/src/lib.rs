@@ -298,35 +298,44 @@ pub async fn closed_port() -> SocketAddr {
     l.local_addr().unwrap()
 }
 
-/// Builds the test plugins in `tests/plugins` (plain `proxy-wasm` crate)
-/// for wasm32-wasip1, once per test binary, and returns the directory of
-/// the `.wasm` files.
-pub fn built_plugins() -> PathBuf {
-    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins");
-            let target = root.join("target");
-            let status = std::process::Command::new(env!("CARGO"))
-                .args(["build", "--release", "--quiet", "--target", "wasm32-wasip1", "--manifest-path"])
-                .arg(root.join("Cargo.toml"))
-                .arg("--target-dir")
-                .arg(&target)
-                .status()
-                .expect("cargo runs");
-            assert!(status.success(), "building the test plugins failed (is the wasm32-wasip1 target installed?)");
-            target.join("wasm32-wasip1/release")
-        })
-        .clone()
+/// Builds a workspace of plugins for wasm32-wasip1 (release), once per
+/// test binary, and returns the directory of its `.wasm` files.
+fn build_wasm_workspace(root: &Path) -> PathBuf {
+    let target = root.join("target");
+    let status = std::process::Command::new(env!("CARGO"))
+        .args(["build", "--release", "--quiet", "--target", "wasm32-wasip1", "--manifest-path"])
+        .arg(root.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target)
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "building {} failed (is the wasm32-wasip1 target installed?)", root.display());
+    target.join("wasm32-wasip1/release")
 }
 
-/// A plugin directory holding the named test plugins: `(installed name, crate file stem)`.
+/// The test plugins in `tests/plugins` (plain `proxy-wasm` crate), built.
+pub fn built_plugins() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| build_wasm_workspace(&Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins"))).clone()
+}
+
+/// The plugins in `plugins/` (written with wasmgress-sdk), built.
+pub fn built_sdk_plugins() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| build_wasm_workspace(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins"))).clone()
+}
+
+/// A plugin directory holding the named plugins: `(installed name, crate
+/// file stem)`, from the test plugins or, failing that, from `plugins/`.
 pub fn plugin_dir(plugins: &[(&str, &str)]) -> TempDir {
-    let built = built_plugins();
     let dir = TempDir::new();
     for (name, stem) in plugins {
-        std::fs::copy(built.join(format!("{stem}.wasm")), dir.path().join(format!("{name}.wasm")))
-            .expect("copy plugin");
+        let file = format!("{stem}.wasm");
+        let mut from = built_plugins().join(&file);
+        if !from.exists() {
+            from = built_sdk_plugins().join(&file);
+        }
+        std::fs::copy(&from, dir.path().join(format!("{name}.wasm"))).expect("copy plugin");
     }
     dir
 }

@@ -424,3 +424,26 @@ async fn a_plugin_cannot_smuggle_a_header_through_a_value() {
     assert!(seen.get("x-injected").is_none() && seen.get("x-split").is_none(), "the invalid value was dropped");
     gw.shutdown();
 }
+
+#[tokio::test]
+async fn a_plugin_written_with_the_sdk_runs_and_its_config_errors_name_the_field() {
+    let b = Backend::start("b").await;
+    let plugins = plugin_dir(&[("hello", "hello")]);
+    let dir = TempDir::new();
+    dir.write("svc.yaml", &service("s", &[b.addr]));
+    let list = "- name: hello\n  config: {path: /hello, greeting: Hi}";
+    dir.write("ing.yaml", &annotated_ingress("i", "hello.com", "s", &plugins_annotation(list)));
+    let bad = "- name: hello\n  config: {path: /hello, greeting: Hi, colour: red}";
+    dir.write("bad.yaml", &annotated_ingress("bad", "bad.com", "s", &plugins_annotation(bad)));
+    let gw = start_with_plugins(&dir, &plugins).await;
+
+    let answer = get(gw.http_addr(), "hello.com", "/hello?name=Ada").await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.body, "Hi, Ada!\n");
+    assert!(b.seen().is_empty());
+    assert_eq!(get(gw.http_addr(), "hello.com", "/shop").await.status, StatusCode::OK);
+    assert_eq!(b.last().headers["x-hello"], "default/i");
+    let p = problems(&gw, "default/bad");
+    assert!(p.iter().any(|m| m.contains("unknown field `colour`")), "{p:?}");
+    gw.shutdown();
+}

@@ -1,0 +1,359 @@
+//! What a plugin sees and changes: the request, the response, their
+//! headers, and the decision it returns. Plain data: the same values flow
+//! through the gateway and through the native test harness.
+
+use std::net::SocketAddr;
+
+/// Header fields, names compared case-insensitively (kept lower-case, as
+/// HTTP/2 and Proxy-Wasm hosts have them), in order, repeats allowed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Headers {
+    entries: Vec<(String, String)>,
+    changed: bool,
+}
+
+impl Headers {
+    /// Headers from `(name, value)` pairs.
+    pub fn from_pairs<N: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (N, V)>) -> Self {
+        let entries = pairs.into_iter().map(|(n, v)| (n.into().to_ascii_lowercase(), v.into())).collect();
+        Self { entries, changed: false }
+    }
+
+    /// The first value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.entries.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of `name`, in order.
+    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.entries.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// Replaces every value of `name` with `value`.
+    pub fn set(&mut self, name: &str, value: impl Into<String>) {
+        self.remove(name);
+        self.add(name, value);
+    }
+
+    /// Adds a value, keeping those already there.
+    pub fn add(&mut self, name: &str, value: impl Into<String>) {
+        self.entries.push((name.to_ascii_lowercase(), value.into()));
+        self.changed = true;
+    }
+
+    /// Removes every value of `name`.
+    pub fn remove(&mut self, name: &str) {
+        let before = self.entries.len();
+        self.entries.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self.changed |= self.entries.len() != before;
+    }
+
+    /// Moves every value of `from` to `to`.
+    pub fn rename(&mut self, from: &str, to: &str) {
+        let to = to.to_ascii_lowercase();
+        for (name, _) in self.entries.iter_mut().filter(|(n, _)| n.eq_ignore_ascii_case(from)) {
+            *name = to.clone();
+            self.changed = true;
+        }
+    }
+
+    /// Every `(name, value)`, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.entries.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
+    /// Whether anything was set, added, removed or renamed.
+    pub fn changed(&self) -> bool {
+        self.changed
+    }
+}
+
+/// Decodes `%XX` escapes and `+` (as form encoding does); invalid escapes
+/// stay as they are.
+pub fn url_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// The request as a plugin sees it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Request {
+    method: String,
+    /// Path and query, as sent upstream (`:path`).
+    target: String,
+    host: String,
+    pub headers: Headers,
+    /// The client's address (the peer of the gateway's connection).
+    pub client: Option<SocketAddr>,
+    /// `namespace/name` of the Ingress the request came through.
+    pub ingress: String,
+    body: Option<Vec<u8>>,
+    target_changed: bool,
+    body_changed: bool,
+}
+
+impl Request {
+    /// A request for `method` and `target` (path and query) to `host`.
+    pub fn new(method: impl Into<String>, target: impl Into<String>, host: impl Into<String>) -> Self {
+        Self { method: method.into(), target: target.into(), host: host.into(), ..Self::default() }
+    }
+
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+
+    /// The host the client asked for (`:authority`, i.e. Host).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The path, without the query.
+    pub fn path(&self) -> &str {
+        self.target.split_once('?').map_or(&self.target, |(p, _)| p)
+    }
+
+    /// The raw query string (without `?`), empty when there is none.
+    pub fn query(&self) -> &str {
+        self.target.split_once('?').map_or("", |(_, q)| q)
+    }
+
+    /// Path and query, as they go upstream.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// The decoded query parameters, in order.
+    pub fn query_params(&self) -> Vec<(String, String)> {
+        self.query()
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                (url_decode(k), url_decode(v))
+            })
+            .collect()
+    }
+
+    /// The first value of query parameter `name`, decoded.
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        self.query_params().into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    }
+
+    /// The cookies the client sent, in order.
+    pub fn cookies(&self) -> Vec<(String, String)> {
+        self.headers
+            .get_all("cookie")
+            .flat_map(|h| h.split(';'))
+            .filter_map(|c| {
+                let (k, v) = c.trim().split_once('=')?;
+                Some((k.trim().to_string(), v.trim().trim_matches('"').to_string()))
+            })
+            .collect()
+    }
+
+    /// The value of cookie `name`.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.cookies().into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    }
+
+    /// Sends the request upstream with another path (and query): `target`
+    /// must start with `/`.
+    pub fn set_target(&mut self, target: impl Into<String>) {
+        self.target = target.into();
+        self.target_changed = true;
+    }
+
+    /// Replaces the path and keeps the query.
+    pub fn set_path(&mut self, path: &str) {
+        let target = match self.query() {
+            "" => path.to_string(),
+            q => format!("{path}?{q}"),
+        };
+        self.set_target(target);
+    }
+
+    /// The body, when the plugin asked for it ([`crate::Plugin::needs_request_body`]).
+    pub fn body(&self) -> Option<&[u8]> {
+        self.body.as_deref()
+    }
+
+    /// Replaces the body that goes upstream.
+    pub fn set_body(&mut self, body: impl Into<Vec<u8>>) {
+        self.body = Some(body.into());
+        self.body_changed = true;
+    }
+
+    /// Gives the request its body (hosts and the test harness do).
+    pub fn with_body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = Some(body.into());
+        self
+    }
+
+    /// Whether the plugin changed the path or query.
+    pub fn target_changed(&self) -> bool {
+        self.target_changed
+    }
+
+    /// Whether the plugin replaced the body.
+    pub fn body_changed(&self) -> bool {
+        self.body_changed
+    }
+}
+
+/// The upstream's response as a plugin sees it (headers only).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Response {
+    status: u16,
+    pub headers: Headers,
+    status_changed: bool,
+}
+
+impl Response {
+    pub fn new(status: u16, headers: Headers) -> Self {
+        Self { status, headers, status_changed: false }
+    }
+
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// Changes the status the client gets.
+    pub fn set_status(&mut self, status: u16) {
+        self.status = status;
+        self.status_changed = true;
+    }
+
+    /// Whether the plugin changed the status.
+    pub fn status_changed(&self) -> bool {
+        self.status_changed
+    }
+}
+
+/// An answer the plugin gives itself instead of the upstream's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl LocalResponse {
+    /// Adds a header to the answer.
+    pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.to_ascii_lowercase(), value.into()));
+        self
+    }
+
+    /// Sets the answer's body.
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = body.into();
+        self
+    }
+}
+
+/// What a plugin decided about a request or response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Go on, with whatever the plugin changed.
+    Continue,
+    /// Answer with this instead (the upstream is not called, or its
+    /// response is replaced).
+    Respond(LocalResponse),
+}
+
+impl Decision {
+    /// Starts a local answer with `status`: add headers and a body to it.
+    pub fn respond(status: u16) -> LocalResponse {
+        LocalResponse { status, headers: Vec::new(), body: Vec::new() }
+    }
+
+    /// A redirect to `location` (301, 302, 307 or 308).
+    pub fn redirect(status: u16, location: impl Into<String>) -> Decision {
+        Decision::Respond(Self::respond(status).header("location", location))
+    }
+}
+
+impl From<LocalResponse> for Decision {
+    fn from(r: LocalResponse) -> Self {
+        Decision::Respond(r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_are_case_insensitive_and_track_changes() {
+        let mut h = Headers::from_pairs([("Content-Type", "text/plain"), ("x-a", "1"), ("X-A", "2")]);
+        assert_eq!(h.get("content-type"), Some("text/plain"));
+        assert_eq!(h.get_all("x-a").collect::<Vec<_>>(), ["1", "2"]);
+        assert!(!h.changed());
+        h.remove("x-missing");
+        assert!(!h.changed(), "removing nothing changes nothing");
+        h.set("X-A", "3");
+        assert_eq!(h.get_all("x-a").collect::<Vec<_>>(), ["3"]);
+        h.rename("content-type", "x-original-type");
+        assert_eq!(h.get("x-original-type"), Some("text/plain"));
+        assert!(h.changed());
+    }
+
+    #[test]
+    fn requests_parse_query_and_cookies() {
+        let mut r = Request::new("GET", "/shop/cart?id=7&q=a+b%21&flag&bad=%zz", "shop.com");
+        r.headers = Headers::from_pairs([("cookie", "session=abc; theme=\"dark\""), ("cookie", "x=1")]);
+        assert_eq!(r.path(), "/shop/cart");
+        assert_eq!(r.query_param("q").as_deref(), Some("a b!"));
+        assert_eq!(r.query_param("flag").as_deref(), Some(""));
+        assert_eq!(r.query_param("bad").as_deref(), Some("%zz"), "an invalid escape stays");
+        assert_eq!(r.cookie("theme").as_deref(), Some("dark"));
+        assert_eq!(r.cookie("x").as_deref(), Some("1"));
+        r.set_path("/cart");
+        assert_eq!(r.target(), "/cart?id=7&q=a+b%21&flag&bad=%zz");
+        assert!(r.target_changed());
+    }
+
+    #[test]
+    fn decisions_are_values() {
+        let d: Decision = Decision::respond(403).header("X-Why", "policy").body("no\n").into();
+        assert_eq!(
+            d,
+            Decision::Respond(LocalResponse {
+                status: 403,
+                headers: vec![("x-why".into(), "policy".into())],
+                body: b"no\n".to_vec()
+            })
+        );
+        let Decision::Respond(r) = Decision::redirect(301, "https://a/") else { panic!() };
+        assert_eq!(r.headers, [("location".to_string(), "https://a/".to_string())]);
+    }
+}

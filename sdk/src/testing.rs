@@ -1,0 +1,109 @@
+//! The native test harness: run a plugin's hooks on the host with
+//! `cargo test`, no WebAssembly runtime, and assert on the decision and on
+//! the request or response as the plugin left them.
+//!
+//! ```
+//! # use wasmgress_sdk::{Decision, Plugin, Request, testing};
+//! # struct Deny;
+//! # impl Plugin for Deny {
+//! #     type Config = ();
+//! #     fn configure(_: ()) -> Result<Self, String> { Ok(Deny) }
+//! #     fn on_request(&self, r: &mut Request) -> Decision {
+//! #         if r.cookie("session").is_none() { Decision::respond(401).into() } else { Decision::Continue }
+//! #     }
+//! # }
+//! let plugin: Deny = testing::configure("").unwrap();
+//! let request = testing::get("/account").header("cookie", "session=1").build();
+//! assert_eq!(testing::request(&plugin, request).0, Decision::Continue);
+//! let (decision, _) = testing::request(&plugin, testing::get("/account").build());
+//! assert!(matches!(decision, Decision::Respond(r) if r.status == 401));
+//! ```
+
+use std::net::SocketAddr;
+
+use crate::{Decision, Headers, Plugin, Request, Response};
+
+/// Configures a plugin from configuration text, exactly as the gateway
+/// would (JSON; empty is `null`).
+pub fn configure<P: Plugin>(config: &str) -> Result<P, String> {
+    P::configure(crate::parse_config(config.as_bytes())?)
+}
+
+/// Runs the request hook; returns the decision and the request as the
+/// plugin left it.
+pub fn request<P: Plugin>(plugin: &P, mut request: Request) -> (Decision, Request) {
+    let decision = plugin.on_request(&mut request);
+    (decision, request)
+}
+
+/// Runs the response hook for `request`.
+pub fn response<P: Plugin>(plugin: &P, request: &Request, mut response: Response) -> (Decision, Response) {
+    let decision = plugin.on_response(request, &mut response);
+    (decision, response)
+}
+
+/// Builds a test request.
+#[derive(Debug, Clone)]
+pub struct RequestBuilder {
+    request: Request,
+    headers: Vec<(String, String)>,
+}
+
+/// A GET request for `target` (path and query) to `example.com`.
+pub fn get(target: &str) -> RequestBuilder {
+    builder("GET", target)
+}
+
+/// A POST request for `target` with `body`.
+pub fn post(target: &str, body: impl Into<Vec<u8>>) -> RequestBuilder {
+    let mut b = builder("POST", target);
+    b.request = b.request.with_body(body);
+    b
+}
+
+/// A request with any method.
+pub fn builder(method: &str, target: &str) -> RequestBuilder {
+    let mut request = Request::new(method, target, "example.com");
+    request.client = Some(SocketAddr::from(([192, 0, 2, 1], 40000)));
+    request.ingress = "default/test".into();
+    RequestBuilder { request, headers: Vec::new() }
+}
+
+impl RequestBuilder {
+    pub fn host(mut self, host: &str) -> Self {
+        let body = self.request.body().map(<[u8]>::to_vec);
+        let old = std::mem::take(&mut self.request);
+        let mut request = Request::new(old.method(), old.target(), host);
+        (request.client, request.ingress) = (old.client, old.ingress);
+        self.request = match body {
+            Some(b) => request.with_body(b),
+            None => request,
+        };
+        self
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    pub fn client(mut self, client: SocketAddr) -> Self {
+        self.request.client = Some(client);
+        self
+    }
+
+    pub fn ingress(mut self, ingress: &str) -> Self {
+        self.request.ingress = ingress.to_string();
+        self
+    }
+
+    pub fn build(mut self) -> Request {
+        self.request.headers = Headers::from_pairs(self.headers);
+        self.request
+    }
+}
+
+/// A response with `status` and headers.
+pub fn response_with(status: u16, headers: &[(&str, &str)]) -> Response {
+    Response::new(status, Headers::from_pairs(headers.iter().copied()))
+}

@@ -1,0 +1,153 @@
+//! The Proxy-Wasm glue (WebAssembly build only): a root context that
+//! parses the configuration and builds the plugin, and per request an HTTP
+//! context that turns host header maps into [`Request`] / [`Response`]
+//! values, runs the hooks, and writes back what changed.
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::{Action, ContextType, LogLevel};
+
+use crate::{Decision, Headers, Plugin, Request, Response};
+
+/// Installs `P` as this module's plugin (called from `_initialize`).
+pub fn register<P: Plugin>() {
+    proxy_wasm::set_log_level(LogLevel::Info);
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root::<P> { plugin: None }) });
+}
+
+struct Root<P> {
+    plugin: Option<Rc<P>>,
+}
+
+impl<P: Plugin> Context for Root<P> {}
+
+impl<P: Plugin> RootContext for Root<P> {
+    fn on_configure(&mut self, _size: usize) -> bool {
+        let bytes = self.get_plugin_configuration().unwrap_or_default();
+        // What is logged here is what the gateway reports on the Ingress.
+        match crate::parse_config::<P::Config>(&bytes).and_then(P::configure) {
+            Ok(p) => {
+                self.plugin = Some(Rc::new(p));
+                true
+            }
+            Err(e) => {
+                log::error!("{e}");
+                false
+            }
+        }
+    }
+
+    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+        let plugin = self.plugin.clone()?;
+        Some(Box::new(Stream { plugin, request: None }))
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+}
+
+struct Stream<P> {
+    plugin: Rc<P>,
+    /// The request as it went upstream, for the response hook.
+    request: Option<Request>,
+}
+
+impl<P> Context for Stream<P> {}
+
+/// Splits pseudo-headers from the rest.
+fn split(pairs: Vec<(String, String)>) -> (Vec<(String, String)>, Headers) {
+    let (pseudo, regular): (Vec<_>, Vec<_>) = pairs.into_iter().partition(|(n, _)| n.starts_with(':'));
+    (pseudo, Headers::from_pairs(regular))
+}
+
+fn pseudo<'a>(pseudo: &'a [(String, String)], name: &str) -> &'a str {
+    pseudo.iter().find(|(n, _)| n == name).map_or("", |(_, v)| v.as_str())
+}
+
+impl<P: Plugin> Stream<P> {
+    fn read_request(&self) -> Request {
+        let (pseudo_headers, headers) = split(self.get_http_request_headers());
+        let p = |n| pseudo(&pseudo_headers, n);
+        let mut request = Request::new(p(":method"), p(":path"), p(":authority"));
+        request.headers = headers;
+        request.client = self
+            .get_property(vec!["source", "address"])
+            .and_then(|a| String::from_utf8(a).ok())
+            .and_then(|a| a.parse::<SocketAddr>().ok());
+        request.ingress =
+            self.get_property(vec!["ingress"]).map(|i| String::from_utf8_lossy(&i).into_owned()).unwrap_or_default();
+        request
+    }
+
+    fn respond(&self, decision: Decision) -> Action {
+        match decision {
+            Decision::Continue => Action::Continue,
+            Decision::Respond(r) => {
+                let headers: Vec<(&str, &str)> = r.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+                self.send_http_response(u32::from(r.status), headers, Some(&r.body));
+                Action::Pause
+            }
+        }
+    }
+
+    /// Runs the request hook and writes back what it changed.
+    fn run_request(&mut self, body: Option<(Vec<u8>, usize)>) -> Action {
+        let mut request = self.read_request();
+        let size = body.as_ref().map_or(0, |(_, size)| *size);
+        if let Some((bytes, _)) = body {
+            request = request.with_body(bytes);
+        }
+        let decision = self.plugin.on_request(&mut request);
+        if decision == Decision::Continue {
+            if request.headers.changed() || request.target_changed() {
+                let mut pairs = vec![(":method", request.method()), (":path", request.target())];
+                pairs.extend(request.headers.iter());
+                self.set_http_request_headers(pairs);
+            }
+            if request.body_changed() {
+                self.set_http_request_body(0, size, request.body().unwrap_or_default());
+            }
+        }
+        self.request = Some(request);
+        self.respond(decision)
+    }
+}
+
+impl<P: Plugin> HttpContext for Stream<P> {
+    fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        if self.plugin.needs_request_body() && !end_of_stream {
+            // The hook runs once the whole body is in.
+            return Action::Continue;
+        }
+        self.run_request(self.plugin.needs_request_body().then(|| (Vec::new(), 0)))
+    }
+
+    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        if !self.plugin.needs_request_body() || self.request.is_some() {
+            return Action::Continue;
+        }
+        if !end_of_stream {
+            return Action::Pause;
+        }
+        let body = self.get_http_request_body(0, body_size).unwrap_or_default();
+        self.run_request(Some((body, body_size)))
+    }
+
+    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        let Some(request) = self.request.as_ref() else { return Action::Continue };
+        let (pseudo_headers, headers) = split(self.get_http_response_headers());
+        let status = pseudo(&pseudo_headers, ":status").parse().unwrap_or(0);
+        let mut response = Response::new(status, headers);
+        let decision = self.plugin.on_response(request, &mut response);
+        if decision == Decision::Continue && (response.headers.changed() || response.status_changed()) {
+            let status = response.status().to_string();
+            let mut pairs = vec![(":status", status.as_str())];
+            pairs.extend(response.headers.iter());
+            self.set_http_response_headers(pairs);
+        }
+        self.respond(decision)
+    }
+}
