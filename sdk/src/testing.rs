@@ -36,7 +36,7 @@ pub fn request<P: Plugin>(plugin: &P, mut request: Request) -> (Decision, Reques
     (decision, request)
 }
 
-/// Runs the response hook for `request`.
+/// Runs the response hook for `request` (the request as the client sent it).
 pub fn response<P: Plugin>(plugin: &P, request: &Request, mut response: Response) -> (Decision, Response) {
     let decision = plugin.on_response(request, &mut response);
     (decision, response)

@@ -51,7 +51,7 @@ impl<P: Plugin> RootContext for Root<P> {
 
 struct Stream<P> {
     plugin: Rc<P>,
-    /// The request as it went upstream, for the response hook.
+    /// The request as the client sent it, for the response hook.
     request: Option<Request>,
 }
 
@@ -100,6 +100,7 @@ impl<P: Plugin> Stream<P> {
         if let Some((bytes, _)) = body {
             request = request.with_body(bytes);
         }
+        let original = request.clone();
         let decision = self.plugin.on_request(&mut request);
         if decision == Decision::Continue {
             if request.headers.changed() || request.target_changed() {
@@ -111,7 +112,7 @@ impl<P: Plugin> Stream<P> {
                 self.set_http_request_body(0, size, request.body().unwrap_or_default());
             }
         }
-        self.request = Some(request);
+        self.request = Some(original);
         self.respond(decision)
     }
 }

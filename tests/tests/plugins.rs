@@ -447,3 +447,48 @@ async fn a_plugin_written_with_the_sdk_runs_and_its_config_errors_name_the_field
     assert!(p.iter().any(|m| m.contains("unknown field `colour`")), "{p:?}");
     gw.shutdown();
 }
+
+#[tokio::test]
+async fn header_rewrite_rewrites_paths_and_headers_and_redirects() {
+    let b = Backend::start("b").await;
+    let plugins = plugin_dir(&[("header-rewrite", "header_rewrite")]);
+    let dir = TempDir::new();
+    dir.write("svc.yaml", &service("s", &[b.addr]));
+    let list = r#"- name: header-rewrite
+  config:
+    request: {set: {x-client: "${client_ip}", x-asked: "${request_uri}"}, remove: [x-debug]}
+    response: {set: {x-frame-options: DENY}}
+    rules:
+      - when: {path_prefix: /bar}
+        rewrite: {regex: "^/bar(/|$)(.*)", replacement: "/$2"}
+      - when: {header: {name: x-legacy-client, equals: "yes"}}
+        redirect: {status: 308, location: "https://${host}${request_uri}"}"#;
+    dir.write("ing.yaml", &annotated_ingress("i", "rw.com", "s", &plugins_annotation(list)));
+    let gw = start_with_plugins(&dir, &plugins).await;
+    assert!(problems(&gw, "default/i").is_empty(), "{:?}", problems(&gw, "default/i"));
+
+    let req = http::Request::get(format!("http://{}/bar/baz?q=1", gw.http_addr()))
+        .header("host", "rw.com")
+        .header("x-debug", "1")
+        .body(Default::default())
+        .unwrap();
+    let answer = send(req).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.headers["x-frame-options"], "DENY");
+    let seen = b.last();
+    assert_eq!(seen.uri, "/baz?q=1");
+    assert_eq!(seen.headers["x-client"], "127.0.0.1");
+    assert_eq!(seen.headers["x-asked"], "/bar/baz?q=1");
+    assert!(seen.headers.get("x-debug").is_none());
+
+    let req = http::Request::get(format!("http://{}/shop?x=1", gw.http_addr()))
+        .header("host", "rw.com")
+        .header("x-legacy-client", "yes")
+        .body(Default::default())
+        .unwrap();
+    let answer = send(req).await;
+    assert_eq!(answer.status, StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(answer.headers["location"], "https://rw.com/shop?x=1");
+    assert_eq!(b.seen().len(), 1, "a redirect never reaches the upstream");
+    gw.shutdown();
+}
