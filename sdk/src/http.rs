@@ -29,6 +29,7 @@ impl Headers {
         self.entries.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
+    /// Whether `name` is there at all.
     pub fn contains(&self, name: &str) -> bool {
         self.get(name).is_some()
     }
@@ -111,6 +112,7 @@ pub struct Request {
     /// Path and query, as sent upstream (`:path`).
     target: String,
     host: String,
+    /// The request headers (Host is [`Request::host`], not one of them).
     pub headers: Headers,
     /// The client's address (the peer of the gateway's connection).
     pub client: Option<SocketAddr>,
@@ -127,6 +129,7 @@ impl Request {
         Self { method: method.into(), target: target.into(), host: host.into(), ..Self::default() }
     }
 
+    /// The method (`GET`, `POST`, …).
     pub fn method(&self) -> &str {
         &self.method
     }
@@ -233,15 +236,18 @@ impl Request {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Response {
     status: u16,
+    /// The response headers.
     pub headers: Headers,
     status_changed: bool,
 }
 
 impl Response {
+    /// A response with `status` and `headers`.
     pub fn new(status: u16, headers: Headers) -> Self {
         Self { status, headers, status_changed: false }
     }
 
+    /// The status code.
     pub fn status(&self) -> u16 {
         self.status
     }
@@ -261,8 +267,11 @@ impl Response {
 /// An answer the plugin gives itself instead of the upstream's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalResponse {
+    /// The status code.
     pub status: u16,
+    /// Header fields, lower-case names.
     pub headers: Vec<(String, String)>,
+    /// The body.
     pub body: Vec<u8>,
 }
 

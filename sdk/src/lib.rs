@@ -6,6 +6,9 @@
 //! `cargo build --target wasm32-wasip1 --release`. The module speaks the
 //! Proxy-Wasm ABI (through the `proxy-wasm` crate), so it also runs in Envoy.
 //!
+//! Logging goes through the [`log`] crate (re-exported); [`metrics`] has
+//! counters, gauges and histograms the gateway exports.
+//!
 //! Plugin logic works on plain values ([`Request`], [`Response`]) and
 //! returns a [`Decision`], so it is unit-tested natively with
 //! `cargo test`, through [`testing`], with no WebAssembly runtime.
@@ -44,7 +47,10 @@
 //! assert_eq!(request.headers.get("x-host"), Some("shop.com"));
 //! ```
 
+#![warn(missing_docs)]
+
 mod http;
+pub mod metrics;
 pub mod testing;
 #[cfg(target_arch = "wasm32")]
 mod wasm;

@@ -70,6 +70,7 @@ pub fn builder(method: &str, target: &str) -> RequestBuilder {
 }
 
 impl RequestBuilder {
+    /// The Host (`:authority`) asked for.
     pub fn host(mut self, host: &str) -> Self {
         let body = self.request.body().map(<[u8]>::to_vec);
         let old = std::mem::take(&mut self.request);
@@ -82,21 +83,25 @@ impl RequestBuilder {
         self
     }
 
+    /// Adds a request header.
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.to_string(), value.to_string()));
         self
     }
 
+    /// The client's address (default `192.0.2.1:40000`).
     pub fn client(mut self, client: SocketAddr) -> Self {
         self.request.client = Some(client);
         self
     }
 
+    /// The Ingress the request came through (default `default/test`).
     pub fn ingress(mut self, ingress: &str) -> Self {
         self.request.ingress = ingress.to_string();
         self
     }
 
+    /// The request.
     pub fn build(mut self) -> Request {
         self.request.headers = Headers::from_pairs(self.headers);
         self.request
@@ -106,4 +111,11 @@ impl RequestBuilder {
 /// A response with `status` and headers.
 pub fn response_with(status: u16, headers: &[(&str, &str)]) -> Response {
     Response::new(status, Headers::from_pairs(headers.iter().copied()))
+}
+
+/// The value of metric `name` as the plugin's hooks left it on this
+/// thread (each test runs on its own thread), `None` if never defined.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn metric(name: &str) -> Option<i64> {
+    crate::metrics::native::get(name)
 }

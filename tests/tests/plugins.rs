@@ -492,3 +492,43 @@ async fn header_rewrite_rewrites_paths_and_headers_and_redirects() {
     assert_eq!(b.seen().len(), 1, "a redirect never reaches the upstream");
     gw.shutdown();
 }
+
+#[tokio::test]
+async fn an_sdk_plugin_and_a_plain_proxy_wasm_plugin_behave_alike() {
+    let b = Backend::start("b").await;
+    let plugins = plugin_dir(&[("header-rewrite", "header_rewrite"), ("headers", "test_headers")]);
+    let dir = TempDir::new();
+    dir.write("svc.yaml", &service("s", &[b.addr]));
+    // The same three effects, configured in each plugin's own terms.
+    let sdk = r#"- name: header-rewrite
+  config:
+    request: {set: {x-env: dev}, remove: [x-remove-me]}
+    response: {set: {x-frame-options: DENY}}
+    rewrite: {regex: "^/old(.*)", replacement: "/new$1"}"#;
+    let plain = r#"- name: headers
+  config: {request_header: "x-env=dev", response_header: "x-frame-options=DENY", rewrite_path: "/old=/new"}"#;
+    dir.write("sdk.yaml", &annotated_ingress("sdk", "sdk.com", "s", &plugins_annotation(sdk)));
+    dir.write("plain.yaml", &annotated_ingress("plain", "plain.com", "s", &plugins_annotation(plain)));
+    let gw = start_with_plugins(&dir, &plugins).await;
+
+    let mut outcomes = Vec::new();
+    for host in ["sdk.com", "plain.com"] {
+        let req = http::Request::get(format!("http://{}/old/page?q=1", gw.http_addr()))
+            .header("host", host)
+            .header("x-remove-me", "secret")
+            .body(Default::default())
+            .unwrap();
+        let answer = send(req).await;
+        let seen = b.last();
+        outcomes.push((
+            answer.status,
+            answer.headers.get("x-frame-options").cloned(),
+            seen.uri,
+            seen.headers.get("x-env").cloned(),
+            seen.headers.get("x-remove-me").cloned(),
+        ));
+    }
+    assert_eq!(outcomes[0], outcomes[1], "sdk.com and plain.com");
+    assert_eq!(outcomes[0].2, "/new/page?q=1");
+    gw.shutdown();
+}

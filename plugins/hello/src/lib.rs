@@ -1,7 +1,8 @@
 //! The plugin of the README's "your first plugin" guide: it answers one
-//! path itself and tags every other request for the upstream.
+//! path itself (and counts it) and tags every other request for the upstream.
 
 use serde::Deserialize;
+use wasmgress_sdk::metrics::Counter;
 use wasmgress_sdk::{Decision, Plugin, Request};
 
 #[derive(Deserialize)]
@@ -12,19 +13,23 @@ struct Config {
     greeting: String,
 }
 
-struct Hello(Config);
+struct Hello {
+    config: Config,
+    greetings: Counter,
+}
 
 impl Plugin for Hello {
     type Config = Config;
 
     fn configure(config: Config) -> Result<Self, String> {
-        Ok(Hello(config))
+        Ok(Hello { config, greetings: Counter::new("greetings") })
     }
 
     fn on_request(&self, request: &mut Request) -> Decision {
-        if request.path() == self.0.path {
+        if request.path() == self.config.path {
+            self.greetings.inc();
             let name = request.query_param("name").unwrap_or_else(|| "world".into());
-            return Decision::respond(200).body(format!("{}, {name}!\n", self.0.greeting)).into();
+            return Decision::respond(200).body(format!("{}, {name}!\n", self.config.greeting)).into();
         }
         request.headers.set("x-hello", request.ingress.clone());
         Decision::Continue
@@ -46,6 +51,7 @@ mod tests {
     fn answers_its_path_itself() {
         let (decision, _) = testing::request(&hello(), testing::get("/hello?name=Ada").build());
         assert_eq!(decision, Decision::respond(200).body("Hello, Ada!\n").into());
+        assert_eq!(testing::metric("greetings"), Some(1));
     }
 
     #[test]
