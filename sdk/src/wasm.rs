@@ -104,7 +104,9 @@ impl<P: Plugin> Stream<P> {
         let decision = self.plugin.on_request(&mut request);
         if decision == Decision::Continue {
             if request.headers.changed() || request.target_changed() {
-                let mut pairs = vec![(":method", request.method()), (":path", request.target())];
+                // The whole map is replaced: Envoy needs the pseudo-headers in it.
+                let mut pairs =
+                    vec![(":method", request.method()), (":path", request.target()), (":authority", request.host())];
                 pairs.extend(request.headers.iter());
                 self.set_http_request_headers(pairs);
             }
