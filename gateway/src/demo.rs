@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 use crate::cluster::ClusterState;
 use crate::echo;
 use crate::translate::SERVICE_NAME_LABEL;
+use crate::translate::annotations::PLUGINS;
 
 /// Every (address, service) pair on loopback that the EndpointSlices list.
 pub fn loopback_endpoints(state: &ClusterState) -> BTreeSet<(SocketAddr, String)> {
@@ -47,12 +48,22 @@ pub async fn start_backends(state: &ClusterState) -> std::io::Result<Vec<(Socket
 pub fn curl_commands(state: &ClusterState, gateway: SocketAddr) -> Vec<String> {
     let mut out = Vec::new();
     for ing in &state.ingresses {
+        // Routes through plugins: show the answer's headers too, on a path
+        // the example's rewrite rule changes.
+        let plugins = ing.metadata.annotations.as_ref().is_some_and(|a| a.contains_key(PLUGINS));
         for rule in ing.spec.iter().flat_map(|s| s.rules.iter().flatten()) {
             let host = rule.host.as_deref().map(|h| h.replace('*', "demo"));
             for p in rule.http.iter().flat_map(|h| &h.paths) {
                 let path = p.path.as_deref().unwrap_or("/");
                 let host_flag = host.as_ref().map(|h| format!("-H 'Host: {h}' ")).unwrap_or_default();
-                out.push(format!("curl -s {host_flag}http://{gateway}{path}"));
+                if plugins {
+                    let path = format!("{}/api/hello?x=1", path.trim_end_matches('/'));
+                    out.push(format!(
+                        "curl -si {host_flag}'http://{gateway}{path}'   # through plugins: see the path and x-* headers the backend got"
+                    ));
+                } else {
+                    out.push(format!("curl -s {host_flag}http://{gateway}{path}"));
+                }
             }
         }
     }

@@ -33,10 +33,19 @@ fn respond(name: &str, instance: &str, mut req: Request<Incoming>) -> Response<F
         return resp;
     }
     let mut body = format!("backend: {name}\ninstance: {instance}\nmethod: {}\npath: {}\n", req.method(), req.uri());
-    for h in ["host", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto"] {
-        if let Some(v) = req.headers().get(h).and_then(|v| v.to_str().ok()) {
-            let _ = writeln!(body, "{h}: {v}");
-        }
+    if let Some(v) = req.headers().get(header::HOST).and_then(|v| v.to_str().ok()) {
+        let _ = writeln!(body, "host: {v}");
+    }
+    // Every x-* header: what the proxy and its plugins added.
+    let mut extra: Vec<(&str, &str)> = req
+        .headers()
+        .iter()
+        .filter(|(n, _)| n.as_str().starts_with("x-"))
+        .filter_map(|(n, v)| Some((n.as_str(), v.to_str().ok()?)))
+        .collect();
+    extra.sort();
+    for (name, value) in extra {
+        let _ = writeln!(body, "{name}: {value}");
     }
     let mut resp = Response::new(Full::new(Bytes::from(body)));
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));

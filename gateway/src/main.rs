@@ -14,8 +14,8 @@ use wasmgress::proxy::server::ListenerOptions;
 use wasmgress::proxy::upstream::UpstreamOptions;
 use wasmgress::routing::ObjectKey;
 use wasmgress::source::files::FileSource;
-use wasmgress::translate::{TranslateOptions, translate};
-use wasmgress::wasm::RuntimeOptions;
+use wasmgress::translate::{PluginResolver, TranslateOptions, UncheckedPlugins, translate_with_plugins};
+use wasmgress::wasm::{PluginRuntime, Plugins, RuntimeOptions};
 use wasmgress::{Gateway, GatewayConfig, demo, duration};
 
 // A proxy allocates small, short-lived buffers per request on every worker
@@ -56,6 +56,10 @@ enum Command {
         dir: PathBuf,
         #[command(flatten)]
         class: ClassArgs,
+        /// Also check plugin annotations against the plugins installed here
+        /// (without it they are only parsed).
+        #[arg(long)]
+        plugins: Option<PathBuf>,
     },
     /// Serve the example manifests with built-in echo backends.
     Demo {
@@ -66,6 +70,9 @@ enum Command {
         http_listen: SocketAddr,
         #[arg(long, env = "WASMGRESS_ADMIN_LISTEN", default_value = "127.0.0.1:9090")]
         admin_listen: SocketAddr,
+        /// Installed plugins for the demo's plugin routes (`NAME.wasm`).
+        #[arg(long, env = "WASMGRESS_PLUGINS")]
+        plugins: Option<PathBuf>,
     },
     /// Run an echo backend (for benchmarks and experiments).
     #[command(hide = true)]
@@ -255,9 +262,9 @@ async fn dispatch(command: Command, workers: usize) -> anyhow::Result<ExitCode> 
             serve_until_signal(GatewayConfig { workers, ..args.config() }).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Validate { dir, class } => validate(&dir, &class.options()),
-        Command::Demo { manifests, http_listen, admin_listen } => {
-            run_demo(manifests, http_listen, admin_listen, workers).await?;
+        Command::Validate { dir, class, plugins } => validate(&dir, &class.options(), plugins),
+        Command::Demo { manifests, http_listen, admin_listen, plugins } => {
+            run_demo(manifests, http_listen, admin_listen, plugins, workers).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Echo { listen, name } => {
@@ -283,9 +290,17 @@ async fn wait_for_signal() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn validate(dir: &std::path::Path, opts: &TranslateOptions) -> anyhow::Result<ExitCode> {
+fn validate(dir: &std::path::Path, opts: &TranslateOptions, plugins: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let snapshot = FileSource::new(dir).load().with_context(|| format!("cannot read {}", dir.display()))?;
-    let (table, mut diagnostics) = translate(&snapshot.state, opts);
+    let resolver: Box<dyn PluginResolver> = match plugins {
+        None => Box::new(UncheckedPlugins),
+        Some(plugins) => {
+            let runtime = PluginRuntime::new(RuntimeOptions::default()).map_err(|e| anyhow::anyhow!("{e:#}"))?;
+            Box::new(Plugins::load(runtime, plugins, None))
+        }
+    };
+    let (table, mut diagnostics) = translate_with_plugins(&snapshot.state, opts, &*resolver);
+    diagnostics.extend(resolver.diagnostics());
     diagnostics.extend(snapshot.diagnostics);
     for d in &diagnostics {
         let label = match d.severity {
@@ -319,12 +334,14 @@ async fn run_demo(
     manifests: Option<PathBuf>,
     http_listen: SocketAddr,
     admin_listen: SocketAddr,
+    plugins: Option<PathBuf>,
     workers: usize,
 ) -> anyhow::Result<()> {
     let dir = manifests.unwrap_or_else(default_examples);
     let snapshot = FileSource::new(&dir).load().with_context(|| format!("cannot read {}", dir.display()))?;
     let backends = demo::start_backends(&snapshot.state).await?;
-    let cfg = GatewayConfig { http_listen, admin_listen, workers, ..GatewayConfig::new(&dir) };
+    let plugins = plugins.map(|dir| PluginConfig { dir, cache: None, runtime: RuntimeOptions::default() });
+    let cfg = GatewayConfig { http_listen, admin_listen, workers, plugins, ..GatewayConfig::new(&dir) };
     let gateway = Gateway::start(cfg).await?;
     println!("\nwasmgress demo: serving {} on http://{}", dir.display(), gateway.http_addr());
     for (addr, service) in &backends {

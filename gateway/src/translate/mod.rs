@@ -61,6 +61,27 @@ pub trait PluginResolver: Send + Sync {
     fn diagnostics(&self) -> Vec<Diagnostic> {
         Vec::new()
     }
+
+    /// Whether plugin requests go unchecked (`validate` without a plugin
+    /// directory): the annotation's syntax is still checked, the plugins
+    /// are not, and the Ingress is translated without them.
+    fn unchecked(&self) -> bool {
+        false
+    }
+}
+
+/// For `validate` without a plugin directory: a warning instead of a
+/// rejection for each plugin it cannot check. Never used to serve.
+pub struct UncheckedPlugins;
+
+impl PluginResolver for UncheckedPlugins {
+    fn resolve(&self, request: &PluginRequest) -> Result<Arc<PluginSpec>, String> {
+        Err(format!("plugin {:?} not checked: no plugin directory given", request.name))
+    }
+
+    fn unchecked(&self) -> bool {
+        true
+    }
 }
 
 /// The resolver of a gateway started without a plugin directory.
@@ -177,6 +198,9 @@ impl<'a> Translation<'a, '_> {
         for request in &annotations.plugins {
             match self.plugins.resolve(request) {
                 Ok(spec) => chain.push(spec),
+                Err(e) if self.plugins.unchecked() => {
+                    warnings.push(format!("annotation {}: {e}", annotations::PLUGINS))
+                }
                 Err(e) => errors.push(format!("annotation {}: {e}", annotations::PLUGINS)),
             }
         }
