@@ -426,6 +426,31 @@ impl PluginStream {
         self.properties = std::mem::take(&mut state.properties);
     }
 
+    /// Runs one callback on the instance `generation` of `spec`, with the
+    /// stream's state (the heads moved in, then `prepare`d with what this
+    /// callback needs); returns the state as the guest left it, with the
+    /// heads and properties already taken back.
+    fn callback<T>(
+        &mut self,
+        spec: &Arc<PluginSpec>,
+        generation: u64,
+        heads: &mut Heads,
+        prepare: impl FnOnce(&mut StreamState),
+        f: impl FnOnce(&mut PluginVm, StreamState) -> (StreamState, Result<T, VmError>),
+    ) -> (StreamState, Result<T, VmError>) {
+        let mut state = self.state(heads);
+        prepare(&mut state);
+        let mut state = Some(state);
+        let result = with_vm(spec, Some(generation), |vm| {
+            let (back, r) = f(vm, state.take().unwrap_or_default());
+            state = Some(back);
+            r
+        });
+        let mut state = state.unwrap_or_default();
+        self.restore(&mut state, heads);
+        (state, result.map(|(v, _)| v))
+    }
+
     /// The namespace calls without one go to: the Ingress's.
     fn namespace(&self) -> Option<String> {
         self.info.ingress.split_once('/').map(|(ns, _)| ns.to_string())
@@ -437,16 +462,18 @@ impl PluginStream {
     async fn run_headers(&mut self, i: usize, response: bool, heads: &mut Heads, end_of_stream: bool) -> Step {
         let Some((generation, context)) = self.contexts[i] else { return Step::Next };
         let spec = self.chain.plugins[i].clone();
-        let mut state = Some(self.state(heads));
-        let result = with_vm(&spec, Some(generation), |vm| {
-            let (back, action) = vm.on_headers(context, response, state.take().unwrap_or_default(), end_of_stream);
-            state = Some(back);
-            action.map(|a| (a, vm.take_calls()))
-        });
-        let mut st = state.unwrap_or_default();
-        self.restore(&mut st, heads);
+        let (st, result) = self.callback(
+            &spec,
+            generation,
+            heads,
+            |_| {},
+            |vm, state| {
+                let (back, action) = vm.on_headers(context, response, state, end_of_stream);
+                (back, action.map(|a| (a, vm.take_calls())))
+            },
+        );
         let (action, calls) = match result {
-            Ok((done, _)) => done,
+            Ok(done) => done,
             Err(e) => return self.failed(i, &e),
         };
         if let Some(local) = st.local_response {
@@ -463,16 +490,18 @@ impl PluginStream {
             calls.into_iter().map(|c| start_call(&spec, c, namespace.as_deref())).collect();
         while let Some((token, call)) = pending.pop_front() {
             let answer = call.await.unwrap_or_default();
-            let mut state = Some(self.state(heads));
-            let result = with_vm(&spec, Some(generation), |vm| {
-                let (back, r) = vm.on_http_call_response(token, answer, state.take());
-                state = back;
-                r.map(|_| vm.take_calls())
-            });
-            let mut st = state.unwrap_or_default();
-            self.restore(&mut st, heads);
+            let (st, result) = self.callback(
+                &spec,
+                generation,
+                heads,
+                |_| {},
+                |vm, state| {
+                    let (back, r) = vm.on_http_call_response(token, answer, Some(state));
+                    (back.unwrap_or_default(), r.map(|_| vm.take_calls()))
+                },
+            );
             match result {
-                Ok((more, _)) => pending.extend(more.into_iter().map(|c| start_call(&spec, c, namespace.as_deref()))),
+                Ok(more) => pending.extend(more.into_iter().map(|c| start_call(&spec, c, namespace.as_deref()))),
                 Err(e) => return self.failed(i, &e),
             }
             if let Some(local) = st.local_response {
@@ -532,18 +561,12 @@ impl PluginStream {
                     }
                 }
             }
-            let mut state = self.state(&mut Heads::default());
-            (state.body, state.body_kind) = (body, Some(kind));
-            let mut state = Some(state);
-            let result = with_vm(&spec, Some(generation), |vm| {
-                let (back, action) = vm.on_body(context, response, state.take().unwrap_or_default(), end_of_stream);
-                state = Some(back);
-                action
+            let prepare = |state: &mut StreamState| (state.body, state.body_kind) = (body, Some(kind));
+            let (state, result) = self.callback(&spec, generation, &mut Heads::default(), prepare, |vm, state| {
+                vm.on_body(context, response, state, end_of_stream)
             });
-            let mut state = state.unwrap_or_default();
-            self.restore(&mut state, &mut Heads::default());
             match result {
-                Ok((action, _)) => {
+                Ok(action) => {
                     if let Some(local) = state.local_response {
                         return BodyVerdict::Respond(local);
                     }
@@ -583,17 +606,14 @@ impl PluginStream {
             let i = if response { count - 1 - step } else { step };
             let Some((generation, context)) = self.contexts[i] else { continue };
             let spec = self.chain.plugins[i].clone();
-            let mut state = self.state(&mut Heads::default());
-            *(if response { &mut state.response_trailers } else { &mut state.request_trailers }) = trailers.take();
-            let mut state = Some(state);
-            let result = with_vm(&spec, Some(generation), |vm| {
-                let (back, action) = vm.on_trailers(context, response, state.take().unwrap_or_default());
-                state = Some(back);
-                action
+            let given = trailers.take();
+            let prepare = |state: &mut StreamState| {
+                *(if response { &mut state.response_trailers } else { &mut state.request_trailers }) = given;
+            };
+            let (mut st, result) = self.callback(&spec, generation, &mut Heads::default(), prepare, |vm, state| {
+                vm.on_trailers(context, response, state)
             });
-            let mut st = state.unwrap_or_default();
             trailers = if response { st.response_trailers.take() } else { st.request_trailers.take() };
-            self.restore(&mut st, &mut Heads::default());
             if let Err(e) = result
                 && let Step::Stop(v) = self.failed(i, &e)
             {
@@ -625,16 +645,9 @@ impl PluginStream {
         for i in 0..self.chain.plugins.len() {
             let Some((generation, context)) = self.contexts[i].take() else { continue };
             let spec = self.chain.plugins[i].clone();
-            let mut state = Some(self.state(&mut Heads::default()));
-            if let Some(s) = state.as_mut() {
-                s.response_code = status;
-            }
-            let result = with_vm(&spec, Some(generation), |vm| {
-                let (back, r) = vm.finish(context, state.take().unwrap_or_default());
-                state = Some(back);
-                r
-            });
-            self.restore(&mut state.unwrap_or_default(), &mut Heads::default());
+            let prepare = |state: &mut StreamState| state.response_code = status;
+            let (_, result) =
+                self.callback(&spec, generation, &mut Heads::default(), prepare, |vm, state| vm.finish(context, state));
             match result {
                 // The context is already gone with its instance: nothing to end.
                 Ok(_) | Err(VmError::Replaced) => {}

@@ -206,6 +206,18 @@ impl PluginVm {
         }
     }
 
+    /// Runs `f` with `stream` in the store, for the host calls it makes;
+    /// returns the stream as the guest left it.
+    fn with_stream<T>(
+        &mut self,
+        stream: StreamState,
+        f: impl FnOnce(&mut Self) -> Result<T, VmError>,
+    ) -> (StreamState, Result<T, VmError>) {
+        self.store.data_mut().stream = Some(stream);
+        let result = f(self);
+        (self.store.data_mut().stream.take().unwrap_or_default(), result)
+    }
+
     /// Creates an HTTP context for a new request; returns its id.
     pub fn create_context(&mut self) -> Result<i32, VmError> {
         let id = self.next_context;
@@ -229,16 +241,15 @@ impl PluginVm {
             stream.request.as_mut().map(|r| MapMut::Request(r).count())
         };
         let count = count.unwrap_or(0) as i32;
-        self.store.data_mut().stream = Some(stream);
-        let result = self.call(|s, e| {
-            let f = if response { e.response_headers.as_ref() } else { e.request_headers.as_ref() };
-            match f {
-                Some(f) => f.call(s, (context, count, i32::from(end_of_stream))),
-                None => Ok(super::abi::ACTION_CONTINUE),
-            }
-        });
-        let stream = self.store.data_mut().stream.take().unwrap_or_default();
-        (stream, result)
+        self.with_stream(stream, |vm| {
+            vm.call(|s, e| {
+                let f = if response { e.response_headers.as_ref() } else { e.request_headers.as_ref() };
+                match f {
+                    Some(f) => f.call(s, (context, count, i32::from(end_of_stream))),
+                    None => Ok(super::abi::ACTION_CONTINUE),
+                }
+            })
+        })
     }
 
     /// Runs `proxy_on_request_body` (or the response one) over
@@ -252,16 +263,15 @@ impl PluginVm {
         end_of_stream: bool,
     ) -> (StreamState, Result<i32, VmError>) {
         let size = stream.body.len() as i32;
-        self.store.data_mut().stream = Some(stream);
-        let result = self.call(|s, e| {
-            let f = if response { e.response_body.as_ref() } else { e.request_body.as_ref() };
-            match f {
-                Some(f) => f.call(s, (context, size, i32::from(end_of_stream))),
-                None => Ok(super::abi::ACTION_CONTINUE),
-            }
-        });
-        let stream = self.store.data_mut().stream.take().unwrap_or_default();
-        (stream, result)
+        self.with_stream(stream, |vm| {
+            vm.call(|s, e| {
+                let f = if response { e.response_body.as_ref() } else { e.request_body.as_ref() };
+                match f {
+                    Some(f) => f.call(s, (context, size, i32::from(end_of_stream))),
+                    None => Ok(super::abi::ACTION_CONTINUE),
+                }
+            })
+        })
     }
 
     /// Runs `proxy_on_request_trailers` (or the response one) with the
@@ -274,16 +284,15 @@ impl PluginVm {
     ) -> (StreamState, Result<i32, VmError>) {
         let trailers = if response { &stream.response_trailers } else { &stream.request_trailers };
         let count = trailers.as_ref().map_or(0, HeaderMap::len) as i32;
-        self.store.data_mut().stream = Some(stream);
-        let result = self.call(|s, e| {
-            let f = if response { e.response_trailers.as_ref() } else { e.request_trailers.as_ref() };
-            match f {
-                Some(f) => f.call(s, (context, count)),
-                None => Ok(super::abi::ACTION_CONTINUE),
-            }
-        });
-        let stream = self.store.data_mut().stream.take().unwrap_or_default();
-        (stream, result)
+        self.with_stream(stream, |vm| {
+            vm.call(|s, e| {
+                let f = if response { e.response_trailers.as_ref() } else { e.request_trailers.as_ref() };
+                match f {
+                    Some(f) => f.call(s, (context, count)),
+                    None => Ok(super::abi::ACTION_CONTINUE),
+                }
+            })
+        })
     }
 
     /// Takes the calls the last callbacks dispatched.
@@ -323,13 +332,11 @@ impl PluginVm {
     /// Ends a context: `proxy_on_done`, `proxy_on_log`, `proxy_on_delete`
     /// (Go SDKs run their stream-done hook from on_log, so it always runs).
     pub fn finish(&mut self, context: i32, stream: StreamState) -> (StreamState, Result<(), VmError>) {
-        self.store.data_mut().stream = Some(stream);
-        let result = (|| {
-            self.call(|s, e| e.done.as_ref().map(|f| f.call(s, context)).transpose())?;
-            self.call(|s, e| e.log.as_ref().map(|f| f.call(s, context)).transpose())?;
-            self.call(|s, e| e.delete.as_ref().map(|f| f.call(s, context)).transpose())?;
+        self.with_stream(stream, |vm| {
+            vm.call(|s, e| e.done.as_ref().map(|f| f.call(s, context)).transpose())?;
+            vm.call(|s, e| e.log.as_ref().map(|f| f.call(s, context)).transpose())?;
+            vm.call(|s, e| e.delete.as_ref().map(|f| f.call(s, context)).transpose())?;
             Ok(())
-        })();
-        (self.store.data_mut().stream.take().unwrap_or_default(), result)
+        })
     }
 }

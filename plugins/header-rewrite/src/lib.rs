@@ -235,11 +235,10 @@ impl Plugin for HeaderRewrite {
         let mut top = config;
         let nested = std::mem::take(&mut top.rules);
         let mut rules = vec![rule(top, "")?];
-        for (i, mut r) in nested.into_iter().enumerate() {
+        for (i, r) in nested.into_iter().enumerate() {
             if !r.rules.is_empty() {
                 return Err(format!("rules[{i}].rules: rules do not nest"));
             }
-            r.rules.clear();
             rules.push(rule(r, &format!("rules[{i}]"))?);
         }
         Ok(HeaderRewrite { rules })
