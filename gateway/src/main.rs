@@ -145,6 +145,9 @@ struct RunArgs {
     /// The longest one plugin callback may run.
     #[arg(long, env = "WASMGRESS_PLUGIN_CALLBACK_DEADLINE", default_value = "10ms", value_parser = duration::parse)]
     plugin_callback_deadline: Duration,
+    /// The longest a plugin instance's start-up (configuration) may run.
+    #[arg(long, env = "WASMGRESS_PLUGIN_STARTUP_DEADLINE", default_value = "1s", value_parser = duration::parse)]
+    plugin_startup_deadline: Duration,
     /// Memory cap per plugin instance (bytes, or with Ki/Mi/Gi).
     #[arg(long, env = "WASMGRESS_PLUGIN_MEMORY_LIMIT", default_value = "64Mi", value_parser = parse_size)]
     plugin_memory_limit: usize,
@@ -207,6 +210,7 @@ impl RunArgs {
                 cache: self.plugin_cache.clone(),
                 runtime: RuntimeOptions {
                     callback_deadline: self.plugin_callback_deadline,
+                    startup_deadline: self.plugin_startup_deadline,
                     memory_limit: self.plugin_memory_limit,
                     max_inspect_body: self.max_inspect_body,
                 },

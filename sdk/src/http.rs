@@ -118,6 +118,8 @@ pub struct Request {
     pub client: Option<SocketAddr>,
     /// `namespace/name` of the Ingress the request came through.
     pub ingress: String,
+    /// Set by the test harness; otherwise asked of the gateway on demand.
+    id: Option<String>,
     body: Option<Vec<u8>>,
     target_changed: bool,
     body_changed: bool,
@@ -202,6 +204,26 @@ impl Request {
             q => format!("{path}?{q}"),
         };
         self.set_target(target);
+    }
+
+    /// The gateway's id for this request (the client's `x-request-id`, or
+    /// one the gateway made up), to put in error pages and logs. Empty
+    /// when the host has none.
+    pub fn id(&self) -> String {
+        if let Some(id) = &self.id {
+            return id.clone();
+        }
+        #[cfg(target_arch = "wasm32")]
+        if let Ok(Some(id)) = proxy_wasm::hostcalls::get_property(vec!["request", "id"]) {
+            return String::from_utf8_lossy(&id).into_owned();
+        }
+        String::new()
+    }
+
+    /// Gives the request its id (the test harness does).
+    pub fn with_id(mut self, id: impl Into<String>) -> Self {
+        self.id = Some(id.into());
+        self
     }
 
     /// The body, when the plugin asked for it ([`crate::Plugin::needs_request_body`]).

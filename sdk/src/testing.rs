@@ -63,7 +63,7 @@ pub fn post(target: &str, body: impl Into<Vec<u8>>) -> RequestBuilder {
 
 /// A request with any method.
 pub fn builder(method: &str, target: &str) -> RequestBuilder {
-    let mut request = Request::new(method, target, "example.com");
+    let mut request = Request::new(method, target, "example.com").with_id("test-request");
     request.client = Some(SocketAddr::from(([192, 0, 2, 1], 40000)));
     request.ingress = "default/test".into();
     RequestBuilder { request, headers: Vec::new() }
@@ -74,7 +74,7 @@ impl RequestBuilder {
     pub fn host(mut self, host: &str) -> Self {
         let body = self.request.body().map(<[u8]>::to_vec);
         let old = std::mem::take(&mut self.request);
-        let mut request = Request::new(old.method(), old.target(), host);
+        let mut request = Request::new(old.method(), old.target(), host).with_id(old.id());
         (request.client, request.ingress) = (old.client, old.ingress);
         self.request = match body {
             Some(b) => request.with_body(b),
@@ -98,6 +98,12 @@ impl RequestBuilder {
     /// The Ingress the request came through (default `default/test`).
     pub fn ingress(mut self, ingress: &str) -> Self {
         self.request.ingress = ingress.to_string();
+        self
+    }
+
+    /// The request id (default `test-request`).
+    pub fn id(mut self, id: &str) -> Self {
+        self.request = std::mem::take(&mut self.request).with_id(id);
         self
     }
 

@@ -366,3 +366,5 @@ pub fn route_to(dir: &TempDir, host: &str, endpoints: &[SocketAddr]) {
 pub fn metric(exposition: &str, series: &str) -> Option<u64> {
     exposition.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }
+
+pub mod waf;

@@ -10,7 +10,12 @@ use wasmgress_tests::*;
 
 /// Plugin limits small enough for tests to reach.
 fn limits() -> RuntimeOptions {
-    RuntimeOptions { callback_deadline: Duration::from_millis(20), memory_limit: 16 << 20, max_inspect_body: 64 << 10 }
+    RuntimeOptions {
+        callback_deadline: Duration::from_millis(20),
+        startup_deadline: Duration::from_millis(20),
+        memory_limit: 16 << 20,
+        max_inspect_body: 64 << 10,
+    }
 }
 
 async fn start_with_plugins(manifests: &TempDir, plugins: &TempDir) -> wasmgress::Gateway {

@@ -34,6 +34,9 @@ use crate::translate::PluginRequest;
 pub struct RuntimeOptions {
     /// The longest one callback may run.
     pub callback_deadline: Duration,
+    /// The longest an instance's start-up (initialisation, `on_vm_start`,
+    /// `on_configure`) may run: plugins compile rules there, once.
+    pub startup_deadline: Duration,
     /// Linear memory cap per instance.
     pub memory_limit: usize,
     /// The most body bytes a plugin may hold back to inspect at once.
@@ -42,12 +45,21 @@ pub struct RuntimeOptions {
 
 impl Default for RuntimeOptions {
     fn default() -> Self {
-        Self { callback_deadline: Duration::from_millis(10), memory_limit: 64 << 20, max_inspect_body: 1 << 20 }
+        Self {
+            callback_deadline: Duration::from_millis(10),
+            startup_deadline: Duration::from_secs(1),
+            memory_limit: 64 << 20,
+            max_inspect_body: 1 << 20,
+        }
     }
 }
 
 /// How often the epoch advances: the granularity of callback deadlines.
 const EPOCH_TICK: Duration = Duration::from_millis(1);
+
+fn ticks(d: Duration) -> u64 {
+    (d.as_millis() as u64 / EPOCH_TICK.as_millis() as u64).max(1)
+}
 
 /// The engine, the host functions, and the ticker that enforces deadlines.
 pub struct PluginRuntime {
@@ -103,7 +115,12 @@ impl PluginRuntime {
 
     /// Epoch ticks in one callback deadline (at least one).
     pub fn deadline_ticks(&self) -> u64 {
-        (self.opts.callback_deadline.as_millis() as u64 / EPOCH_TICK.as_millis() as u64).max(1)
+        ticks(self.opts.callback_deadline)
+    }
+
+    /// Epoch ticks in the start-up deadline.
+    pub fn startup_ticks(&self) -> u64 {
+        ticks(self.opts.startup_deadline.max(self.opts.callback_deadline))
     }
 
     /// Identifies engine settings that precompiled modules depend on.

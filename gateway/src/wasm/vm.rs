@@ -122,7 +122,9 @@ impl PluginVm {
         let state = HostState::new(plugin.name.clone(), config.clone(), runtime.opts.memory_limit);
         let mut store = Store::new(runtime.engine(), state);
         store.limiter(|s| s);
-        let deadline_ticks = runtime.deadline_ticks();
+        // Start-up gets its own, longer deadline; callbacks after it the
+        // per-callback one.
+        let deadline_ticks = runtime.startup_ticks();
         store.set_epoch_deadline(deadline_ticks);
         store.epoch_deadline_trap();
         let instance: Instance = plugin.pre.instantiate(&mut store).map_err(|e| classify(&store, e))?;
@@ -186,6 +188,7 @@ impl PluginVm {
             return Err(VmError::Setup(vm.rejection("the plugin rejected its configuration")));
         }
         vm.store.data_mut().captured_logs = None;
+        vm.deadline_ticks = runtime.deadline_ticks();
         Ok(vm)
     }
 

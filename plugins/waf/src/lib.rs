@@ -1,0 +1,185 @@
+//! waf: a web application firewall as a wasmgress plugin. It decodes
+//! every place a client can put text (query, form, JSON, XML and
+//! multipart bodies, cookies, headers, file names), runs built-in rule
+//! families for SQL injection, XSS, path traversal, file inclusion,
+//! command injection (Unix and Windows), PHP, Node.js, Java/Log4Shell,
+//! SSRF, scanners and protocol abuse, and scores matches like the OWASP
+//! Core Rule Set: the request is blocked with 403 once the anomaly score
+//! reaches the threshold.
+//!
+//! ```yaml
+//! wasmgress.io/plugins: |
+//!   - name: waf
+//!     config:
+//!       mode: block                # or detect: log and count only
+//!       paranoia_level: 1          # 1..4: more rules, more false positives
+//!       anomaly_threshold: 5       # critical 5, error 4, warning 3, notice 2
+//!       rules:
+//!         - id: 100001
+//!           message: no internal tooling from outside
+//!           targets: [headers:user-agent]
+//!           transforms: [lowercase]
+//!           operator: {contains: internal-scanner}
+//!       exclusions:
+//!         - {rule: 942100, path_prefix: /search, arg: q}
+//! ```
+//!
+//! A block answers with the request id only; the log names the rules,
+//! their messages and the fields that matched, never the payload.
+
+mod config;
+mod engine;
+mod inspect;
+mod rules;
+mod shell;
+mod sqli;
+mod transform;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+
+use wasmgress_sdk::metrics::Counter;
+use wasmgress_sdk::{Decision, Plugin, Request, log};
+
+pub use config::{Config, Mode};
+use engine::{Engine, Hit};
+use inspect::{BodyProblem, Target};
+pub use rules::{family, family_name};
+
+pub struct Waf {
+    engine: Engine,
+    mode: Mode,
+    threshold: u32,
+    allowed_methods: Vec<String>,
+    metrics: Metrics,
+}
+
+struct Metrics {
+    blocked: Counter,
+    detected: Counter,
+    passed: Counter,
+    rules: BTreeMap<u32, Counter>,
+}
+
+/// Protocol findings that are not pattern rules.
+const METHOD_NOT_ALLOWED: u32 = 911100;
+const MISSING_HOST: u32 = 920280;
+const BAD_BODY: u32 = 920130;
+const NUL_BYTE: u32 = 920270;
+
+impl Plugin for Waf {
+    /// No configuration at all means every default.
+    type Config = Option<Config>;
+
+    fn configure(config: Option<Config>) -> Result<Self, String> {
+        let mut config = config.unwrap_or_default();
+        config.validate()?;
+        let mut engine = Engine::new(&config)?;
+        engine.set_exclusions(std::mem::take(&mut config.exclusions));
+        let mut ids: Vec<u32> = engine.rules().iter().map(|r| r.id).collect();
+        ids.extend([METHOD_NOT_ALLOWED, MISSING_HOST, BAD_BODY, NUL_BYTE]);
+        let rules = ids.into_iter().map(|id| (id, Counter::new(&format!("waf_rule_{id}_matches")))).collect();
+        Ok(Waf {
+            engine,
+            mode: config.mode,
+            threshold: config.anomaly_threshold,
+            allowed_methods: config.allowed_methods.iter().map(|m| m.to_ascii_uppercase()).collect(),
+            metrics: Metrics {
+                blocked: Counter::new("waf_requests_blocked"),
+                detected: Counter::new("waf_requests_detected"),
+                passed: Counter::new("waf_requests_passed"),
+                rules,
+            },
+        })
+    }
+
+    fn needs_request_body(&self) -> bool {
+        true
+    }
+
+    fn on_request(&self, request: &mut Request) -> Decision {
+        let hits = self.inspect(request);
+        let score: u32 = hits.iter().map(|h| h.severity.score()).sum();
+        for h in &hits {
+            if let Some(c) = self.metrics.rules.get(&h.id) {
+                c.inc();
+            }
+        }
+        if score < self.threshold {
+            self.metrics.passed.inc();
+            return Decision::Continue;
+        }
+        let id = request.id();
+        let found: Vec<String> = hits.iter().map(describe).collect();
+        match self.mode {
+            Mode::Detect => {
+                self.metrics.detected.inc();
+                log::warn!("detected request {id} (score {score}): {}", found.join("; "));
+                Decision::Continue
+            }
+            Mode::Block => {
+                self.metrics.blocked.inc();
+                log::warn!("blocked request {id} (score {score}): {}", found.join("; "));
+                Decision::respond(403)
+                    .header("content-type", "text/plain; charset=utf-8")
+                    .header("cache-control", "no-store")
+                    .body(format!(
+                        "Forbidden: the request was blocked by the web application firewall.\nRequest id: {id}\n"
+                    ))
+                    .into()
+            }
+        }
+    }
+}
+
+fn describe(h: &Hit) -> String {
+    let place = match h.target {
+        Target::Method => "the method".to_string(),
+        Target::Path => "the path".to_string(),
+        Target::Uri => "the request line".to_string(),
+        Target::ArgName => "an argument name".to_string(),
+        Target::Arg => format!("argument {:?}", h.name),
+        Target::CookieName => "a cookie name".to_string(),
+        Target::Cookie => format!("cookie {:?}", h.name),
+        Target::Header => format!("header {:?}", h.name),
+        Target::FileName => format!("file name of {:?}", h.name),
+    };
+    format!("rule {} ({}) in {place}", h.id, h.message)
+}
+
+impl Waf {
+    /// Every rule the request matches, protocol checks first.
+    pub fn inspect(&self, request: &Request) -> Vec<Hit> {
+        let (fields, problem) = inspect::collect(request);
+        let mut hits = Vec::new();
+        let mut protocol = |id, severity, message: &str, target, name: &str| {
+            hits.push(Hit { id, severity, message: message.to_string(), target, name: name.to_string() })
+        };
+        if !self.allowed_methods.iter().any(|m| m == request.method()) {
+            protocol(METHOD_NOT_ALLOWED, rules::Severity::Critical, "method not allowed", Target::Method, "");
+        }
+        if request.host().trim().is_empty() {
+            protocol(MISSING_HOST, rules::Severity::Warning, "missing Host", Target::Header, "host");
+        }
+        match problem {
+            Some(BodyProblem::Json(_)) => {
+                protocol(BAD_BODY, rules::Severity::Critical, "malformed JSON body", Target::Arg, "body")
+            }
+            Some(BodyProblem::Multipart(_)) => {
+                protocol(BAD_BODY, rules::Severity::Critical, "malformed multipart body", Target::Arg, "body")
+            }
+            None => {}
+        }
+        if let Some(f) =
+            fields.iter().find(|f| matches!(f.target, Target::Arg | Target::ArgName) && f.value.contains('\0'))
+        {
+            protocol(NUL_BYTE, rules::Severity::Critical, "NUL byte in an argument", f.target, &f.name.clone());
+        }
+        hits.extend(self.engine.evaluate(&fields, request.path()));
+        hits
+    }
+}
+
+wasmgress_sdk::export_plugin!(Waf);

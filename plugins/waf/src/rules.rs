@@ -1,0 +1,684 @@
+//! The built-in rules: one entry per detection, grouped by attack family
+//! (numbered like the OWASP Core Rule Set's families so reports line up),
+//! each enabled from a paranoia level on. Patterns are ours; they look at
+//! values after the transformations named in `chain`.
+
+use crate::inspect::Target;
+use crate::transform::Transform::{self, *};
+use crate::{shell, sqli};
+
+/// How bad a match is; its score is added to the request's anomaly score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Critical,
+    Error,
+    Warning,
+    Notice,
+}
+
+impl Severity {
+    pub fn score(self) -> u32 {
+        match self {
+            Severity::Critical => 5,
+            Severity::Error => 4,
+            Severity::Warning => 3,
+            Severity::Notice => 2,
+        }
+    }
+}
+
+/// A set of targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Targets(u16);
+
+impl Targets {
+    pub const fn of(t: Target) -> Targets {
+        Targets(1 << t as u16)
+    }
+
+    pub const fn with(self, t: Target) -> Targets {
+        Targets(self.0 | 1 << t as u16)
+    }
+
+    pub fn contains(self, t: Target) -> bool {
+        self.0 & (1 << t as u16) != 0
+    }
+}
+
+/// Argument names and values, cookie names and values: what the
+/// application reads.
+const ARGS: Targets = Targets::of(Target::Arg).with(Target::ArgName).with(Target::Cookie).with(Target::CookieName);
+const ARGS_HEADERS: Targets = ARGS.with(Target::Header);
+const ALL_TEXT: Targets = ARGS_HEADERS.with(Target::Path).with(Target::FileName);
+
+/// Decoded the ways a browser or server would decode it, in lowercase.
+pub const NORM: &[Transform] =
+    &[UrlDecode, JsDecode, HtmlEntityDecode, UrlDecode, RemoveNulls, FoldWidth, Lowercase, CompressWhitespace];
+const NORM_NO_COMMENTS: &[Transform] = &[
+    UrlDecode,
+    JsDecode,
+    HtmlEntityDecode,
+    UrlDecode,
+    RemoveNulls,
+    FoldWidth,
+    Lowercase,
+    RemoveComments,
+    CompressWhitespace,
+];
+const NORM_NO_SPACE: &[Transform] = &[
+    UrlDecode,
+    JsDecode,
+    HtmlEntityDecode,
+    UrlDecode,
+    RemoveNulls,
+    FoldWidth,
+    Lowercase,
+    RemoveComments,
+    RemoveWhitespace,
+];
+const PATH: &[Transform] = &[UrlDecode, RemoveNulls, Lowercase, NormalizePath];
+const RAW: &[Transform] = &[];
+
+/// How a rule decides.
+pub enum Matcher {
+    Regex(&'static str),
+    /// Substrings, case-insensitive.
+    Phrases(&'static [&'static str]),
+    Detect(fn(&str) -> bool),
+}
+
+/// A built-in rule.
+pub struct BuiltIn {
+    pub id: u32,
+    pub paranoia: u8,
+    pub severity: Severity,
+    pub message: &'static str,
+    pub targets: Targets,
+    /// Only this header (lowercase), when the target is headers.
+    pub header: Option<&'static str>,
+    pub chain: &'static [Transform],
+    pub matcher: Matcher,
+}
+
+const fn rule(
+    id: u32,
+    paranoia: u8,
+    message: &'static str,
+    targets: Targets,
+    chain: &'static [Transform],
+    matcher: Matcher,
+) -> BuiltIn {
+    BuiltIn { id, paranoia, severity: Severity::Critical, message, targets, header: None, chain, matcher }
+}
+
+/// The family (first three digits) of a rule id.
+pub fn family(id: u32) -> u32 {
+    id / 1000
+}
+
+/// What a family is called in reports.
+pub fn family_name(family: u32) -> &'static str {
+    match family {
+        911 => "method enforcement",
+        913 => "scanner detection",
+        920 => "protocol enforcement",
+        921 => "protocol attack",
+        930 => "local file inclusion",
+        931 => "remote file inclusion",
+        932 => "remote command execution",
+        933 => "PHP injection",
+        934 => "generic (Node.js, SSRF, …)",
+        941 => "cross-site scripting",
+        942 => "SQL injection",
+        944 => "Java",
+        _ => "custom",
+    }
+}
+
+const SCANNERS: &[&str] = &[
+    "acunetix",
+    "arachni",
+    "bsqlbf",
+    "burpcollaborator",
+    "dirbuster",
+    "feroxbuster",
+    "ffuf",
+    "fimap",
+    "gobuster",
+    "grabber",
+    "havij",
+    "hydra",
+    "jaeles",
+    "masscan",
+    "morfeus",
+    "nessus",
+    "netsparker",
+    "nikto",
+    "nmap scripting",
+    "nmap nse",
+    "nuclei",
+    "openvas",
+    "paros",
+    "sqlmap",
+    "sqlninja",
+    "w3af",
+    "webinspect",
+    "wfuzz",
+    "whatweb",
+    "wpscan",
+    "xsser",
+    "zgrab",
+    "zmeu",
+    "(hydra)",
+    "commix",
+    "brutus",
+    "absinthe",
+    "appscan",
+    "qualys was",
+    "wapiti",
+    "skipfish",
+];
+
+const JAVA_CLASSES: &[&str] = &[
+    "java.lang.",
+    "java.io.",
+    "java.net.",
+    "java.nio.",
+    "java.util.",
+    "java.beans.",
+    "java.rmi.",
+    "java.security.",
+    "java.runtime",
+    "java.processbuilder",
+    "javax.script",
+    "javax.naming",
+    "javax.management",
+    "javax.el.",
+    "com.sun.",
+    "com.opensymphony.xwork2",
+    "org.apache.commons",
+    "org.apache.struts",
+    "org.apache.xalan",
+    "org.apache.tomcat",
+    "org.apache.catalina",
+    "org.springframework.",
+    "org.omg.corba",
+    "org.codehaus.groovy",
+    "groovy.lang.",
+    "sun.misc.",
+    "sun.reflect.",
+    "bsh.interpreter",
+    "clojure.core",
+    "com.thoughtworks.xstream",
+    "org.hibernate.",
+    "jdk.jshell",
+    "ognl.ognl",
+    "@ognl",
+    "#_memberaccess",
+    "#context[",
+];
+
+/// Functions only SQL has, when called (`name(`, spaces allowed).
+const SQL_FUNCTIONS: &str = r#"\b(?:benchmark|pg_sleep|sleep|load_file|extractvalue|updatexml|xmltype|group_concat|concat_ws|concat|coalesce|ifnull|isnull|nullif|unhex|uncompress|compress|sysdate|strcmp|substr|substring|substring_index|rtrim|ltrim|name_const|make_set|export_set|md5|sha1|sha2|find_in_set|current_user|session_user|system_user|unistr|jsonb_pretty|json_build_object|json_extract|json_object|starts_with|sqlite_compileoption_used|sqlite_compileoption_get|sqlite_version|randomblob|char_length|bit_length|octet_length|ascii|ord|hex|mid|rand|cos|sin|tan|cot|pow|iif|elt|utl_inaddr\.get_host_address|utl_http\.request|dbms_pipe\.receive_message|dbms_xmlgen|ctxsys\.drithsx\.sn|xp_cmdshell|instr|locate|lcase|ucase|from_base64|to_base64|inet_aton|last_insert_id|row_count|found_rows)\s*\\?\(|\b(?:database|schema|decode|encode|collation|charset|uuid|version|user|trim|insert|replace|left|right|length|format|position|char|space|field|power|log|now|repeat|reverse)\s*=?\s*\\?\(\s*(?:\)|$|['"@0-9]|select\b|null\b)"#;
+
+/// Functions PHP code injection reaches for.
+const PHP_FUNCTIONS: &str = r"(?:base64_decode|bzdecompress|call_user_func(?:_array)?|create_function|escapeshellcmd|file_get_contents|file_put_contents|fsockopen|pfsockopen|get_defined_(?:functions|vars|constants)|gzdecode|gzinflate|gzuncompress|highlight_file|ini_get_all|ini_set|move_uploaded_file|pcntl_exec|pcntl_fork|posix_[a-z]+|proc_open|proc_nice|shell_exec|show_source|str_rot13|stream_socket_client|zlib_decode|phpinfo|passthru|register_shutdown_function|register_tick_function|php_uname|putenv|mb_ereg_replace|curl_exec|curl_init|readfile|parse_str|assert_options|get_cfg_var|array_map|preg_replace|unserialize)\s*(?:/\*.*?\*/\s*)*=?\s*\(";
+
+/// A path segment naming a dotfile (`/.env`, `/.git/config`), except the
+/// registered `/.well-known/` prefix.
+fn hidden_file(path: &str) -> bool {
+    path.split('/').any(|seg| seg.len() > 1 && seg.starts_with('.') && seg != ".." && seg != ".well-known")
+}
+
+fn unix(s: &str) -> bool {
+    shell::unix_command(s)
+}
+
+fn windows(s: &str) -> bool {
+    shell::windows_command(s)
+}
+
+fn sql(s: &str) -> bool {
+    sqli::is_sqli(s)
+}
+
+/// Every built-in rule.
+pub fn all() -> Vec<BuiltIn> {
+    let ua = |mut r: BuiltIn| {
+        r.header = Some("user-agent");
+        r.severity = Severity::Critical;
+        r
+    };
+    let warn = |mut r: BuiltIn| {
+        r.severity = Severity::Warning;
+        r
+    };
+    let headers = Targets::of(Target::Header);
+    let path = Targets::of(Target::Path);
+    let uri = Targets::of(Target::Uri);
+    vec![
+        // Scanners.
+        ua(rule(913100, 1, "security scanner user agent", headers, NORM, Matcher::Phrases(SCANNERS))),
+        // Protocol attacks.
+        rule(
+            921110,
+            1,
+            "request smuggling in a value",
+            ARGS_HEADERS,
+            RAW,
+            Matcher::Regex(r"(?i)[\r\n]\s*(?:get|post|put|delete|head|options|connect|trace|patch)\s+[^\s]+\s+http/\d"),
+        ),
+        rule(
+            921130,
+            1,
+            "HTTP response splitting",
+            ARGS,
+            RAW,
+            Matcher::Regex(
+                r"(?i)[\r\n]\s*(?:content-(?:type|length)|set-cookie|location|refresh|x-[a-z-]+)\s*:|[\r\n]\s*http/\d(?:\.\d)?\s+\d{3}",
+            ),
+        ),
+        // Local file inclusion.
+        rule(
+            930100,
+            1,
+            "path traversal (encoded)",
+            uri,
+            RAW,
+            Matcher::Regex(
+                r"(?i)%(?:2e|c0%ae|u002e|252e)(?:%(?:2e|c0%ae|u002e|252e)|\.)(?:%(?:2f|5c|c0%af|c1%9c|u2215|u2216|252f)|[/\\])|\.%(?:2e|u002e)[/\\%]",
+            ),
+        ),
+        rule(
+            930110,
+            1,
+            "path traversal",
+            ALL_TEXT,
+            NORM,
+            Matcher::Regex(r"(?:^|[\\/;])\.{2,3}[\\/;]|[\\/;]\.{2,3}(?:[\\/;]|$)|^\.\.\\|\.\.;"),
+        ),
+        rule(
+            930120,
+            1,
+            "operating system file access",
+            ARGS_HEADERS.with(Target::FileName),
+            NORM_NO_SPACE,
+            Matcher::Regex(
+                r"etc/(?:passwd|shadow|master\.passwd|group|hosts|issue|sudoers|crontab|security/|ssh/)|proc/(?:self|\d+)/(?:environ|cmdline|maps|fd|status|mem)|(?:^|[/\\])(?:win\.ini|boot\.ini|system\.ini|sam)$|windows[/\\](?:win\.ini|system32)|\.ssh/(?:id_[a-z0-9]+|authorized_keys)|\.bash_history|\.htpasswd|\.htaccess|wp-config\.php|web\.config|/\.git/|\.aws/credentials|(?:^|/)\.env(?:$|[/.])",
+            ),
+        ),
+        rule(
+            930130,
+            1,
+            "restricted file access",
+            path,
+            PATH,
+            Matcher::Regex(
+                r"/(?:proc|sys)/(?:self|class|kernel|devices|bus|fs|firmware|module|power|block|dev|interrupts|cpuinfo|meminfo|version|mounts|net|\d+)|\.(?:sql|bak|backup|old|orig|save|swp|dump|db|sqlite3?)(?:\.(?:zip|gz|tgz|tar|7z|rar|bz2|xz))?$|\.(?:zip|tar\.gz|tgz)$.*|(?:debug|error|errors|access|install|upgrade)\.log$|/@fs/|/@id/|wp-config\.php|/web\.config$|/(?:id_rsa|id_dsa|id_ecdsa|id_ed25519)$|/server-status|/phpinfo\.php",
+            ),
+        ),
+        rule(930131, 1, "hidden file access", path, PATH, Matcher::Detect(hidden_file)),
+        // Remote file inclusion.
+        rule(
+            931110,
+            1,
+            "remote file inclusion parameter",
+            uri,
+            NORM,
+            Matcher::Regex(
+                r"(?:\binclude\s*\([^)]*|mosconfig_absolute_path|_conf\[path\]|_server\[document_root\]|gallery_basedir|path\[docroot\]|appserv_root|config\[root_dir\])\s*=\s*(?:file|ftps?|https?)://",
+            ),
+        ),
+        rule(
+            931120,
+            1,
+            "remote file inclusion (URL ending in ?)",
+            Targets::of(Target::Arg),
+            NORM,
+            Matcher::Regex(r"^(?:file|ftps?|https?)://.*?\?+$"),
+        ),
+        rule(
+            931100,
+            2,
+            "remote file inclusion with an IP address",
+            Targets::of(Target::Arg),
+            NORM,
+            Matcher::Regex(r"^(?:file|ftps?|https?)://(?:\d{1,3}\.){3}\d{1,3}"),
+        ),
+        // Remote command execution.
+        rule(932100, 1, "Unix command injection", ARGS_HEADERS, NORM, Matcher::Detect(unix)),
+        rule(932110, 1, "Windows command injection", ARGS_HEADERS, NORM, Matcher::Detect(windows)),
+        rule(
+            932130,
+            1,
+            "Unix shell expression",
+            ARGS_HEADERS,
+            NORM,
+            Matcher::Regex(
+                r"\$\((?:.*\)|\(|$)|\$\{[^}]*\}|\$\[|[<>]\([^)]*\)|/[a-z0-9_.*?-]*\[!?[^\]/\s]+\][a-z0-9_.*?-]*",
+            ),
+        ),
+        rule(932170, 1, "Shellshock", ARGS_HEADERS, NORM, Matcher::Regex(r"\(\s*\)\s*\{")),
+        rule(932175, 1, "shell alias", ARGS, NORM, Matcher::Detect(shell::alias)),
+        rule(
+            932270,
+            1,
+            "shell tilde or history expansion",
+            ARGS,
+            NORM,
+            Matcher::Regex(r"(?:^|\s)~[+-]\d*(?:\s|$)|!-\d"),
+        ),
+        // PHP.
+        rule(
+            933100,
+            1,
+            "PHP open tag",
+            ARGS_HEADERS.with(Target::FileName),
+            NORM,
+            Matcher::Regex(r"<\?(?:php|=)|\[php\]"),
+        ),
+        rule(
+            933110,
+            1,
+            "PHP script upload",
+            Targets::of(Target::FileName),
+            NORM,
+            Matcher::Regex(r"\.\s*(?:php\d*|phtml|phar|phps|pht|phpt|pgif|shtml)[\s.]*$"),
+        ),
+        rule(
+            933120,
+            1,
+            "PHP configuration directive",
+            ARGS,
+            NORM,
+            Matcher::Regex(
+                r"\b(?:allow_url_include|allow_url_fopen|auto_prepend_file|auto_append_file|disable_functions|open_basedir|safe_mode|register_globals|suhosin\.[a-z_.]+)\s*=",
+            ),
+        ),
+        rule(
+            933130,
+            1,
+            "PHP superglobal",
+            ARGS,
+            NORM,
+            Matcher::Regex(
+                r"\$_(?:get|post|cookie|server|request|env|files|session)\b|\$globals\b|\$http_(?:get|post|cookie|server|env|session|post_files)_vars|\$http_raw_post_data",
+            ),
+        ),
+        rule(933135, 1, "PHP variable variable", ARGS, NORM, Matcher::Regex(r"\$\s*\{\s*\S")),
+        rule(
+            933140,
+            1,
+            "PHP stream wrapper",
+            ARGS,
+            NORM,
+            Matcher::Regex(
+                r"\b(?:php|phar|zlib|glob|expect|ssh2(?:\.[a-z]+)?|rar|ogg|compress\.zlib|compress\.bzip2)://",
+            ),
+        ),
+        rule(933150, 1, "PHP function call", ARGS, NORM_NO_COMMENTS, Matcher::Regex(PHP_FUNCTIONS)),
+        rule(
+            933160,
+            1,
+            "PHP code execution call",
+            ARGS,
+            NORM_NO_COMMENTS,
+            Matcher::Regex(
+                r"\b(?:system|exec|eval|assert|popen|include|require|include_once|require_once)\s*\(\s*(?:['$]|[a-z_]+\s*\()",
+            ),
+        ),
+        rule(
+            933170,
+            1,
+            "PHP object injection",
+            ARGS_HEADERS,
+            NORM,
+            Matcher::Regex(r#"(?:^|[;{:])[oc]:\d+:"[^"]*":\d+:\{"#),
+        ),
+        rule(
+            933210,
+            1,
+            "PHP variable function call",
+            ARGS,
+            NORM_NO_SPACE,
+            Matcher::Regex(r#"(?:\)|\]|\}|["'])\([^()]*\);|\$[a-z_][a-z0-9_]*(?:\[[^\]]*\])*\(['"$]"#),
+        ),
+        // Generic: Node.js, Ruby, SSRF, prototype pollution.
+        rule(
+            934100,
+            1,
+            "Node.js code injection",
+            ARGS,
+            NORM_NO_COMMENTS,
+            Matcher::Regex(
+                r#"child_process|process\.(?:mainmodule|binding|dlopen)|require\s*\(\s*['"](?:child_process|fs|net|vm|os|http)['"]|constructor\.constructor|this\.constructor|new\s+function\s*\(|\.(?:execsync|spawnsync)\s*\(|__dirname"#,
+            ),
+        ),
+        rule(
+            934110,
+            1,
+            "server-side request forgery (metadata or loopback)",
+            ARGS,
+            NORM,
+            Matcher::Regex(
+                r"169\.254\.169\.254|169\.254\.170\.2|metadata\.google\.internal|metadata\.packet\.net|100\.100\.100\.200|192\.0\.0\.192|metadata\.azure|fd00:ec2::254|metadata\.tencentyun|/latest/(?:meta|user)-data|computemetadata/|(?:https?|gopher|dict|ftp|file|ldap|tftp|sftp|netdoc|jar):/*(?:127\.\d+\.\d+\.\d+|0\.0\.0\.0|0x7f|2130706433|017700000001|\[(?:0*:)*:?0*1?\])",
+            ),
+        ),
+        rule(
+            934130,
+            1,
+            "JavaScript prototype pollution",
+            ARGS,
+            NORM,
+            Matcher::Regex(r"__proto__|constructor\s*(?:\.|\[)\s*prototype"),
+        ),
+        rule(
+            934150,
+            1,
+            "Ruby code injection",
+            ARGS,
+            NORM,
+            Matcher::Regex(
+                r"\b(?:process\.spawn|kernel\.(?:exec|system|spawn|open|eval)|io\.popen|open3\.(?:popen3|capture2e?)|pty\.spawn)\s*\(|%x\{",
+            ),
+        ),
+        rule(934160, 1, "Node.js denial of service", ARGS, NORM, Matcher::Regex(r"while\s*\(\s*(?:true|1|!0)\s*\)")),
+        rule(934170, 1, "data: URI", ARGS, NORM, Matcher::Regex(r"^\s*data:(?:[a-z]+/[a-z0-9.+-]+|;base64|,)")),
+        rule(
+            934190,
+            1,
+            "server-side request forgery (local host name)",
+            ARGS,
+            NORM,
+            Matcher::Regex(
+                r"^(?:[a-z][a-z0-9+.-]*:/*)?(?:localhost|localhost\.localdomain|localhost[46](?:\.localdomain[46])?|ipv6-localhost|ip6-localhost|ip6-loopback|(?:host|gateway|kubernetes)\.docker\.internal|host\.containers\.internal|kubernetes\.default(?:\.svc(?:\.cluster\.local)?)?|(?:[a-z0-9-]+\.)?(?:localtest\.me|lvh\.me|vcap\.me|lacolhost\.com))(?::\d+)?/",
+            ),
+        ),
+        // Cross-site scripting.
+        rule(
+            941110,
+            1,
+            "XSS: script tag",
+            ALL_TEXT,
+            NORM,
+            Matcher::Regex(r"<\s*/?\s*(?:[a-z0-9]+:)?script\b|¼\s*/?\s*[a-z]+\s*¾|\+ad[w4]-"),
+        ),
+        rule(
+            941120,
+            1,
+            "XSS: event handler in a tag",
+            ALL_TEXT,
+            NORM,
+            Matcher::Regex(r#"<[a-z!][^>]*?[\s/"'`;](?:on[a-z]{3,25})\s*="#),
+        ),
+        rule(
+            941121,
+            2,
+            "XSS: event handler",
+            ARGS_HEADERS,
+            NORM,
+            Matcher::Regex(r#"[\s"'`;/0-9=(,]on[a-z]{3,25}\s*=[^=]"#),
+        ),
+        rule(
+            941130,
+            1,
+            "XSS: dangerous attribute or declaration",
+            ALL_TEXT,
+            NORM,
+            Matcher::Regex(
+                r#"<!\s*(?:entity|doctype)\b|<[a-z][^>]*[\s/"'](?:xmlns(?::[a-z0-9]+)?|xlink:href|xi:include|formaction|pattern|dynsrc|lowsrc|datasrc|datafld|background|poster|srcdoc|style\s*=\s*["']?[^"'>]*(?:expression|url\(|behavior|-moz-binding))|<xi:include"#,
+            ),
+        ),
+        rule(
+            941170,
+            1,
+            "XSS: script URI or style injection",
+            ALL_TEXT,
+            NORM_NO_SPACE,
+            Matcher::Regex(
+                r"(?:java|vb|live|ecma)script:|-moz-binding|@import|expression\(|data:[^,]*,.*<|^data:[^,]*;base64,",
+            ),
+        ),
+        rule(
+            941160,
+            1,
+            "XSS: HTML injection",
+            ALL_TEXT,
+            NORM,
+            Matcher::Regex(
+                r"<\s*/?\s*(?:iframe|frame|frameset|object|embed|applet|meta|link|base|style|svg|math|xss|isindex|form|marquee|bgsound|layer|ilayer|xml|import|template|noembed|noscript|portal|xmp|plaintext)\b",
+            ),
+        ),
+        rule(
+            941180,
+            1,
+            "XSS: JavaScript call",
+            ALL_TEXT,
+            NORM_NO_COMMENTS,
+            Matcher::Regex(
+                r"\b(?:alert|prompt|confirm|eval|atob|btoa|settimeout|setinterval|fetch|execscript)\(|new\s+function\s*\(|string\.fromcharcode|\.innerhtml\s*=|document\.write|import\s*\{[^}]*\}\s*from|\bimport\s*\(",
+            ),
+        ),
+        rule(
+            941370,
+            1,
+            "XSS: JavaScript global object access",
+            ALL_TEXT,
+            NORM_NO_SPACE,
+            Matcher::Regex(
+                r#"\b(?:self|window|top|parent|frames|globalthis|document|this)\)?\[["'`\\]|\bdocument\)?\.(?:cookie|domain|location|write)|\bwindow\.location"#,
+            ),
+        ),
+        // SQL injection.
+        rule(942100, 1, "SQL injection (syntax)", ARGS_HEADERS, NORM, Matcher::Detect(sql)),
+        rule(942151, 1, "SQL function call", ARGS, NORM_NO_COMMENTS, Matcher::Regex(SQL_FUNCTIONS)),
+        rule(
+            942170,
+            1,
+            "SQL time-based injection",
+            ARGS,
+            NORM_NO_COMMENTS,
+            Matcher::Regex(
+                r"(?:select|;)\s*(?:if\s*\(|sleep\b|benchmark\b|pg_sleep\b|waitfor\b)|\bwaitfor\s+(?:delay|time)\b",
+            ),
+        ),
+        rule(
+            942190,
+            1,
+            "SQL code execution or schema probe",
+            ARGS,
+            NORM_NO_COMMENTS,
+            Matcher::Regex(
+                r"\bunion\s+(?:all\s+|distinct\s+)?select\b|\bexec(?:ute)?\s+(?:master\.|xp_|sp_)|\binformation_schema\b|\binto\s+(?:out|dump)file\b|\bselect\s*\(\s*user\b|@@version",
+            ),
+        ),
+        rule(
+            942230,
+            1,
+            "SQL conditional",
+            ARGS,
+            NORM_NO_COMMENTS,
+            Matcher::Regex(
+                r"\)\s*like\s*\(|\bcase\s+when\b.*\bthen\b|\bif\s*\(\s*\d+\s*[=<>]|\bhaving\s+(?:count|sum|min|max|avg)\s*\(",
+            ),
+        ),
+        rule(
+            942250,
+            1,
+            "SQL merge, execute immediate, match against",
+            ARGS,
+            NORM_NO_COMMENTS,
+            Matcher::Regex(r"\bmerge\s+into\b|\bexecute\s+immediate\b|\bmatch\s*\([^)]*\)\s*against\b"),
+        ),
+        rule(
+            942290,
+            1,
+            "MongoDB injection",
+            ARGS,
+            NORM,
+            Matcher::Regex(
+                r"(?:\[\s*|^)\$(?:ne|eq|lte?|gte?|n?in|mod|all|size|exists|type|slice|or|and|nor|not|regex|where|elemmatch|expr|text|jsonschema|function|accumulator)(?:\s*\]|$)",
+            ),
+        ),
+        rule(
+            942350,
+            1,
+            "SQL DDL, UDF or stacked write",
+            ARGS,
+            NORM_NO_COMMENTS,
+            Matcher::Regex(
+                r"\bcreate\s+(?:or\s+replace\s+)?function\b.*\breturns\b|;\s*(?:alter|create|drop|truncate|rename)\b|;\s*(?:insert|replace)\s+(?:into\s+)?[a-z0-9_.`]+\s*\([^)]*\)\s*values\b",
+            ),
+        ),
+        rule(
+            942550,
+            1,
+            "SQL JSON operators",
+            ARGS.with(Target::Path),
+            NORM,
+            Matcher::Regex(
+                r#"::jsonb?\b|['"]\s*(?:@>|<@|->>?|#>>?|\?[|&]?|@\?|@@)\s*['"]|['"]\s*[<>]=?\s*['"]\$|\bjson_(?:extract|keys|contains|value|query)\s*\("#,
+            ),
+        ),
+        // Java.
+        rule(
+            944100,
+            1,
+            "Java code execution",
+            ARGS_HEADERS,
+            NORM_NO_SPACE,
+            Matcher::Regex(
+                r"java\.(?:lang\.)?(?:runtime|processbuilder)|\.getruntime\(\)|\.exec\(|\.getclass\(\)\.forname|classloader|\.forname\(",
+            ),
+        ),
+        rule(944130, 1, "Java class name", ARGS_HEADERS, NORM, Matcher::Phrases(JAVA_CLASSES)),
+        rule(
+            944150,
+            1,
+            "Log4Shell lookup",
+            ALL_TEXT.with(Target::Uri),
+            NORM_NO_SPACE,
+            Matcher::Regex(r"\$\{(?:\$\{|[a-z0-9]*:|::-)"),
+        ),
+        rule(944210, 1, "Java serialized object", ARGS_HEADERS, RAW, Matcher::Regex(r"rO0AB|aced0005")),
+        warn(rule(920100, 2, "control character in a value", ARGS, RAW, Matcher::Regex(r"[\x01-\x08\x0e-\x1f]"))),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_built_in_regex_compiles_and_ids_are_unique() {
+        let rules = super::all();
+        let mut ids: Vec<u32> = rules.iter().map(|r| r.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), rules.len());
+        for r in &rules {
+            if let super::Matcher::Regex(p) = r.matcher {
+                regex::Regex::new(p).unwrap_or_else(|e| panic!("{}: {e}", r.id));
+            }
+        }
+    }
+}

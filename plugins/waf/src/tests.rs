@@ -1,0 +1,143 @@
+//! The plugin through the SDK's native harness: decisions, scoring,
+//! modes, custom rules, exclusions, configuration errors, metrics.
+
+use wasmgress_sdk::{Decision, testing};
+
+use crate::Waf;
+
+fn waf(config: &str) -> Waf {
+    testing::configure(config).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn blocked(waf: &Waf, request: wasmgress_sdk::Request) -> bool {
+    matches!(testing::request(waf, request).0, Decision::Respond(r) if r.status == 403)
+}
+
+#[test]
+fn blocks_attacks_and_passes_ordinary_requests() {
+    let w = waf("");
+    assert!(blocked(&w, testing::get("/search?q=1%27%20or%20%271%27%3D%271").build()));
+    assert!(blocked(&w, testing::get("/?file=../../etc/passwd").build()));
+    assert!(blocked(&w, testing::get("/?x=%3Cscript%3Ealert(1)%3C/script%3E").build()));
+    assert!(blocked(&w, testing::get("/").header("user-agent", "${jndi:ldap://x/a}").build()));
+    assert!(!blocked(&w, testing::get("/search?q=O%27Brien&sort=price&page=2").build()));
+    assert!(!blocked(
+        &w,
+        testing::post("/api/users", r#"{"name":"Select Union Ltd","bio":"<p>I <b>love</b> scripts</p>"}"#)
+            .header("content-type", "application/json")
+            .build()
+    ));
+}
+
+#[test]
+fn block_page_carries_the_request_id_and_not_the_payload() {
+    let w = waf("");
+    let (d, _) = testing::request(&w, testing::get("/?q=%3Cscript%3Ealert(1)%3C/script%3E").id("abc-123").build());
+    let Decision::Respond(r) = d else { panic!("not blocked") };
+    let body = String::from_utf8(r.body).unwrap();
+    assert!(body.contains("abc-123"), "{body}");
+    assert!(!body.contains("script") && !body.contains("alert"), "{body}");
+}
+
+#[test]
+fn detect_mode_only_counts() {
+    let w = waf(r#"{"mode":"detect"}"#);
+    assert_eq!(testing::request(&w, testing::get("/?q=1%20union%20select%201,2").build()).0, Decision::Continue);
+    assert_eq!(testing::metric("waf_requests_detected"), Some(1));
+    assert_eq!(testing::metric("waf_rule_942100_matches"), Some(1));
+    assert_eq!(testing::metric("waf_requests_blocked"), Some(0));
+}
+
+#[test]
+fn threshold_sums_severities() {
+    // A warning (3) alone passes at 5; two rules together block.
+    let w = waf(r#"{"anomaly_threshold": 6, "rules": [
+        {"id": 100001, "message": "odd", "targets": ["args:a"], "operator": {"equals": "x"}, "severity": "warning"},
+        {"id": 100002, "message": "odd too", "targets": ["args:b"], "operator": {"equals": "y"}, "severity": "warning"}]}"#);
+    assert!(!blocked(&w, testing::get("/?a=x").build()));
+    assert!(blocked(&w, testing::get("/?a=x&b=y").build()));
+}
+
+#[test]
+fn custom_rules_with_each_operator() {
+    let w = waf(r#"{"rules": [
+        {"id": 100010, "message": "internal tool", "targets": ["headers:user-agent"], "transforms": ["lowercase"], "operator": {"contains": "internal-scan"}},
+        {"id": 100011, "message": "order id", "targets": ["args:order"], "operator": {"regex": "^[0-9]+[a-z]$"}},
+        {"id": 100012, "message": "too many", "targets": ["args:count"], "operator": {"gt": 100}},
+        {"id": 100013, "message": "bad words", "targets": ["args"], "transforms": ["url_decode", "lowercase"], "operator": {"phrases": ["forbidden", "verboten"]}}]}"#);
+    assert!(blocked(&w, testing::get("/").header("user-agent", "Internal-Scanner/1").build()));
+    assert!(blocked(&w, testing::get("/?order=12a").build()));
+    assert!(!blocked(&w, testing::get("/?order=12").build()));
+    assert!(blocked(&w, testing::get("/?count=101").build()));
+    assert!(!blocked(&w, testing::get("/?count=100").build()));
+    assert!(blocked(&w, testing::get("/?note=VERBOTEN").build()));
+}
+
+#[test]
+fn exclusions_by_rule_path_and_argument() {
+    let attack = "/search?q=1%27%20or%20%271%27%3D%271";
+    let w = waf(r#"{"exclusions": [{"rule": 942100, "path_prefix": "/search", "arg": "q"}]}"#);
+    assert!(!blocked(&w, testing::get(attack).build()));
+    assert!(blocked(&w, testing::get("/other?q=1%27%20or%20%271%27%3D%271").build()));
+    assert!(blocked(&w, testing::get("/search?r=1%27%20or%20%271%27%3D%271").build()));
+    let all = waf(r#"{"exclusions": [{"arg": "q"}]}"#);
+    assert!(!blocked(&all, testing::get("/?q=%3Cscript%3E").build()));
+}
+
+#[test]
+fn protocol_checks() {
+    let w = waf("");
+    assert!(blocked(&w, testing::builder("TRACE", "/").build()));
+    assert!(blocked(&w, testing::post("/", "{\"a\":").header("content-type", "application/json").build()));
+    assert!(blocked(&w, testing::get("/?a=x%00y").build()));
+    let trace_ok = waf(r#"{"allowed_methods": ["GET", "TRACE"]}"#);
+    assert!(!blocked(&trace_ok, testing::builder("TRACE", "/").build()));
+}
+
+#[test]
+fn bodies_of_every_kind_are_inspected() {
+    let w = waf("");
+    let form = testing::post("/", "comment=%27%3B%20DROP%20TABLE%20users%3B--")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .build();
+    assert!(blocked(&w, form));
+    let json = testing::post("/", r#"{"a":{"b":["x","<svg onload=alert(1)>"]}}"#)
+        .header("content-type", "application/json")
+        .build();
+    assert!(blocked(&w, json));
+    let multipart = "--B\r\nContent-Disposition: form-data; name=\"f\"; filename=\"shell.php\"\r\n\r\nx\r\n--B--\r\n";
+    assert!(blocked(
+        &w,
+        testing::post("/", multipart).header("content-type", "multipart/form-data; boundary=B").build()
+    ));
+    let xml = r#"<a x="&lt;script&gt;alert(1)&lt;/script&gt;"/>"#;
+    assert!(blocked(&w, testing::post("/", xml).header("content-type", "application/xml").build()));
+}
+
+#[test]
+fn paranoia_levels_add_rules() {
+    let url = "/?u=http://10.1.2.3/x";
+    assert!(!blocked(&waf(""), testing::get(url).build()));
+    assert!(blocked(&waf(r#"{"paranoia_level": 2}"#), testing::get(url).build()));
+}
+
+#[test]
+fn bad_configurations_name_the_field() {
+    let err = |c: &str| testing::configure::<Waf>(c).err().unwrap_or_default();
+    assert!(err(r#"{"paranoia_level": 5}"#).contains("paranoia_level"));
+    assert!(err(r#"{"mode": "maybe"}"#).contains("unknown variant `maybe`"));
+    assert!(
+        err(r#"{"rules": [{"id": 1, "message": "m", "targets": ["args"], "operator": {"regex": "("}}]}"#)
+            .contains("rules[0] (id 1): operator.regex")
+    );
+    assert!(
+        err(r#"{"rules": [{"id": 1, "message": "m", "targets": ["body"], "operator": {"contains": "x"}}]}"#)
+            .contains("unknown target")
+    );
+    assert!(
+        err(r#"{"rules": [{"id": 942100, "message": "m", "targets": ["args"], "operator": {"contains": "x"}}]}"#)
+            .contains("already taken")
+    );
+    assert!(err(r#"{"exclusions": [{}]}"#).contains("exclusions[0]"));
+    assert!(err(r#"{"colour": 1}"#).contains("colour"));
+}

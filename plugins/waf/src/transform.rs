@@ -1,0 +1,386 @@
+//! Transformations applied to a value before rules match it: each undoes
+//! one way attackers disguise a payload (escapes, entities, case, spacing).
+
+use serde::Deserialize;
+
+/// One transformation, named as in the configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transform {
+    /// `%XX` and `%uXXXX`, repeated while something decodes (double encoding).
+    UrlDecode,
+    /// `&lt;`, `&#60;`, `&#x3c;` (the `;` may be missing), named entities.
+    HtmlEntityDecode,
+    /// JavaScript / JSON escapes: `\uXXXX`, `\xHH`, `\/`.
+    JsDecode,
+    Lowercase,
+    /// Runs of whitespace become one space.
+    CompressWhitespace,
+    RemoveWhitespace,
+    RemoveNulls,
+    /// `/./`, `/../`, `//`, and `\` as `/`.
+    NormalizePath,
+    /// The value as base64 (standard or URL-safe) when it is base64.
+    Base64Decode,
+    /// Shell evasions: drops `\ ' " ^`, turns `,` `;` into spaces, drops
+    /// spaces before `/` and `(`, lowercases and compresses whitespace.
+    CmdLine,
+    /// SQL and C comments (`/* */`, `--`, `#`) become a space.
+    RemoveComments,
+    /// Full-width forms (`＜script＞`) as their ASCII letters.
+    FoldWidth,
+}
+
+impl Transform {
+    pub fn apply(self, s: &str) -> String {
+        match self {
+            Transform::UrlDecode => url_decode(s),
+            Transform::HtmlEntityDecode => html_entity_decode(s),
+            Transform::JsDecode => js_decode(s),
+            Transform::Lowercase => s.to_lowercase(),
+            Transform::CompressWhitespace => compress_whitespace(s),
+            Transform::RemoveWhitespace => s.chars().filter(|c| !c.is_whitespace()).collect(),
+            Transform::RemoveNulls => s.replace('\0', ""),
+            Transform::NormalizePath => normalize_path(s),
+            Transform::Base64Decode => base64_decode(s).unwrap_or_default(),
+            Transform::CmdLine => cmd_line(s),
+            Transform::RemoveComments => remove_comments(s),
+            Transform::FoldWidth => fold_width(s),
+        }
+    }
+}
+
+/// Applies `chain` in order.
+pub fn apply_all(chain: &[Transform], s: &str) -> String {
+    let mut out = s.to_string();
+    for t in chain {
+        out = t.apply(&out);
+    }
+    out
+}
+
+fn hex(b: u8) -> Option<u32> {
+    (b as char).to_digit(16)
+}
+
+fn url_decode_once(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let wide = (i + 5 < b.len() && (b[i + 1] | 0x20) == b'u')
+                .then(|| (2..6).try_fold(0u32, |acc, k| Some(acc << 4 | hex(b[i + k])?)))
+                .flatten();
+            if let Some(c) = wide {
+                let mut buf = [0; 4];
+                out.extend_from_slice(char::from_u32(c).unwrap_or('\u{fffd}').encode_utf8(&mut buf).as_bytes());
+                i += 6;
+                continue;
+            }
+            if i + 2 < b.len()
+                && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
+            {
+                out.push((h << 4 | l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Decodes until stable (at most three rounds: `%252e` is `.`).
+pub fn url_decode(s: &str) -> String {
+    let mut cur = s.to_string();
+    for _ in 0..3 {
+        if !cur.contains('%') {
+            break;
+        }
+        let next = url_decode_once(&cur);
+        if next == cur {
+            break;
+        }
+        cur = next;
+    }
+    cur
+}
+
+const ENTITIES: &[(&str, &str)] = &[
+    ("lt", "<"),
+    ("gt", ">"),
+    ("amp", "&"),
+    ("quot", "\""),
+    ("apos", "'"),
+    ("nbsp", " "),
+    ("tab", "\t"),
+    ("newline", "\n"),
+    ("lbrace", "{"),
+    ("rbrace", "}"),
+    ("lcub", "{"),
+    ("rcub", "}"),
+    ("lpar", "("),
+    ("rpar", ")"),
+    ("lsqb", "["),
+    ("rsqb", "]"),
+    ("lbrack", "["),
+    ("rbrack", "]"),
+    ("colon", ":"),
+    ("semi", ";"),
+    ("comma", ","),
+    ("period", "."),
+    ("sol", "/"),
+    ("bsol", "\\"),
+    ("excl", "!"),
+    ("quest", "?"),
+    ("num", "#"),
+    ("dollar", "$"),
+    ("percnt", "%"),
+    ("equals", "="),
+    ("plus", "+"),
+    ("grave", "`"),
+    ("vert", "|"),
+    ("ast", "*"),
+    ("lowbar", "_"),
+];
+
+pub fn html_entity_decode(s: &str) -> String {
+    if !s.contains('&') {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at + 1..];
+        match decode_entity(rest) {
+            Some((decoded, used)) => {
+                out.push(decoded);
+                rest = &rest[used..];
+            }
+            None => out.push('&'),
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `s` follows an `&`: the character and how many bytes it used.
+fn decode_entity(s: &str) -> Option<(char, usize)> {
+    let b = s.as_bytes();
+    let semi = |n: usize| if b.get(n) == Some(&b';') { n + 1 } else { n };
+    if b.first() == Some(&b'#') {
+        let (radix, start) = if matches!(b.get(1), Some(b'x' | b'X')) { (16, 2) } else { (10, 1) };
+        let digits = b[start..].iter().take_while(|c| (**c as char).is_digit(radix)).count().min(8);
+        if digits == 0 {
+            return None;
+        }
+        let n = u32::from_str_radix(&s[start..start + digits], radix).ok()?;
+        return Some((char::from_u32(n).unwrap_or('\u{fffd}'), semi(start + digits)));
+    }
+    let name_len = b.iter().take_while(|c| c.is_ascii_alphabetic()).count();
+    let name = s[..name_len].to_ascii_lowercase();
+    // Longest known name that the letters start with (`&ltscript` is `<script`).
+    ENTITIES
+        .iter()
+        .filter(|(n, _)| name.starts_with(n))
+        .max_by_key(|(n, _)| n.len())
+        .map(|(n, v)| (v.chars().next().unwrap_or(' '), semi(n.len())))
+}
+
+pub fn js_decode(s: &str) -> String {
+    if !s.contains('\\') {
+        return s.to_string();
+    }
+    let b = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    let mut start = 0;
+    while i < b.len() {
+        if b[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        let (decoded, used) = match b.get(i + 1) {
+            Some(b'u') if i + 5 < b.len() => match (2..6).try_fold(0u32, |acc, k| Some(acc << 4 | hex(b[i + k])?)) {
+                Some(c) => (char::from_u32(c), 6),
+                None => (None, 0),
+            },
+            Some(b'x') if i + 3 < b.len() => match (hex(b[i + 2]), hex(b[i + 3])) {
+                (Some(h), Some(l)) => (char::from_u32(h << 4 | l), 4),
+                _ => (None, 0),
+            },
+            Some(c @ (b'/' | b'\\' | b'"' | b'\'')) => (Some(*c as char), 2),
+            _ => (None, 0),
+        };
+        match decoded {
+            Some(c) => {
+                out.push_str(&s[start..i]);
+                out.push(c);
+                i += used;
+                start = i;
+            }
+            None => i += 1,
+        }
+    }
+    out.push_str(&s[start..]);
+    out
+}
+
+pub fn compress_whitespace(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut space = false;
+    for c in s.chars() {
+        if c.is_whitespace() || c == '\u{b}' {
+            space = true;
+        } else {
+            if space {
+                out.push(' ');
+                space = false;
+            }
+            out.push(c);
+        }
+    }
+    if space {
+        out.push(' ');
+    }
+    out
+}
+
+pub fn normalize_path(s: &str) -> String {
+    let s = s.replace('\\', "/");
+    let absolute = s.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for seg in s.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            seg => parts.push(seg),
+        }
+    }
+    let mut out = if absolute { "/".to_string() } else { String::new() };
+    out.push_str(&parts.join("/"));
+    if s.ends_with('/') && !out.ends_with('/') {
+        out.push('/');
+    }
+    out
+}
+
+pub fn base64_decode(s: &str) -> Option<String> {
+    let s = s.trim().trim_end_matches('=');
+    if s.len() < 8 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0);
+    for c in s.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            _ => return None,
+        };
+        acc = acc << 6 | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+pub fn cmd_line(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' | '\'' | '"' | '^' => {}
+            ',' | ';' => out.push(' '),
+            '/' | '(' => {
+                while out.ends_with(' ') {
+                    out.pop();
+                }
+                out.push(c);
+            }
+            c => out.extend(c.to_lowercase()),
+        }
+    }
+    compress_whitespace(&out)
+}
+
+pub fn remove_comments(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    loop {
+        let next = ["/*", "--", "#"].iter().filter_map(|m| rest.find(m).map(|i| (i, *m))).min();
+        let Some((at, marker)) = next else { break };
+        out.push_str(&rest[..at]);
+        out.push(' ');
+        rest = &rest[at + marker.len()..];
+        let end = if marker == "/*" { rest.find("*/").map(|i| i + 2) } else { rest.find('\n').map(|i| i + 1) };
+        match end {
+            Some(e) => rest = &rest[e..],
+            None => {
+                rest = "";
+                break;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+pub fn fold_width(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\u{ff01}'..='\u{ff5e}' => char::from_u32(c as u32 - 0xff01 + 0x21).unwrap_or(c),
+            '\u{3000}' => ' ',
+            c => c,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_repeatedly_and_unicode_escapes() {
+        assert_eq!(url_decode("%252e%252e%252f"), "../");
+        assert_eq!(url_decode("%uff1cscript%u0020"), "＜script ");
+        assert_eq!(url_decode("100%"), "100%");
+        assert_eq!(fold_width("＜script＞"), "<script>");
+    }
+
+    #[test]
+    fn entities_with_and_without_semicolons() {
+        assert_eq!(html_entity_decode("&lt;a&gt; &#60;b&#x3e; &LBRACE;&#36;x"), "<a> <b> {$x");
+        assert_eq!(html_entity_decode("ja&Tab;vascript&colon;"), "ja\tvascript:");
+        assert_eq!(html_entity_decode("jav&#13ascript"), "jav\rascript");
+        assert_eq!(html_entity_decode("fish & chips &unknown;"), "fish & chips &unknown;");
+    }
+
+    #[test]
+    fn js_escapes() {
+        assert_eq!(js_decode(r"$\u007Bjndi \x3cscript\/"), "${jndi <script/");
+        assert_eq!(js_decode(r"C:\temp\new"), r"C:\temp\new");
+    }
+
+    #[test]
+    fn paths_shell_comments_base64() {
+        assert_eq!(normalize_path("/a/./b/../../etc//passwd"), "/etc/passwd");
+        assert_eq!(normalize_path("..\\..\\win.ini"), "win.ini");
+        assert_eq!(cmd_line("c'a't /e\"t\"c/pass\\wd;w^hoami"), "cat/etc/passwd whoami");
+        assert_eq!(remove_comments("sel/*x*/ect 1-- y\nz"), "sel ect 1 z");
+        assert_eq!(base64_decode("SSBsb3ZlIFBIUAo=").as_deref(), Some("I love PHP\n"));
+        assert_eq!(base64_decode("not base64!"), None);
+        assert_eq!(compress_whitespace("a \t\n b"), "a b");
+    }
+}

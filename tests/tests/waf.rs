@@ -1,0 +1,91 @@
+//! The WAF plugin (built from `plugins/waf`) through the gateway: the
+//! attack corpus and the benign corpus replayed at paranoia level 1 with
+//! floors on the rates, and the behaviour operators rely on.
+
+use http::StatusCode;
+use wasmgress_tests::waf::{self, WafGateway};
+use wasmgress_tests::*;
+
+/// Detection floors at paranoia level 1, per family (a little under what
+/// the committed rules reach, so a regression fails here).
+const FLOORS: &[(u32, f64)] =
+    &[(930, 0.95), (931, 0.95), (932, 0.93), (933, 0.93), (934, 0.93), (941, 0.93), (942, 0.93), (944, 0.97)];
+
+#[tokio::test]
+async fn corpora_at_paranoia_1_meet_the_detection_and_false_positive_floors() {
+    let attacks = waf::attacks(&waf::corpus_dir());
+    let benign = waf::benign(&waf::benign_file());
+    assert!(benign.len() >= 500, "the benign corpus has {} requests", benign.len());
+    let gw = WafGateway::start(&[1]).await;
+    let report = waf::evaluate(&gw, &attacks, &benign, &[1]).await;
+    let level = &report[&1];
+    eprintln!("{}", waf::table(&report));
+    for (family, floor) in FLOORS {
+        let rate = level.detection(*family);
+        assert!(
+            rate >= *floor,
+            "family {family}: {:.1}% detected, floor {:.0}%; missed: {:?}",
+            rate * 100.0,
+            floor * 100.0,
+            level.missed.iter().filter(|m| m.starts_with(&family.to_string())).collect::<Vec<_>>()
+        );
+    }
+    assert!(level.false_positive_rate() <= 0.005, "false positives: {:?}", level.false_positives);
+    gw.gateway.shutdown();
+}
+
+#[tokio::test]
+async fn a_block_is_a_403_with_the_request_id_and_the_neighbour_route_is_untouched() {
+    let b = Backend::start("b").await;
+    let plugins = plugin_dir(&[("waf", "waf")]);
+    let dir = TempDir::new();
+    dir.write("svc.yaml", &service("s", &[b.addr]));
+    let block = "- name: waf";
+    let detect = "- name: waf\n  config: {mode: detect}";
+    dir.write("a.yaml", &annotated_ingress("a", "shop.test", "s", &plugins_annotation(block)));
+    dir.write("b.yaml", &annotated_ingress("b", "watch.test", "s", &plugins_annotation(detect)));
+    dir.write("c.yaml", &ingress("c", "plain.test", "/", "s"));
+    let bad = "- name: waf\n  config: {rules: [{id: 1, message: m, targets: [args], operator: {regex: '('}}]}";
+    dir.write("d.yaml", &annotated_ingress("d", "bad.test", "s", &plugins_annotation(bad)));
+    let mut cfg = config(dir.path());
+    cfg.plugins = Some(wasmgress::gateway::PluginConfig {
+        dir: plugins.path().to_path_buf(),
+        cache: None,
+        runtime: wasmgress::wasm::RuntimeOptions::default(),
+    });
+    let gw = wasmgress::Gateway::start(cfg).await.expect("gateway starts");
+    let attack = "/search?q=1%27%20OR%20%271%27%3D%271";
+
+    let seen = b.seen().len();
+    let req = http::Request::get(format!("http://{}{attack}", gw.http_addr()))
+        .header("host", "shop.test")
+        .header("x-request-id", "req-42")
+        .body(Default::default())
+        .unwrap();
+    let answer = send(req).await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
+    assert!(answer.body.contains("req-42"), "{}", answer.body);
+    assert!(!answer.body.contains("OR") && !answer.body.contains("942"), "{}", answer.body);
+    assert_eq!(b.seen().len(), seen, "a blocked request never reaches the upstream");
+
+    assert_eq!(get(gw.http_addr(), "shop.test", "/search?q=O%27Brien").await.status, StatusCode::OK);
+    assert_eq!(get(gw.http_addr(), "watch.test", attack).await.status, StatusCode::OK);
+    assert_eq!(get(gw.http_addr(), "plain.test", attack).await.status, StatusCode::OK);
+
+    let metrics = get(gw.admin_addr(), "admin", "/metrics").await.body;
+    assert_eq!(metric(&metrics, r#"wasmgress_plugin_metric_waf_requests_blocked{plugin="waf"}"#), Some(1), "{metrics}");
+    assert_eq!(metric(&metrics, r#"wasmgress_plugin_metric_waf_requests_detected{plugin="waf"}"#), Some(1));
+    assert!(metric(&metrics, r#"wasmgress_plugin_metric_waf_rule_942100_matches{plugin="waf"}"#) >= Some(2));
+
+    let problems: Vec<String> = gw
+        .status()
+        .borrow()
+        .diagnostics
+        .iter()
+        .filter(|d| d.object == "default/d")
+        .map(|d| d.message.clone())
+        .collect();
+    assert!(problems.iter().any(|p| p.contains("rules[0] (id 1): operator.regex")), "{problems:?}");
+    assert_eq!(get(gw.http_addr(), "bad.test", "/").await.status, StatusCode::NOT_FOUND);
+    gw.shutdown();
+}
