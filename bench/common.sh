@@ -20,9 +20,11 @@ to_us() { awk -v v="$1" 'BEGIN{ if (v ~ /us$/) {sub(/us/,"",v); print v} else if
 # median: the median of the numbers on stdin, one a line.
 median() { sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
 
-# wrk_once URL HOST: one wrk run (WRK_THREADS, CONNECTIONS, DURATION); prints "rps p50_us p99_us".
+# wrk_once URL HOST [LUA]: one wrk run (WRK_THREADS, CONNECTIONS, DURATION),
+# with a wrk Lua script when given; prints "rps p50_us p99_us".
 wrk_once() {
-  local out; out=$(wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -H "Host: $2" "$1")
+  local script=(); [ -z "${3:-}" ] || script=(-s "$3")
+  local out; out=$(wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "${script[@]}" -H "Host: $2" "$1")
   local errors; errors=$(echo "$out" | awk '/Non-2xx|Socket errors/{print}')
   [ -z "$errors" ] || echo "  wrk reported for $1 ($2): $errors" >&2
   echo "$(echo "$out" | awk '/Requests\/sec/{print $2}') $(to_us "$(echo "$out" | awk '$1=="50%"{print $2}')") $(to_us "$(echo "$out" | awk '$1=="99%"{print $2}')")"

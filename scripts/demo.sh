@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds wasmgress and the header-rewrite plugin, and serves the example
+# Builds wasmgress and its plugins (header-rewrite, waf), and serves the example
 # Ingresses (manifests/examples) with built-in echo backends on loopback.
 # Needs only the Rust toolchain.
 set -euo pipefail
@@ -11,4 +11,5 @@ fi
 cargo build --quiet --release --target wasm32-wasip1 --manifest-path plugins/Cargo.toml --target-dir plugins/target
 mkdir -p target/demo-plugins
 cp plugins/target/wasm32-wasip1/release/header_rewrite.wasm target/demo-plugins/header-rewrite.wasm
+cp plugins/target/wasm32-wasip1/release/waf.wasm target/demo-plugins/waf.wasm
 exec cargo run --quiet -p wasmgress -- demo --plugins target/demo-plugins "$@"

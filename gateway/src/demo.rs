@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 use crate::cluster::ClusterState;
 use crate::echo;
 use crate::translate::SERVICE_NAME_LABEL;
-use crate::translate::annotations::PLUGINS;
+use crate::translate::annotations::{PLUGINS, parse_plugins};
 
 /// Every (address, service) pair on loopback that the EndpointSlices list.
 pub fn loopback_endpoints(state: &ClusterState) -> BTreeSet<(SocketAddr, String)> {
@@ -50,13 +50,22 @@ pub fn curl_commands(state: &ClusterState, gateway: SocketAddr) -> Vec<String> {
     for ing in &state.ingresses {
         // Routes through plugins: show the answer's headers too, on a path
         // the example's rewrite rule changes.
-        let plugins = ing.metadata.annotations.as_ref().is_some_and(|a| a.contains_key(PLUGINS));
+        let plugins = ing.metadata.annotations.as_ref().and_then(|a| a.get(PLUGINS));
+        let waf = plugins.and_then(|p| parse_plugins(p).ok()).is_some_and(|list| list.iter().any(|p| p.name == "waf"));
         for rule in ing.spec.iter().flat_map(|s| s.rules.iter().flatten()) {
             let host = rule.host.as_deref().map(|h| h.replace('*', "demo"));
             for p in rule.http.iter().flat_map(|h| &h.paths) {
                 let path = p.path.as_deref().unwrap_or("/");
                 let host_flag = host.as_ref().map(|h| format!("-H 'Host: {h}' ")).unwrap_or_default();
-                if plugins {
+                if waf {
+                    let base = format!("http://{gateway}{}", path.trim_end_matches('/'));
+                    out.push(format!(
+                        "curl -si {host_flag}'{base}/search?q=1%27%20OR%20%271%27%3D%271'   # SQL injection: 403 from the WAF"
+                    ));
+                    out.push(format!(
+                        "curl -si {host_flag}'{base}/search?q=O%27Brien%20select%20union'   # an ordinary search: passes"
+                    ));
+                } else if plugins.is_some() {
                     let path = format!("{}/api/hello?x=1", path.trim_end_matches('/'));
                     out.push(format!(
                         "curl -si {host_flag}'http://{gateway}{path}'   # through plugins: see the path and x-* headers the backend got"

@@ -248,5 +248,41 @@ for i in range(10):
     h["Content-Type"] = "text/plain"
     add("POST", "/api/v1/notes", h, sentence(rng.randint(5, 25)))
 
+# Free text that looks a little like code or markup but is not an attack.
+TRICKY = [
+    "O'Neil and O'Brien or Smith & Sons", "cats; dogs; birds", "Terms & Conditions | Privacy | Help",
+    "1/2 cup flour; 2 eggs; 1 tsp salt (or to taste)", "https://example.com/path/to/page?x=1&y=2#section",
+    "Re: your order #12345 (urgent!)", "2026-11-26T10:00:00+01:00", "C:\\Program Files\\App\\app.exe",
+    "He said: \"it's fine\" -- and left.", "5' 11\" tall", "Rock 'n' Roll Hall of Fame", "<3 <3 <3",
+    "I can't select more than 3 items from the dropdown", "Select-all doesn't work in Firefox",
+    "The <b> tag makes text bold, right?", "Price: 10 EUR / 12 USD", "user@example.com; admin@example.com",
+    "ssh access please (ticket 4411)", "Please cat-sit for me on 12/24", "See ../README for details",
+    "Our script -- the one for the school play -- is ready", "50% off -- today only!!!", "a > b and c < d",
+    "Use 'sudo' only when told to", "The cron job runs at 2am", "Windows 11 & Linux (Ubuntu 24.04)",
+    "My password has a ; in it, is that ok?", "Hello, world! :) ;) :-(", "#hashtag #selfie #union",
+    "@john_doe please review", "Call +1 (555) 010-0199 ext. 42", "Order 3x \"Blue Mug\" + 1x \"Red Mug\"",
+    "Data: none provided", "Only 1 left in stock -- order soon", "Set your alarm for 6:30 AM",
+    "Java, Python & Go developers wanted", "The shell was broken when it arrived", "Don't drop the table, it's glass!",
+    "Who's on first? What's on second?", "Insert tab A into slot B", "Echo Park, Los Angeles, CA 90026",
+    "Sort by: price (low to high)", "Top 10 tips & tricks for 2026", "Exec. summary attached (2 pages)",
+]
+for i, text in enumerate(TRICKY):
+    if i % 3 == 0:
+        add("GET", "/search?" + q({"q": text}), browser_headers())
+    elif i % 3 == 1:
+        h = browser_headers()
+        h["Content-Type"] = "application/x-www-form-urlencoded"
+        add("POST", "/comments", h, q({"author": rng.choice(NAMES), "text": text}))
+    else:
+        h = api_headers()
+        h["Content-Type"] = "application/json"
+        add("POST", "/api/v1/messages", h, json.dumps({"to": rng.choice(EMAILS), "subject": text[:20], "body": text}))
+# Avatars uploaded as data URIs by a JSON API.
+for i in range(5):
+    h = api_headers()
+    h["Content-Type"] = "application/json"
+    add("PUT", f"/api/v1/users/{rng.randint(1, 999)}/avatar", h,
+        json.dumps({"image": "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk" + f"{rng.getrandbits(32):08x}" + "AAAABJRU5ErkJggg=="}))
+
 for e in out:
     print(json.dumps(e, ensure_ascii=False))

@@ -1,9 +1,12 @@
 //! Rules compiled once per configuration, and their evaluation over a
 //! request's fields: each field is transformed once per distinct chain,
+//! the regex rules of a chain run as one set (one pass over the value),
 //! and each rule adds its severity to the score at most once.
 
+use std::borrow::Cow;
+
 use aho_corasick::{AhoCorasick, MatchKind};
-use regex::{Regex, RegexBuilder};
+use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 
 use crate::config::{Config, CustomRule, Exclusion, Operator};
 use crate::inspect::{Field, Target};
@@ -11,6 +14,8 @@ use crate::rules::{self, BuiltIn, Matcher, Severity, Targets};
 use crate::transform::{self, Transform};
 
 enum Test {
+    /// Matched through its chain's regex set.
+    InSet,
     Regex(Regex),
     Phrases(AhoCorasick),
     Detect(fn(&str) -> bool),
@@ -21,6 +26,7 @@ enum Test {
 impl Test {
     fn matches(&self, value: &str) -> bool {
         match self {
+            Test::InSet => false,
             Test::Regex(r) => r.is_match(value),
             Test::Phrases(p) => p.is_match(value),
             Test::Detect(f) => f(value),
@@ -37,6 +43,8 @@ pub struct Rule {
     targets: Targets,
     /// Only fields of this name (lowercase for headers).
     name: Option<String>,
+    /// Runs on plain tokens too (see [`is_plain`]).
+    plain: bool,
     chain: usize,
     test: Test,
 }
@@ -52,9 +60,25 @@ pub struct Hit {
     pub name: String,
 }
 
+/// The regex rules of one chain, compiled together.
+struct ChainSet {
+    chain: usize,
+    set: RegexSet,
+    /// Rule index of each pattern in the set.
+    rules: Vec<usize>,
+    /// Targets any of them looks at.
+    targets: Targets,
+}
+
 pub struct Engine {
     rules: Vec<Rule>,
     chains: Vec<Vec<Transform>>,
+    /// For each chain, a shorter chain it extends (computed first and
+    /// reused) and how many of its transformations that one covers.
+    bases: Vec<Option<(usize, usize)>>,
+    sets: Vec<ChainSet>,
+    /// Indexes of the rules not in a set.
+    singles: Vec<usize>,
     exclusions: Vec<Exclusion>,
 }
 
@@ -66,6 +90,22 @@ fn phrases(list: &[impl AsRef<[u8]>]) -> Result<AhoCorasick, String> {
         .map_err(|e| e.to_string())
 }
 
+/// A value no attack pattern needs more than a glance at: a word of
+/// letters, digits, `_` and `-`, or a number.
+pub fn is_plain(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() <= 64 && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-'))
+        || (!b.is_empty()
+            && b.len() <= 32
+            && b.iter().all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'-' | b'+' | b'e' | b'E')))
+}
+
+/// Built-in patterns match ASCII word boundaries (`\b`): Unicode ones
+/// keep the fast DFA engines from running.
+fn ascii_boundaries(pattern: &str) -> String {
+    pattern.replace(r"\b", r"(?-u:\b)")
+}
+
 fn regex(pattern: &str) -> Result<Regex, String> {
     // A bounded compiled size keeps a hostile pattern from eating memory.
     RegexBuilder::new(pattern).size_limit(4 << 20).build().map_err(|e| e.to_string())
@@ -73,8 +113,29 @@ fn regex(pattern: &str) -> Result<Regex, String> {
 
 impl Engine {
     pub fn new(config: &Config) -> Result<Engine, String> {
-        let mut engine = Engine { rules: Vec::new(), chains: Vec::new(), exclusions: Vec::new() };
+        let mut engine = Engine {
+            rules: Vec::new(),
+            chains: Vec::new(),
+            bases: Vec::new(),
+            sets: Vec::new(),
+            singles: Vec::new(),
+            exclusions: Vec::new(),
+        };
+        let mut patterns: Vec<(usize, String)> = Vec::new();
         for b in rules::all().into_iter().filter(|b| b.paranoia <= config.paranoia_level) {
+            // Phrase lists join the regex sets as literal alternations:
+            // the set's literal prefilter finds them in the same pass.
+            let pattern = match b.matcher {
+                Matcher::Regex(p) if !b.plain => Some(ascii_boundaries(p)),
+                Matcher::Phrases(list) if !b.plain => {
+                    Some(format!("(?i:{})", list.iter().map(|p| regex::escape(p)).collect::<Vec<_>>().join("|")))
+                }
+                _ => None,
+            };
+            if let Some(p) = pattern {
+                regex(&p).map_err(|e| format!("built-in rule {}: {e}", b.id))?;
+                patterns.push((engine.rules.len(), p));
+            }
             engine.add_built_in(b)?;
         }
         for (i, c) in config.rules.iter().enumerate() {
@@ -83,6 +144,7 @@ impl Engine {
             }
             engine.add_custom(c).map_err(|e| format!("rules[{i}] (id {}): {e}", c.id))?;
         }
+        engine.build_sets(patterns)?;
         Ok(engine)
     }
 
@@ -100,10 +162,43 @@ impl Engine {
         }
     }
 
+    /// One regex set per chain over the built-in patterns; the other rules
+    /// run one by one.
+    fn build_sets(&mut self, patterns: Vec<(usize, String)>) -> Result<(), String> {
+        self.bases = (0..self.chains.len())
+            .map(|c| {
+                let chain = &self.chains[c];
+                (0..self.chains.len())
+                    .filter(|&o| o != c && !self.chains[o].is_empty() && self.chains[o].len() < chain.len())
+                    .filter(|&o| chain.starts_with(&self.chains[o]))
+                    .max_by_key(|&o| self.chains[o].len())
+                    .map(|o| (o, self.chains[o].len()))
+            })
+            .collect();
+        for chain in 0..self.chains.len() {
+            let members: Vec<&(usize, String)> =
+                patterns.iter().filter(|(r, _)| self.rules[*r].chain == chain).collect();
+            if members.is_empty() {
+                continue;
+            }
+            let set = RegexSetBuilder::new(members.iter().map(|(_, p)| p))
+                .size_limit(16 << 20)
+                .dfa_size_limit(8 << 20)
+                .build()
+                .map_err(|e| format!("built-in rules: {e}"))?;
+            let rules: Vec<usize> = members.iter().map(|(r, _)| *r).collect();
+            let targets = rules.iter().fold(Targets::default(), |t, r| t.union(self.rules[*r].targets));
+            self.sets.push(ChainSet { chain, set, rules, targets });
+        }
+        self.singles = (0..self.rules.len()).filter(|i| !matches!(self.rules[*i].test, Test::InSet)).collect();
+        Ok(())
+    }
+
     fn add_built_in(&mut self, b: BuiltIn) -> Result<(), String> {
         let test = match b.matcher {
-            Matcher::Regex(p) => Test::Regex(regex(p).map_err(|e| format!("built-in rule {}: {e}", b.id))?),
-            Matcher::Phrases(list) => Test::Phrases(phrases(list)?),
+            Matcher::Regex(p) if b.plain => Test::Regex(regex(&ascii_boundaries(p))?),
+            Matcher::Phrases(list) if b.plain => Test::Phrases(phrases(list)?),
+            Matcher::Regex(_) | Matcher::Phrases(_) => Test::InSet,
             Matcher::Detect(f) => Test::Detect(f),
         };
         let chain = self.chain(b.chain);
@@ -113,6 +208,7 @@ impl Engine {
             message: b.message.to_string(),
             targets: b.targets,
             name: b.header.map(str::to_string),
+            plain: b.plain,
             chain,
             test,
         });
@@ -167,6 +263,8 @@ impl Engine {
                 message: c.message.clone(),
                 targets,
                 name,
+                // The operator's rules run on every value.
+                plain: true,
                 chain,
                 test,
             });
@@ -190,30 +288,75 @@ impl Engine {
         })
     }
 
+    /// Whether `rule` applies to `field` and has not matched yet.
+    fn applies(&self, rule: &Rule, field: &Field, path: &str, hits: &[Hit]) -> bool {
+        rule.targets.contains(field.target)
+            && rule.name.as_deref().is_none_or(|n| n == field.name)
+            && !hits.iter().any(|h| h.id == rule.id)
+            && !self.excluded(rule.id, field, path)
+    }
+
+    fn hit(rule: &Rule, field: &Field) -> Hit {
+        Hit {
+            id: rule.id,
+            severity: rule.severity,
+            message: rule.message.clone(),
+            target: field.target,
+            name: field.name.clone(),
+        }
+    }
+
+    /// Fills `views[chain]` for `value`, from the chain it extends when
+    /// there is one.
+    fn view<'a>(&self, views: &mut [Option<Cow<'a, str>>], chain: usize, value: &'a str) {
+        if views[chain].is_some() {
+            return;
+        }
+        let v = match self.bases[chain] {
+            Some((base, done)) => {
+                self.view(views, base, value);
+                let base = views[base].as_ref().expect("filled above");
+                match transform::apply_all(&self.chains[chain][done..], base) {
+                    Cow::Borrowed(_) => base.clone(),
+                    Cow::Owned(o) => Cow::Owned(o),
+                }
+            }
+            None => transform::apply_all(&self.chains[chain], value),
+        };
+        views[chain] = Some(v);
+    }
+
     /// The rules that match `fields` (each rule once, at its first field).
     pub fn evaluate(&self, fields: &[Field], path: &str) -> Vec<Hit> {
         let mut hits: Vec<Hit> = Vec::new();
-        let mut views: Vec<Option<String>> = vec![None; self.chains.len()];
+        let mut views: Vec<Option<Cow<str>>> = vec![None; self.chains.len()];
         for field in fields {
             views.iter_mut().for_each(|v| *v = None);
-            for rule in &self.rules {
-                if !rule.targets.contains(field.target)
-                    || rule.name.as_deref().is_some_and(|n| n != field.name)
-                    || hits.iter().any(|h| h.id == rule.id)
-                    || self.excluded(rule.id, field, path)
-                {
+            let plain = is_plain(&field.value);
+            for cs in &self.sets {
+                if plain || !cs.targets.contains(field.target) {
                     continue;
                 }
-                let view = views[rule.chain]
-                    .get_or_insert_with(|| transform::apply_all(&self.chains[rule.chain], &field.value));
-                if rule.test.matches(view) {
-                    hits.push(Hit {
-                        id: rule.id,
-                        severity: rule.severity,
-                        message: rule.message.clone(),
-                        target: field.target,
-                        name: field.name.clone(),
-                    });
+                self.view(&mut views, cs.chain, &field.value);
+                let view = views[cs.chain].as_deref().unwrap_or_default();
+                if !cs.set.is_match(view) {
+                    continue;
+                }
+                for m in cs.set.matches(view).iter() {
+                    let rule = &self.rules[cs.rules[m]];
+                    if self.applies(rule, field, path, &hits) {
+                        hits.push(Self::hit(rule, field));
+                    }
+                }
+            }
+            for &i in &self.singles {
+                let rule = &self.rules[i];
+                if (plain && !rule.plain) || !self.applies(rule, field, path, &hits) {
+                    continue;
+                }
+                self.view(&mut views, rule.chain, &field.value);
+                if rule.test.matches(views[rule.chain].as_deref().unwrap_or_default()) {
+                    hits.push(Self::hit(rule, field));
                 }
             }
         }

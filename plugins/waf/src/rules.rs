@@ -29,10 +29,14 @@ impl Severity {
 }
 
 /// A set of targets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Targets(u16);
 
 impl Targets {
+    pub const fn union(self, other: Targets) -> Targets {
+        Targets(self.0 | other.0)
+    }
+
     pub const fn of(t: Target) -> Targets {
         Targets(1 << t as u16)
     }
@@ -55,6 +59,7 @@ const ALL_TEXT: Targets = ARGS_HEADERS.with(Target::Path).with(Target::FileName)
 /// Decoded the ways a browser or server would decode it, in lowercase.
 pub const NORM: &[Transform] =
     &[UrlDecode, JsDecode, HtmlEntityDecode, UrlDecode, RemoveNulls, FoldWidth, Lowercase, CompressWhitespace];
+/// These two extend NORM, so they start from its result.
 const NORM_NO_COMMENTS: &[Transform] = &[
     UrlDecode,
     JsDecode,
@@ -63,6 +68,7 @@ const NORM_NO_COMMENTS: &[Transform] = &[
     RemoveNulls,
     FoldWidth,
     Lowercase,
+    CompressWhitespace,
     RemoveComments,
     CompressWhitespace,
 ];
@@ -74,6 +80,7 @@ const NORM_NO_SPACE: &[Transform] = &[
     RemoveNulls,
     FoldWidth,
     Lowercase,
+    CompressWhitespace,
     RemoveComments,
     RemoveWhitespace,
 ];
@@ -99,6 +106,10 @@ pub struct BuiltIn {
     pub header: Option<&'static str>,
     pub chain: &'static [Transform],
     pub matcher: Matcher,
+    /// Whether the rule can match a plain token (letters, digits, `_`,
+    /// `-`, or a number): most attacks need punctuation or spaces, so
+    /// the others skip such values.
+    pub plain: bool,
 }
 
 const fn rule(
@@ -109,7 +120,7 @@ const fn rule(
     chain: &'static [Transform],
     matcher: Matcher,
 ) -> BuiltIn {
-    BuiltIn { id, paranoia, severity: Severity::Critical, message, targets, header: None, chain, matcher }
+    BuiltIn { id, paranoia, severity: Severity::Critical, message, targets, header: None, chain, matcher, plain: false }
 }
 
 /// The family (first three digits) of a rule id.
@@ -223,7 +234,7 @@ const JAVA_CLASSES: &[&str] = &[
 const SQL_FUNCTIONS: &str = r#"\b(?:benchmark|pg_sleep|sleep|load_file|extractvalue|updatexml|xmltype|group_concat|concat_ws|concat|coalesce|ifnull|isnull|nullif|unhex|uncompress|compress|sysdate|strcmp|substr|substring|substring_index|rtrim|ltrim|name_const|make_set|export_set|md5|sha1|sha2|find_in_set|current_user|session_user|system_user|unistr|jsonb_pretty|json_build_object|json_extract|json_object|starts_with|sqlite_compileoption_used|sqlite_compileoption_get|sqlite_version|randomblob|char_length|bit_length|octet_length|ascii|ord|hex|mid|rand|cos|sin|tan|cot|pow|iif|elt|utl_inaddr\.get_host_address|utl_http\.request|dbms_pipe\.receive_message|dbms_xmlgen|ctxsys\.drithsx\.sn|xp_cmdshell|instr|locate|lcase|ucase|from_base64|to_base64|inet_aton|last_insert_id|row_count|found_rows)\s*\\?\(|\b(?:database|schema|decode|encode|collation|charset|uuid|version|user|trim|insert|replace|left|right|length|format|position|char|space|field|power|log|now|repeat|reverse)\s*=?\s*\\?\(\s*(?:\)|$|['"@0-9]|select\b|null\b)"#;
 
 /// Functions PHP code injection reaches for.
-const PHP_FUNCTIONS: &str = r"(?:base64_decode|bzdecompress|call_user_func(?:_array)?|create_function|escapeshellcmd|file_get_contents|file_put_contents|fsockopen|pfsockopen|get_defined_(?:functions|vars|constants)|gzdecode|gzinflate|gzuncompress|highlight_file|ini_get_all|ini_set|move_uploaded_file|pcntl_exec|pcntl_fork|posix_[a-z]+|proc_open|proc_nice|shell_exec|show_source|str_rot13|stream_socket_client|zlib_decode|phpinfo|passthru|register_shutdown_function|register_tick_function|php_uname|putenv|mb_ereg_replace|curl_exec|curl_init|readfile|parse_str|assert_options|get_cfg_var|array_map|preg_replace|unserialize)\s*(?:/\*.*?\*/\s*)*=?\s*\(";
+const PHP_FUNCTIONS: &str = r"(?:base64_decode|bzdecompress|call_user_func(?:_array)?|create_function|escapeshellcmd|file_get_contents|file_put_contents|fsockopen|pfsockopen|get_defined_(?:functions|vars|constants)|gzdecode|gzinflate|gzuncompress|highlight_file|ini_get_all|ini_set|move_uploaded_file|pcntl_exec|pcntl_fork|posix_[a-z]+|proc_open|proc_nice|shell_exec|show_source|str_rot13|stream_socket_client|zlib_decode|phpinfo|passthru|register_shutdown_function|register_tick_function|php_uname|putenv|mb_ereg_replace|curl_exec|curl_init|readfile|parse_str|assert_options|get_cfg_var|array_map|preg_replace|unserialize|print_r|var_dump|var_export|file_exists|is_array|is_file|is_dir|is_readable|is_writ(?:e)?able|strrev|str_replace|str_repeat|array_filter|array_walk|array_reduce|json_decode|fwrite|fputs|fgets|fread|opendir|readdir|scandir|unlink|tempnam|tmpfile|getcwd|realpath|phpversion|get_current_user|getmypid|error_reporting|set_time_limit|ignore_user_abort|ob_start|ob_get_contents)\s*(?:/\*.*?\*/\s*)*=?\s*\(";
 
 /// A path segment naming a dotfile (`/.env`, `/.git/config`), except the
 /// registered `/.well-known/` prefix.
@@ -248,6 +259,10 @@ pub fn all() -> Vec<BuiltIn> {
     let ua = |mut r: BuiltIn| {
         r.header = Some("user-agent");
         r.severity = Severity::Critical;
+        r
+    };
+    let plain = |mut r: BuiltIn| {
+        r.plain = true;
         r
     };
     let warn = |mut r: BuiltIn| {
@@ -347,7 +362,7 @@ pub fn all() -> Vec<BuiltIn> {
             Matcher::Regex(r"^(?:file|ftps?|https?)://(?:\d{1,3}\.){3}\d{1,3}"),
         ),
         // Remote command execution.
-        rule(932100, 1, "Unix command injection", ARGS_HEADERS, NORM, Matcher::Detect(unix)),
+        plain(rule(932100, 1, "Unix command injection", ARGS_HEADERS, NORM, Matcher::Detect(unix))),
         rule(932110, 1, "Windows command injection", ARGS_HEADERS, NORM, Matcher::Detect(windows)),
         rule(
             932130,
@@ -356,7 +371,7 @@ pub fn all() -> Vec<BuiltIn> {
             ARGS_HEADERS,
             NORM,
             Matcher::Regex(
-                r"\$\((?:.*\)|\(|$)|\$\{[^}]*\}|\$\[|[<>]\([^)]*\)|/[a-z0-9_.*?-]*\[!?[^\]/\s]+\][a-z0-9_.*?-]*",
+                r"\$\((?:.*\)|\(|$)|\$\{[^}]*\}|\$\[|[<>]\([^)]*\)|/[a-z0-9_.*?-]*\[!?[^\]\s]+\][a-z0-9_.*?-]*",
             ),
         ),
         rule(932170, 1, "Shellshock", ARGS_HEADERS, NORM, Matcher::Regex(r"\(\s*\)\s*\{")),
@@ -465,14 +480,14 @@ pub fn all() -> Vec<BuiltIn> {
                 r"169\.254\.169\.254|169\.254\.170\.2|metadata\.google\.internal|metadata\.packet\.net|100\.100\.100\.200|192\.0\.0\.192|metadata\.azure|fd00:ec2::254|metadata\.tencentyun|/latest/(?:meta|user)-data|computemetadata/|(?:https?|gopher|dict|ftp|file|ldap|tftp|sftp|netdoc|jar):/*(?:127\.\d+\.\d+\.\d+|0\.0\.0\.0|0x7f|2130706433|017700000001|\[(?:0*:)*:?0*1?\])",
             ),
         ),
-        rule(
+        plain(rule(
             934130,
             1,
             "JavaScript prototype pollution",
             ARGS,
             NORM,
-            Matcher::Regex(r"__proto__|constructor\s*(?:\.|\[)\s*prototype"),
-        ),
+            Matcher::Regex(r"__proto__|constructor\]?\s*(?:\.|\[)\s*prototype"),
+        )),
         rule(
             934150,
             1,
@@ -484,7 +499,14 @@ pub fn all() -> Vec<BuiltIn> {
             ),
         ),
         rule(934160, 1, "Node.js denial of service", ARGS, NORM, Matcher::Regex(r"while\s*\(\s*(?:true|1|!0)\s*\)")),
-        rule(934170, 1, "data: URI", ARGS, NORM, Matcher::Regex(r"^\s*data:(?:[a-z]+/[a-z0-9.+-]+|;base64|,)")),
+        rule(
+            934170,
+            1,
+            "data: URI",
+            ARGS,
+            NORM,
+            Matcher::Regex(r"^\s*data:(?:(?:text|application|model|multipart|message)/[a-z0-9.+-]+|;base64|,)"),
+        ),
         rule(
             934190,
             1,
@@ -537,7 +559,7 @@ pub fn all() -> Vec<BuiltIn> {
             ALL_TEXT,
             NORM_NO_SPACE,
             Matcher::Regex(
-                r"(?:java|vb|live|ecma)script:|-moz-binding|@import|expression\(|data:[^,]*,.*<|^data:[^,]*;base64,",
+                r"(?:java|vb|live|ecma)script:|-moz-binding|@import|expression\(|data:[^,]*,.*<|data:(?:text/html|text/xml|image/svg\+xml|application/(?:xhtml\+xml|xml|javascript|x-javascript|ecmascript)|text/(?:javascript|ecmascript))[;,]",
             ),
         ),
         rule(
@@ -638,7 +660,7 @@ pub fn all() -> Vec<BuiltIn> {
             ARGS.with(Target::Path),
             NORM,
             Matcher::Regex(
-                r#"::jsonb?\b|['"]\s*(?:@>|<@|->>?|#>>?|\?[|&]?|@\?|@@)\s*['"]|['"]\s*[<>]=?\s*['"]\$|\bjson_(?:extract|keys|contains|value|query)\s*\("#,
+                r#"::jsonb?\b|['"]\s*(?:@>|<@|->>?|#>>?|\?[|&]?|@\?|@@)\s*['"]|\?[|&]\s*array\[|(?:@>|<@)\s*['"][\[{]|['"]\s*[<>]=?\s*['"]\$|\bjson_(?:extract|keys|contains|value|query)\s*\("#,
             ),
         ),
         // Java.

@@ -3,11 +3,19 @@
 //! `&&`, a backquote, `$(`, a here-string or a newline — with the quoting,
 //! `$IFS` and empty-variable tricks that hide a command name undone first.
 
+use std::borrow::Cow;
+
 /// Unix commands an attacker runs (recon, download, shells, interpreters,
 /// file readers, system tools).
 const UNIX: &[&str] = &[
     "7z",
     "7za",
+    "aa-complain",
+    "aa-disable",
+    "aa-enforce",
+    "aa-exec",
+    "aa-remove-unknown",
+    "aa-status",
     "alias",
     "ansible",
     "ansible-config",
@@ -90,6 +98,7 @@ const UNIX: &[&str] = &[
     "dialog",
     "diff",
     "dig",
+    "disown",
     "dmesg",
     "dmidecode",
     "dmsetup",
@@ -112,6 +121,7 @@ const UNIX: &[&str] = &[
     "exiftool",
     "expand",
     "expect",
+    "export",
     "facter",
     "fetch",
     "file",
@@ -154,8 +164,9 @@ const UNIX: &[&str] = &[
     "ionice",
     "ip",
     "ipconfig",
-    "irb",
     "iptables",
+    "irb",
+    "iwconfig",
     "jjs",
     "journalctl",
     "jq",
@@ -219,13 +230,14 @@ const UNIX: &[&str] = &[
     "nice",
     "nl",
     "nmap",
+    "nmcli",
     "node",
     "nohup",
     "npm",
     "nproc",
     "nroff",
-    "nslookup",
     "nsenter",
+    "nslookup",
     "octave",
     "od",
     "openssl",
@@ -253,19 +265,22 @@ const UNIX: &[&str] = &[
     "pkexec",
     "pkg",
     "pkill",
+    "popd",
     "pr",
     "printenv",
     "printf",
+    "pry",
     "ps",
     "psql",
-    "pry",
     "puppet",
+    "pushd",
     "python",
     "python2",
     "python3",
     "rake",
     "rc",
     "readelf",
+    "readonly",
     "red",
     "redcarpet",
     "restic",
@@ -296,11 +311,13 @@ const UNIX: &[&str] = &[
     "sftp",
     "sg",
     "sh",
+    "shopt",
     "shuf",
     "slsh",
     "smbclient",
     "socat",
     "sort",
+    "source",
     "split",
     "sqlite3",
     "ss",
@@ -315,6 +332,7 @@ const UNIX: &[&str] = &[
     "sudo",
     "sysctl",
     "systemctl",
+    "systemd-run",
     "tac",
     "tail",
     "tar",
@@ -336,11 +354,15 @@ const UNIX: &[&str] = &[
     "touch",
     "tr",
     "traceroute",
+    "trap",
     "troff",
     "ul",
+    "ulimit",
+    "umask",
     "uname",
     "unexpand",
     "uniq",
+    "unset",
     "unshare",
     "unzip",
     "update-alternatives",
@@ -410,12 +432,13 @@ const AMBIGUOUS: &[&str] = &[
     "date",
     "dialog",
     "diff",
-    "ed",
     "echo",
+    "ed",
     "env",
     "ex",
     "expand",
     "expect",
+    "export",
     "fetch",
     "file",
     "find",
@@ -423,8 +446,8 @@ const AMBIGUOUS: &[&str] = &[
     "fish",
     "fmt",
     "fold",
-    "genie",
     "gem",
+    "genie",
     "git",
     "hd",
     "head",
@@ -437,20 +460,21 @@ const AMBIGUOUS: &[&str] = &[
     "less",
     "links",
     "look",
-    "make",
     "mail",
+    "make",
     "man",
     "more",
     "mount",
     "net",
     "nice",
     "node",
-    "pic",
-    "patch",
     "paste",
+    "patch",
     "pg",
+    "pic",
     "ping",
     "pr",
+    "readonly",
     "red",
     "rev",
     "route",
@@ -458,6 +482,7 @@ const AMBIGUOUS: &[&str] = &[
     "script",
     "service",
     "sort",
+    "source",
     "split",
     "stat",
     "strings",
@@ -466,6 +491,7 @@ const AMBIGUOUS: &[&str] = &[
     "time",
     "top",
     "touch",
+    "trap",
     "view",
     "w",
     "wall",
@@ -477,22 +503,22 @@ const AMBIGUOUS: &[&str] = &[
 
 /// Commands an attacker runs alone to learn about the host.
 const RECON: &[&str] = &[
-    "whoami",
+    "dmesg",
+    "getent",
+    "hostname",
     "ifconfig",
     "ipconfig",
-    "uname",
-    "hostname",
-    "netstat",
-    "printenv",
-    "lsb_release",
-    "dmesg",
     "lastlog",
-    "nproc",
-    "visudo",
-    "getent",
+    "lsb_release",
     "lsmod",
     "lsof",
+    "netstat",
+    "nproc",
+    "printenv",
     "ps",
+    "uname",
+    "visudo",
+    "whoami",
 ];
 
 /// Words that hand the rest of the line to another command.
@@ -502,11 +528,19 @@ const PREFIXES: &[&str] = &[
 ];
 
 /// Files whose mention as an argument makes a command line shell-like.
-const SENSITIVE: &[&str] = &["passwd", "shadow", "hosts", "id_rsa", "authorized_keys", "win.ini", "sudoers", "group"];
+const SENSITIVE: &[&str] = &["authorized_keys", "group", "hosts", "id_rsa", "passwd", "shadow", "sudoers", "win.ini"];
+
+/// Whether `word` is in `list` (sorted).
+fn known(list: &[&str], word: &str) -> bool {
+    list.binary_search(&word).is_ok()
+}
 
 /// Undoes the usual ways to hide a command name from a pattern: quotes
 /// and backslashes inside words, `$IFS` for spaces, unset variables.
-fn unquote(s: &str) -> String {
+fn unquote(s: &str) -> Cow<'_, str> {
+    if !s.contains(['\\', '\'', '"', '$']) {
+        return Cow::Borrowed(s);
+    }
     let s = s.replace("${ifs}", " ").replace("$ifs", " ");
     let b = s.as_bytes();
     let mut out = String::with_capacity(s.len());
@@ -533,7 +567,7 @@ fn unquote(s: &str) -> String {
             }
         }
     }
-    out
+    Cow::Owned(out)
 }
 
 /// How a command position was reached.
@@ -573,7 +607,7 @@ fn shell_like_argument(rest: &str) -> bool {
     let b = rest.as_bytes();
     let word = &rest[..word_end(b, 0)];
     let base = word.rsplit('/').next().unwrap_or(word);
-    SENSITIVE.contains(&base) || (UNIX.contains(&base) && !AMBIGUOUS.contains(&base)) || word.starts_with("http")
+    known(SENSITIVE, base) || (known(UNIX, base) && !known(AMBIGUOUS, base)) || word.starts_with("http")
 }
 
 /// Whether a command runs at byte `i` of `s` (reached as `how`).
@@ -587,7 +621,7 @@ fn command_at(s: &str, i: usize, how: Position, depth: u8) -> bool {
     let word = &s[start..end];
     let name = word.rsplit('/').next().unwrap_or(word);
     let rest = &s[end..];
-    if PREFIXES.contains(&name) && !rest.trim().is_empty() {
+    if known(PREFIXES, name) && !rest.trim().is_empty() {
         // `time ifconfig`, `sudo -u x id`, `timeout 5 sh`: the command follows.
         let mut j = skip_spaces(b, end);
         while j < b.len() && (b[j] == b'-' || b[j].is_ascii_digit()) {
@@ -597,19 +631,30 @@ fn command_at(s: &str, i: usize, how: Position, depth: u8) -> bool {
             return true;
         }
     }
-    if !UNIX.contains(&name) {
+    if !known(UNIX, name) {
+        return false;
+    }
+    // A shell word ends at a space or shell punctuation: `base64,` (a data
+    // URI) or `cat:` is not a command.
+    if !rest.is_empty() && !rest.starts_with([' ', '\t', ';', '|', '&', '<', '>', ')', '`', '\n', '\r', '$', '}']) {
         return false;
     }
     let pathed = word.contains('/');
     match how {
         Position::Strong => true,
         _ if pathed => true,
-        _ if AMBIGUOUS.contains(&name) => shell_like_argument(rest),
+        _ if known(AMBIGUOUS, name) => shell_like_argument(rest),
         Position::Weak => true,
         // A value that starts with a command name is often just words
         // ("python snake care"): it needs shell-like arguments, or to be
         // a reconnaissance command on its own.
-        Position::Start => shell_like_argument(rest) || (rest.trim().is_empty() && RECON.contains(&name)),
+        // A name no prose uses (`aa-disable`, `ssh-keygen`, `php7`) is a command wherever it stands.
+        Position::Start => {
+            shell_like_argument(rest)
+                || (rest.trim().is_empty() && known(RECON, name))
+                || name.contains(['-', '_'])
+                || name.ends_with(|c: char| c.is_ascii_digit())
+        }
     }
 }
 
@@ -650,6 +695,9 @@ pub fn unix_command(s: &str) -> bool {
 /// Whether `s` defines a shell alias (`alias a=curl`, `alias -p x='id'`)
 /// where a shell would read it.
 pub fn alias(s: &str) -> bool {
+    if !s.contains("alias") {
+        return false;
+    }
     let s = unquote(s);
     let b = s.as_bytes();
     let mut from = 0;
@@ -743,15 +791,10 @@ const WINDOWS: &[&str] = &[
 /// Whether `s` (decoded, lowercased) runs a Windows command after a
 /// separator, or names one of the tools attackers abuse at the start.
 pub fn windows_command(s: &str) -> bool {
-    let s = s.replace(['^', '"'], "");
+    let s = if s.contains(['^', '"']) { Cow::Owned(s.replace(['^', '"'], "")) } else { Cow::Borrowed(s) };
     let b = s.as_bytes();
-    let mut positions = vec![(0, false)];
-    for (i, c) in b.iter().enumerate() {
-        if matches!(c, b';' | b'|' | b'&' | b'\n' | b'`') {
-            positions.push((i + 1, true));
-        }
-    }
-    positions.into_iter().any(|(p, separated)| {
+    let separators = b.iter().enumerate().filter(|(_, c)| matches!(c, b';' | b'|' | b'&' | b'\n' | b'`'));
+    std::iter::once((0, false)).chain(separators.map(|(i, _)| (i + 1, true))).any(|(p, separated)| {
         let start = skip_spaces(b, p);
         let mut end = start;
         while end < b.len() && (b[end].is_ascii_alphanumeric() || matches!(b[end], b'.' | b'_' | b'\\' | b':')) {
@@ -764,8 +807,8 @@ pub fn windows_command(s: &str) -> bool {
             && ["user", "localgroup", "group", "share", "use", "view", "start", "stop", "accounts", "session"]
                 .iter()
                 .any(|w| rest.starts_with(w));
-        WINDOWS.contains(&name) && net
-            || WINDOWS.contains(&name)
+        known(WINDOWS, name) && net
+            || known(WINDOWS, name)
                 && (separated && (rest.starts_with(['/', '-']) || rest.starts_with("http") || name.len() > 4)
                     || matches!(
                         name,
@@ -837,6 +880,13 @@ mod tests {
             "at&t customer service",
         ] {
             assert!(!unix_command(t), "{t}");
+        }
+    }
+
+    #[test]
+    fn word_lists_are_sorted() {
+        for list in [UNIX, AMBIGUOUS, PREFIXES, SENSITIVE, RECON, WINDOWS] {
+            assert!(list.windows(2).all(|w| w[0] < w[1]), "{list:?}");
         }
     }
 

@@ -1,6 +1,8 @@
 //! Transformations applied to a value before rules match it: each undoes
 //! one way attackers disguise a payload (escapes, entities, case, spacing).
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 
 /// One transformation, named as in the configuration.
@@ -32,29 +34,79 @@ pub enum Transform {
 }
 
 impl Transform {
-    pub fn apply(self, s: &str) -> String {
+    /// The transformed value; `None` when it would be the same (the
+    /// common case, decided from `f`, the value's [`features`]).
+    fn apply_with(self, s: &str, f: u16) -> Option<String> {
+        let has = |bits: u16| f & bits != 0;
         match self {
-            Transform::UrlDecode => url_decode(s),
-            Transform::HtmlEntityDecode => html_entity_decode(s),
-            Transform::JsDecode => js_decode(s),
-            Transform::Lowercase => s.to_lowercase(),
-            Transform::CompressWhitespace => compress_whitespace(s),
-            Transform::RemoveWhitespace => s.chars().filter(|c| !c.is_whitespace()).collect(),
-            Transform::RemoveNulls => s.replace('\0', ""),
-            Transform::NormalizePath => normalize_path(s),
-            Transform::Base64Decode => base64_decode(s).unwrap_or_default(),
-            Transform::CmdLine => cmd_line(s),
-            Transform::RemoveComments => remove_comments(s),
-            Transform::FoldWidth => fold_width(s),
+            Transform::UrlDecode => has(PERCENT).then(|| url_decode(s)),
+            // Twice: `&amp;lt;` is how a second layer of encoding looks.
+            Transform::HtmlEntityDecode => has(AMP).then(|| {
+                let once = html_entity_decode(s);
+                if once.contains('&') { html_entity_decode(&once) } else { once }
+            }),
+            Transform::JsDecode => has(BACKSLASH).then(|| js_decode(s)),
+            Transform::Lowercase => has(UPPER | NON_ASCII).then(|| s.to_lowercase()),
+            Transform::CompressWhitespace => has(SPACE_RUN | NON_ASCII).then(|| compress_whitespace(s)),
+            Transform::RemoveWhitespace => {
+                has(SPACE | NON_ASCII).then(|| s.chars().filter(|c| !c.is_whitespace()).collect())
+            }
+            Transform::RemoveNulls => has(NUL).then(|| s.replace('\0', "")),
+            Transform::NormalizePath => Some(normalize_path(s)),
+            Transform::Base64Decode => Some(base64_decode(s).unwrap_or_default()),
+            Transform::CmdLine => Some(cmd_line(s)),
+            Transform::RemoveComments => has(COMMENT).then(|| remove_comments(s)),
+            Transform::FoldWidth => has(NON_ASCII).then(|| fold_width(s)),
         }
     }
 }
 
-/// Applies `chain` in order.
-pub fn apply_all(chain: &[Transform], s: &str) -> String {
-    let mut out = s.to_string();
+const PERCENT: u16 = 1;
+const AMP: u16 = 1 << 1;
+const BACKSLASH: u16 = 1 << 2;
+const UPPER: u16 = 1 << 3;
+const NON_ASCII: u16 = 1 << 4;
+/// Two spaces in a row, or whitespace other than a space.
+const SPACE_RUN: u16 = 1 << 5;
+const SPACE: u16 = 1 << 6;
+const NUL: u16 = 1 << 7;
+/// `/*`, `--` or `#`.
+const COMMENT: u16 = 1 << 8;
+
+/// What a value contains that some transformation would change, in one pass.
+fn features(s: &str) -> u16 {
+    let mut f = 0;
+    let mut prev = 0u8;
+    for &c in s.as_bytes() {
+        f |= match c {
+            b'%' => PERCENT,
+            b'&' => AMP,
+            b'\\' => BACKSLASH,
+            b'A'..=b'Z' => UPPER,
+            b' ' if prev == b' ' => SPACE_RUN | SPACE,
+            b' ' => SPACE,
+            b'\t' | b'\n' | b'\r' | 0x0b | 0x0c => SPACE_RUN | SPACE,
+            0 => NUL,
+            b'#' => COMMENT,
+            b'*' if prev == b'/' => COMMENT,
+            b'-' if prev == b'-' => COMMENT,
+            0x80.. => NON_ASCII,
+            _ => 0,
+        };
+        prev = c;
+    }
+    f
+}
+
+/// Applies `chain` in order, copying only when something changes.
+pub fn apply_all<'a>(chain: &[Transform], s: &'a str) -> Cow<'a, str> {
+    let mut out = Cow::Borrowed(s);
+    let mut f = features(s);
     for t in chain {
-        out = t.apply(&out);
+        if let Some(changed) = t.apply_with(&out, f) {
+            f = features(&changed);
+            out = Cow::Owned(changed);
+        }
     }
     out
 }
@@ -173,12 +225,15 @@ fn decode_entity(s: &str) -> Option<(char, usize)> {
     let semi = |n: usize| if b.get(n) == Some(&b';') { n + 1 } else { n };
     if b.first() == Some(&b'#') {
         let (radix, start) = if matches!(b.get(1), Some(b'x' | b'X')) { (16, 2) } else { (10, 1) };
-        let digits = b[start..].iter().take_while(|c| (**c as char).is_digit(radix)).count().min(8);
-        if digits == 0 {
+        // Leading zeros are legal and used to dodge naive decoders.
+        let zeros = b[start..].iter().take_while(|c| **c == b'0').count();
+        let digits = b[start + zeros..].iter().take_while(|c| (**c as char).is_digit(radix)).count().min(8);
+        if zeros + digits == 0 {
             return None;
         }
-        let n = u32::from_str_radix(&s[start..start + digits], radix).ok()?;
-        return Some((char::from_u32(n).unwrap_or('\u{fffd}'), semi(start + digits)));
+        let n =
+            if digits == 0 { 0 } else { u32::from_str_radix(&s[start + zeros..start + zeros + digits], radix).ok()? };
+        return Some((char::from_u32(n).unwrap_or('\u{fffd}'), semi(start + zeros + digits)));
     }
     let name_len = b.iter().take_while(|c| c.is_ascii_alphabetic()).count();
     let name = s[..name_len].to_ascii_lowercase();
@@ -365,6 +420,7 @@ mod tests {
         assert_eq!(html_entity_decode("ja&Tab;vascript&colon;"), "ja\tvascript:");
         assert_eq!(html_entity_decode("jav&#13ascript"), "jav\rascript");
         assert_eq!(html_entity_decode("fish & chips &unknown;"), "fish & chips &unknown;");
+        assert_eq!(html_entity_decode("&#x24;&#0000000000000000123;"), "${");
     }
 
     #[test]

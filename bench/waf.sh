@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# The per-request cost of the WAF plugin (plugins/waf) at paranoia level 1,
+# beside the same route without a plugin, in one run on one gateway: a
+# typical GET with five query arguments and browser headers, and a 4 KiB
+# JSON POST. Loopback only.
+#
+#   bench/waf.sh
+#   WORKERS=2 WRK_THREADS=2 bench/waf.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WORKERS=${WORKERS:-1}
+CONNECTIONS=${CONNECTIONS:-64}
+DURATION=${DURATION:-5s}
+ROUNDS=${ROUNDS:-3}
+WRK_THREADS=${WRK_THREADS:-1}
+BACKEND_PORT=18920 GATEWAY_PORT=18921 ADMIN_PORT=18922
+
+source bench/common.sh
+need wrk wrk
+need curl curl
+rustup target list --installed | grep -qx wasm32-wasip1 || rustup target add wasm32-wasip1
+cargo build --release --quiet -p wasmgress
+cargo build --release --quiet --target wasm32-wasip1 --manifest-path plugins/Cargo.toml --target-dir plugins/target
+BIN=target/release/wasmgress
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+mkdir -p "$WORK/plugins" "$WORK/manifests"
+cp plugins/target/wasm32-wasip1/release/waf.wasm "$WORK/plugins/waf.wasm"
+{
+  backend_service $BACKEND_PORT
+  bench_ingress plain plain.local
+  bench_ingress waf waf.local '- name: waf
+  config: {paranoia_level: 1}'
+} > "$WORK/manifests/bench.yaml"
+
+# The GET: five query arguments and the headers a browser sends.
+cat > "$WORK/get.lua" <<'LUA'
+wrk.path = "/search?q=running+shoes+for+women&category=sport&sort=price_asc&page=2&size=EU+39"
+wrk.headers["User-Agent"] = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+wrk.headers["Accept"] = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+wrk.headers["Accept-Language"] = "en-US,en;q=0.9"
+wrk.headers["Referer"] = "https://shop.example.com/"
+wrk.headers["Cookie"] = "session=5323451b4a95902a; theme=dark"
+LUA
+# The POST: an order of 4 KiB as a JSON API client sends it.
+python_free_json() {
+  local items="" i
+  for i in $(seq 1 24); do
+    items+="{\"sku\":\"SKU-10$i\",\"name\":\"Item number $i, blue / size M\",\"qty\":$((i % 4 + 1)),\"price\":$i.99,\"note\":\"Gift wrap; it's for my mom's birthday\"},"
+  done
+  printf '{"customer":{"name":"Anne-Marie O'"'"'Brien","email":"anne@example.com","city":"Saint-Étienne"},"items":[%s],"comment":"Please deliver after 6 pm & ring twice."}' "${items%,}"
+}
+BODY=$(python_free_json)
+printf 'wrk.method = "POST"\nwrk.path = "/api/v1/orders"\nwrk.headers["Content-Type"] = "application/json"\nwrk.headers["User-Agent"] = "okhttp/4.12.0"\nwrk.body = [==[%s]==]\n' "$BODY" > "$WORK/post.lua"
+
+$BIN --workers "$WORKERS" echo --listen 127.0.0.1:$BACKEND_PORT --name bench & PIDS+=($!)
+WASMGRESS_LOG=warn $BIN --workers "$WORKERS" run --manifests "$WORK/manifests" --plugins "$WORK/plugins" \
+  --http-listen 127.0.0.1:$GATEWAY_PORT --admin-listen 127.0.0.1:$ADMIN_PORT & GW=$!; PIDS+=($GW)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$GW/stat"; }
+TCK=$(getconf CLK_TCK)
+for host in plain waf; do wait_http "http://127.0.0.1:$GATEWAY_PORT/" "$host.local"; done
+problems=$(curl -s "http://127.0.0.1:$ADMIN_PORT/diagnostics")
+[ -z "$problems" ] || { echo "configuration problems: $problems" >&2; exit 1; }
+# Both workloads must pass the WAF: a blocked request would be cheaper.
+for host in plain waf; do
+  code=$(curl -s -o /dev/null -w '%{http_code}' -H "Host: $host.local" -H 'Content-Type: application/json' --data-binary "$BODY" "http://127.0.0.1:$GATEWAY_PORT/api/v1/orders")
+  [ "$code" = 200 ] || { echo "the POST got $code on $host.local" >&2; exit 1; }
+done
+
+CASES=(plain:get waf:get plain:post waf:post)
+for c in "${CASES[@]}"; do wrk -t1 -c"$CONNECTIONS" -d2s -s "$WORK/${c#*:}.lua" -H "Host: ${c%:*}.local" "http://127.0.0.1:$GATEWAY_PORT/" >/dev/null; done
+for round in $(seq "$ROUNDS"); do
+  for c in "${CASES[@]}"; do
+    host=${c%:*} kind=${c#*:}
+    c0=$(cpu_ticks); line=$(wrk_once "http://127.0.0.1:$GATEWAY_PORT/" "$host.local" "$WORK/$kind.lua"); c1=$(cpu_ticks)
+    cpu=$(awk -v d=$((c1 - c0)) -v hz="$TCK" -v rps="${line%% *}" -v s="${DURATION%s}" 'BEGIN{printf "%.2f", d / hz * 1e6 / (rps * s)}')
+    echo "$line $cpu" >> "$WORK/$host-$kind.txt"
+  done
+done
+
+echo "wrk: $CONNECTIONS connections, $DURATION x $ROUNDS rounds; gateway: $WORKERS worker(s); $(nproc) CPUs; medians; POST body ${#BODY} bytes"
+printf '%-12s %12s %10s %10s %14s %16s %16s\n' case "requests/s" "p50 (us)" "p99 (us)" "vs plain rps" "CPU us/request" "added CPU (us)"
+declare -A RPS CPU
+for c in "${CASES[@]}"; do
+  f="$WORK/${c%:*}-${c#*:}.txt"
+  RPS[$c]=$(awk '{print $1}' "$f" | median); CPU[$c]=$(awk '{print $4}' "$f" | median)
+  p50=$(awk '{print $2}' "$f" | median); p99=$(awk '{print $3}' "$f" | median)
+  base="plain:${c#*:}"
+  ratio=$(awk -v a="${RPS[$c]}" -v b="${RPS[$base]}" 'BEGIN{printf "%+.1f%%", (a/b - 1) * 100}')
+  added=$(awk -v a="${CPU[$c]}" -v b="${CPU[$base]}" 'BEGIN{printf "%+.2f", a - b}')
+  printf '%-12s %12s %10s %10s %14s %16s %16s\n' "$c" "${RPS[$c]}" "$p50" "$p99" "$ratio" "${CPU[$c]}" "$added"
+done

@@ -1,0 +1,40 @@
+//! Inspects the benchmark's two requests (a GET with five query arguments
+//! and browser headers, a 4 KiB JSON order) natively in a loop and prints
+//! the time per request: a quick way to profile the rules with
+//! `perf record`, not a benchmark (`bench/waf.sh` measures the plugin in
+//! the gateway, beside a route without it).
+//!
+//! `cargo run --release --example profile [get|post]`
+
+use wasmgress_sdk::testing;
+fn main() {
+    let waf: waf::Waf = testing::configure("").unwrap();
+    let get = testing::get("/search?q=running+shoes+for+women&category=sport&sort=price_asc&page=2&size=EU+39")
+        .header("user-agent", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36")
+        .header("accept", "text/html")
+        .header("referer", "https://shop.example.com/")
+        .header("cookie", "session=5323451b4a95902a; theme=dark")
+        .build();
+    let mut items = String::new();
+    for i in 1..=24 {
+        items.push_str(&format!("{{\"sku\":\"SKU-10{i}\",\"name\":\"Item number {i}, blue / size M\",\"qty\":{},\"price\":{i}.99,\"note\":\"Gift wrap; it's for my mom's birthday\"}},", i % 4 + 1));
+    }
+    items.pop();
+    let body = format!(
+        "{{\"customer\":{{\"name\":\"Anne-Marie O'Brien\",\"email\":\"anne@example.com\"}},\"items\":[{items}],\"comment\":\"Please deliver after 6 pm & ring twice.\"}}"
+    );
+    let post = testing::post("/api/v1/orders", body.clone()).header("content-type", "application/json").build();
+    let only = std::env::args().nth(1).unwrap_or_default();
+    for (name, r) in [("get", &get), ("post", &post)] {
+        if !only.is_empty() && only != name {
+            continue;
+        }
+        assert!(waf.inspect(r).is_empty(), "{name}: {:?}", waf.inspect(r));
+        let n = 2000;
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            std::hint::black_box(waf.inspect(r));
+        }
+        println!("{name}: {:.1} us (body {} bytes)", t.elapsed().as_secs_f64() * 1e6 / n as f64, body.len());
+    }
+}
