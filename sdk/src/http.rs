@@ -237,6 +237,23 @@ impl Request {
         self.body_changed = true;
     }
 
+    /// A copy without the body.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn head_only(&self) -> Request {
+        Request {
+            method: self.method.clone(),
+            target: self.target.clone(),
+            host: self.host.clone(),
+            headers: self.headers.clone(),
+            client: self.client,
+            ingress: self.ingress.clone(),
+            id: self.id.clone(),
+            body: None,
+            target_changed: self.target_changed,
+            body_changed: self.body_changed,
+        }
+    }
+
     /// Gives the request its body (hosts and the test harness do).
     pub fn with_body(mut self, body: impl Into<Vec<u8>>) -> Self {
         self.body = Some(body.into());

@@ -84,7 +84,7 @@ pub trait Plugin: Sized + 'static {
     /// Looks at (and may change) the response headers before they go to the
     /// client; `request` is the request as the client sent it (before
     /// [`Plugin::on_request`] changed anything), so conditions on it hold
-    /// the same in both hooks.
+    /// the same in both hooks. Its body is not kept for this hook.
     fn on_response(&self, request: &Request, response: &mut Response) -> Decision {
         let _ = (request, response);
         Decision::Continue

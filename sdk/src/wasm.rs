@@ -100,7 +100,9 @@ impl<P: Plugin> Stream<P> {
         if let Some((bytes, _)) = body {
             request = request.with_body(bytes);
         }
-        let original = request.clone();
+        // The response hook sees the request's head as the client sent
+        // it; the body is not kept for it (it can be large).
+        let original = request.head_only();
         let decision = self.plugin.on_request(&mut request);
         if decision == Decision::Continue {
             if request.headers.changed() || request.target_changed() {

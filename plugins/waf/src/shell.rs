@@ -530,6 +530,11 @@ const PREFIXES: &[&str] = &[
 /// Files whose mention as an argument makes a command line shell-like.
 const SENSITIVE: &[&str] = &["authorized_keys", "group", "hosts", "id_rsa", "passwd", "shadow", "sudoers", "win.ini"];
 
+/// A command name no prose uses: `aa-disable`, `ssh-keygen`, `php7`.
+fn distinctive(name: &str) -> bool {
+    name.contains(['-', '_']) || name.ends_with(|c: char| c.is_ascii_digit())
+}
+
 /// Whether `word` is in `list` (sorted).
 fn known(list: &[&str], word: &str) -> bool {
     list.binary_search(&word).is_ok()
@@ -621,6 +626,11 @@ fn command_at(s: &str, i: usize, how: Position, depth: u8) -> bool {
     let word = &s[start..end];
     let name = word.rsplit('/').next().unwrap_or(word);
     let rest = &s[end..];
+    if how == Position::Start && rest.is_empty() && !word.contains('/') {
+        // One word alone: a reconnaissance command, or a command name no
+        // prose uses. Most values are one word; keep this path short.
+        return known(RECON, name) || (distinctive(name) && known(UNIX, name));
+    }
     if known(PREFIXES, name) && !rest.trim().is_empty() {
         // `time ifconfig`, `sudo -u x id`, `timeout 5 sh`: the command follows.
         let mut j = skip_spaces(b, end);
@@ -650,10 +660,7 @@ fn command_at(s: &str, i: usize, how: Position, depth: u8) -> bool {
         // a reconnaissance command on its own.
         // A name no prose uses (`aa-disable`, `ssh-keygen`, `php7`) is a command wherever it stands.
         Position::Start => {
-            shell_like_argument(rest)
-                || (rest.trim().is_empty() && known(RECON, name))
-                || name.contains(['-', '_'])
-                || name.ends_with(|c: char| c.is_ascii_digit())
+            shell_like_argument(rest) || (rest.trim().is_empty() && known(RECON, name)) || distinctive(name)
         }
     }
 }

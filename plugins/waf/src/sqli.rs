@@ -329,7 +329,11 @@ fn statement_at(t: &[Tok], i: usize) -> bool {
         "into" => matches!(at(1).map(|n| n.text), Some("outfile" | "dumpfile")),
         "order" | "group" => word(at(1), "by") && is(at(2), Kind::Num),
         "having" => operand(at(1)) && is(at(2), Kind::Cmp),
-        _ => SQL_ONLY.contains(&head.text) || SQL_ONLY.contains(&last_segment(head.text)),
+        // Every database-only name has `_`, `.` or `@`, or starts with `sys`.
+        w if w.contains(['_', '.', '@']) || w.starts_with("sys") => {
+            SQL_ONLY.contains(&w) || SQL_ONLY.contains(&last_segment(w))
+        }
+        _ => false,
     }
 }
 
