@@ -663,6 +663,53 @@ pub fn all() -> Vec<BuiltIn> {
                 r#"::jsonb?\b|['"]\s*(?:@>|<@|->>?|#>>?|\?[|&]?|@\?|@@)\s*['"]|\?[|&]\s*array\[|(?:@>|<@)\s*['"][\[{]|['"]\s*[<>]=?\s*['"]\$|\bjson_(?:extract|keys|contains|value|query)\s*\("#,
             ),
         ),
+        // SQL injection, paranoia 2: looser shapes, more false positives.
+        rule(
+            942210,
+            2,
+            "SQL chained condition",
+            ARGS,
+            NORM_NO_COMMENTS,
+            Matcher::Regex(
+                r#"(?:\band|\bor|\bxor|&&|\|\|)\s+[\w"'@.`-]+\s*(?:[=<>!]?=|<>|\blike\b|\bin\b)\s*[\w"'(@.-]|;\s*(?:insert|update|delete|select|drop|create|alter)\s+\w|@\.\s*:?=|=\s*\(\s*select\b"#,
+            ),
+        ),
+        rule(
+            942390,
+            2,
+            "SQL boolean probe",
+            ARGS,
+            NORM_NO_COMMENTS,
+            Matcher::Regex(r#"(?:^|['"`)])\s*(?:or|xor|and|div)\s+['"]?[\w@.-]+['"]?\s*(?:[<>=!,]|\blike\b|$)"#),
+        ),
+        rule(
+            942410,
+            2,
+            "SQL function call (any)",
+            ARGS,
+            NORM_NO_COMMENTS,
+            Matcher::Regex(
+                r"\b(?:abs|acos|asin|atan2?|avg|bin|cast|ceil(?:ing)?|char|chr|convert|count|crc32|date_format|datediff|dayname|degrees|exp|field|floor|format|greatest|least|left|length|ln|log(?:2|10)?|lower|lpad|max|min|mod|now|oct|pi|position|power|quote|radians|repeat|replace|reverse|right|round|rpad|sign|soundex|space|sqrt|sum|to_char|to_number|trim|truncate|upper|var_pop|variance|weekday|year)\s*\(",
+            ),
+        ),
+        rule(
+            942470,
+            2,
+            "SQL server and database keywords",
+            ARGS,
+            NORM,
+            Matcher::Regex(
+                r"\b(?:xp_[a-z_]+|sp_(?:password|executesql|oacreate|oamethod|makewebtask|addextendedproc|configure|addsrvrolemember|adduser)|n?varchar|varbinary|opendatasource|openrowset|openquery|dbms_(?:java|pipe|lock|xmlquery)|utl_(?:file|http|inaddr|smtp)|autonomous_transaction|sys\.(?:user_objects|all_tables|dba_users)|sysdatabases|syslogins|pg_(?:sleep|read_file|ls_dir|user))\b",
+            ),
+        ),
+        rule(
+            942370,
+            2,
+            "SQL probe after a quote",
+            ARGS,
+            NORM_NO_COMMENTS,
+            Matcher::Regex(r#"^\s*\^?\s*['"`]\s*(?:[*?#^=]|$|(?:or|and|xor)\s+\w+\s+\w)"#),
+        ),
         // Java.
         rule(
             944100,
