@@ -37,15 +37,17 @@ async fn corpora_at_paranoia_1_meet_the_detection_and_false_positive_floors() {
 #[tokio::test]
 async fn a_block_is_a_403_with_the_request_id_and_the_neighbour_route_is_untouched() {
     let b = Backend::start("b").await;
-    let plugins = plugin_dir(&[("waf", "waf")]);
+    // Plugin metric cells are per process and plugin name: a name of its
+    // own keeps the corpus test's blocks out of this test's counts.
+    let plugins = plugin_dir(&[("shop-waf", "waf")]);
     let dir = TempDir::new();
     dir.write("svc.yaml", &service("s", &[b.addr]));
-    let block = "- name: waf";
-    let detect = "- name: waf\n  config: {mode: detect}";
+    let block = "- name: shop-waf";
+    let detect = "- name: shop-waf\n  config: {mode: detect}";
     dir.write("a.yaml", &annotated_ingress("a", "shop.test", "s", &plugins_annotation(block)));
     dir.write("b.yaml", &annotated_ingress("b", "watch.test", "s", &plugins_annotation(detect)));
     dir.write("c.yaml", &ingress("c", "plain.test", "/", "s"));
-    let bad = "- name: waf\n  config: {rules: [{id: 1, message: m, targets: [args], operator: {regex: '('}}]}";
+    let bad = "- name: shop-waf\n  config: {rules: [{id: 1, message: m, targets: [args], operator: {regex: '('}}]}";
     dir.write("d.yaml", &annotated_ingress("d", "bad.test", "s", &plugins_annotation(bad)));
     let mut cfg = config(dir.path());
     cfg.plugins = Some(wasmgress::gateway::PluginConfig {
@@ -73,9 +75,13 @@ async fn a_block_is_a_403_with_the_request_id_and_the_neighbour_route_is_untouch
     assert_eq!(get(gw.http_addr(), "plain.test", attack).await.status, StatusCode::OK);
 
     let metrics = get(gw.admin_addr(), "admin", "/metrics").await.body;
-    assert_eq!(metric(&metrics, r#"wasmgress_plugin_metric_waf_requests_blocked{plugin="waf"}"#), Some(1), "{metrics}");
-    assert_eq!(metric(&metrics, r#"wasmgress_plugin_metric_waf_requests_detected{plugin="waf"}"#), Some(1));
-    assert!(metric(&metrics, r#"wasmgress_plugin_metric_waf_rule_942100_matches{plugin="waf"}"#) >= Some(2));
+    assert_eq!(
+        metric(&metrics, r#"wasmgress_plugin_metric_waf_requests_blocked{plugin="shop-waf"}"#),
+        Some(1),
+        "{metrics}"
+    );
+    assert_eq!(metric(&metrics, r#"wasmgress_plugin_metric_waf_requests_detected{plugin="shop-waf"}"#), Some(1));
+    assert!(metric(&metrics, r#"wasmgress_plugin_metric_waf_rule_942100_matches{plugin="shop-waf"}"#) >= Some(2));
 
     let problems: Vec<String> = gw
         .status()
