@@ -261,13 +261,8 @@ impl WafGateway {
         cfg.plugins = Some(wasmgress::gateway::PluginConfig {
             dir: plugins.path().to_path_buf(),
             cache: None,
-            // Deadlines are wall-clock: on a loaded machine a descheduled
-            // worker can pass 10 ms inside one callback. This measures
-            // detection, not deadlines.
-            runtime: wasmgress::wasm::RuntimeOptions {
-                callback_deadline: Duration::from_millis(500),
-                ..Default::default()
-            },
+            // The defaults operators get, deadlines included.
+            runtime: wasmgress::wasm::RuntimeOptions::default(),
         });
         let gateway = wasmgress::Gateway::start(cfg).await.expect("gateway starts");
         let problems = gateway.status().borrow().diagnostics.clone();

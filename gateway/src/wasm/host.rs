@@ -105,6 +105,10 @@ pub struct HostState {
     /// on every host call costs more than the call itself.
     pub memory: Option<wasmtime::Memory>,
     pub allocate: Option<wasmtime::TypedFunc<i32, i32>>,
+    /// The CPU time the running callback may use, and the thread's CPU
+    /// clock when it started (see `vm::thread_cpu`).
+    pub cpu_limit: Duration,
+    pub cpu_start: Duration,
 }
 
 impl HostState {
@@ -123,6 +127,8 @@ impl HostState {
             tick_period: None,
             memory: None,
             allocate: None,
+            cpu_limit: Duration::ZERO,
+            cpu_start: Duration::ZERO,
         }
     }
 }

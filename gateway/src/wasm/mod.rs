@@ -57,7 +57,7 @@ impl Default for RuntimeOptions {
 /// How often the epoch advances: the granularity of callback deadlines.
 const EPOCH_TICK: Duration = Duration::from_millis(1);
 
-fn ticks(d: Duration) -> u64 {
+pub(crate) fn ticks(d: Duration) -> u64 {
     (d.as_millis() as u64 / EPOCH_TICK.as_millis() as u64).max(1)
 }
 
@@ -85,6 +85,11 @@ impl PluginRuntime {
         pooling.total_core_instances(1_000).total_memories(1_000).total_tables(1_000);
         pooling.max_memory_size(opts.memory_limit);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
+        // `perf record` can name plugin functions when asked: the engine
+        // then writes /tmp/perf-PID.map for the code it compiles.
+        if std::env::var_os("WASMGRESS_PLUGIN_PERFMAP").is_some_and(|v| v == "1") {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&config)?;
         let mut linker = Linker::new(&engine);
         host::add_to_linker(&mut linker)?;

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use wasmtime::{Instance, Store, Trap, TypedFunc};
+use wasmtime::{Instance, Store, Trap, TypedFunc, UpdateDeadline};
 
 use super::PluginRuntime;
 use http::HeaderMap;
@@ -95,6 +95,14 @@ impl Drop for Counted {
     }
 }
 
+/// The CPU time this thread has used.
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime only writes the timespec it is given.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
 pub struct PluginVm {
     _counted: Counted,
     store: Store<HostState>,
@@ -125,8 +133,21 @@ impl PluginVm {
         // Start-up gets its own, longer deadline; callbacks after it the
         // per-callback one.
         let deadline_ticks = runtime.startup_ticks();
+        store.data_mut().cpu_limit = runtime.opts.startup_deadline.max(runtime.opts.callback_deadline);
+        store.data_mut().cpu_start = thread_cpu();
         store.set_epoch_deadline(deadline_ticks);
-        store.epoch_deadline_trap();
+        // The epoch is wall-clock: when it passes the deadline, the callback
+        // is stopped only if it also used that much CPU. A worker the OS
+        // did not run for a while (a loaded machine) gets the rest of its
+        // time; a loop burns CPU and is stopped.
+        store.epoch_deadline_callback(|ctx| {
+            let state = ctx.data();
+            let used = thread_cpu().saturating_sub(state.cpu_start);
+            if used >= state.cpu_limit {
+                return Err(Trap::Interrupt.into());
+            }
+            Ok(UpdateDeadline::Continue(super::ticks(state.cpu_limit - used)))
+        });
         let instance: Instance = plugin.pre.instantiate(&mut store).map_err(|e| classify(&store, e))?;
         let memory = instance.get_memory(&mut store, "memory");
         let allocate = ["proxy_on_memory_allocate", "malloc"]
@@ -189,6 +210,7 @@ impl PluginVm {
         }
         vm.store.data_mut().captured_logs = None;
         vm.deadline_ticks = runtime.deadline_ticks();
+        vm.store.data_mut().cpu_limit = runtime.opts.callback_deadline;
         Ok(vm)
     }
 
@@ -202,6 +224,7 @@ impl PluginVm {
         &mut self,
         f: impl FnOnce(&mut Store<HostState>, &Exports) -> wasmtime::Result<T>,
     ) -> Result<T, VmError> {
+        self.store.data_mut().cpu_start = thread_cpu();
         self.store.set_epoch_deadline(self.deadline_ticks);
         match f(&mut self.store, &self.exports) {
             Ok(v) => Ok(v),
