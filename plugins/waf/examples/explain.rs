@@ -30,10 +30,17 @@ fn main() {
         if let Some(body) = v["body"].as_str() {
             request = request.with_body(body.as_bytes().to_vec());
         }
+        let started = std::time::Instant::now();
         let hits = waf.inspect(&request);
+        let took = started.elapsed();
         let score: u32 = hits.iter().map(|h| h.severity.score()).sum();
         let label = v["label"].as_str().unwrap_or("");
         let ids: Vec<String> = hits.iter().map(|h| format!("{}@{:?}:{}", h.id, h.target, h.name)).collect();
-        println!("{score:>3} {label} {method} {} {}", uri.chars().take(120).collect::<String>(), ids.join(" "));
+        println!(
+            "{score:>3} {label} {method} {} {} ({} us)",
+            uri.chars().take(120).collect::<String>(),
+            ids.join(" "),
+            took.as_micros()
+        );
     }
 }

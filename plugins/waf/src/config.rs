@@ -44,6 +44,36 @@ pub struct Config {
     pub rules: Vec<CustomRule>,
     #[serde(default)]
     pub exclusions: Vec<Exclusion>,
+    /// The most text (bytes of names and values) inspected per request,
+    /// and the most fields: what lies beyond is not looked at, and the
+    /// request is treated as `oversize` says. They bound the CPU one
+    /// request can cost (see `--plugin-callback-deadline`).
+    #[serde(default = "default_inspect_bytes")]
+    pub max_inspect_bytes: usize,
+    #[serde(default = "default_fields")]
+    pub max_fields: usize,
+    #[serde(default)]
+    pub oversize: Oversize,
+}
+
+fn default_inspect_bytes() -> usize {
+    16 << 10
+}
+
+fn default_fields() -> usize {
+    512
+}
+
+/// What to do with a request that carries more than the limits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Oversize {
+    /// Score it as a critical protocol violation (rule 920390): padding
+    /// is the classic way to push an attack past what a WAF reads.
+    #[default]
+    Block,
+    /// Let it through, its beginning inspected.
+    Pass,
 }
 
 impl Default for Config {
@@ -55,6 +85,9 @@ impl Default for Config {
             allowed_methods: default_methods(),
             rules: Vec::new(),
             exclusions: Vec::new(),
+            max_inspect_bytes: default_inspect_bytes(),
+            max_fields: default_fields(),
+            oversize: Oversize::Block,
         }
     }
 }
@@ -114,6 +147,9 @@ impl Config {
     pub fn validate(&self) -> Result<(), String> {
         if !(1..=4).contains(&self.paranoia_level) {
             return Err(format!("paranoia_level: {} is not 1..4", self.paranoia_level));
+        }
+        if self.max_inspect_bytes == 0 || self.max_fields == 0 {
+            return Err("max_inspect_bytes, max_fields: must be at least 1".into());
         }
         if self.anomaly_threshold == 0 {
             return Err("anomaly_threshold: must be at least 1".into());

