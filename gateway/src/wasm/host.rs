@@ -105,10 +105,10 @@ pub struct HostState {
     /// on every host call costs more than the call itself.
     pub memory: Option<wasmtime::Memory>,
     pub allocate: Option<wasmtime::TypedFunc<i32, i32>>,
-    /// The CPU time the running callback may use, and the thread's CPU
-    /// clock when it started (see `vm::thread_cpu`).
+    /// The running callback's deadline, and the thread's CPU clock when
+    /// the wall clock passed it (see `vm::PluginVm::new`).
     pub cpu_limit: Duration,
-    pub cpu_start: Duration,
+    pub cpu_mark: Option<Duration>,
 }
 
 impl HostState {
@@ -128,7 +128,7 @@ impl HostState {
             memory: None,
             allocate: None,
             cpu_limit: Duration::ZERO,
-            cpu_start: Duration::ZERO,
+            cpu_mark: None,
         }
     }
 }

@@ -134,19 +134,24 @@ impl PluginVm {
         // per-callback one.
         let deadline_ticks = runtime.startup_ticks();
         store.data_mut().cpu_limit = runtime.opts.startup_deadline.max(runtime.opts.callback_deadline);
-        store.data_mut().cpu_start = thread_cpu();
         store.set_epoch_deadline(deadline_ticks);
-        // The epoch is wall-clock: when it passes the deadline, the callback
-        // is stopped only if it also used that much CPU. A worker the OS
-        // did not run for a while (a loaded machine) gets the rest of its
-        // time; a loop burns CPU and is stopped.
-        store.epoch_deadline_callback(|ctx| {
-            let state = ctx.data();
-            let used = thread_cpu().saturating_sub(state.cpu_start);
-            if used >= state.cpu_limit {
-                return Err(Trap::Interrupt.into());
+        // The epoch is wall-clock, and a loaded machine may not run a worker
+        // for a while. So passing the deadline only starts the thread's CPU
+        // clock: the callback is stopped once it has used the deadline's
+        // worth of CPU after that (between one and two deadlines of CPU in
+        // all). A loop is stopped; a callback the OS kept waiting is not.
+        // Reading the CPU clock is a system call: only overruns pay for it.
+        store.epoch_deadline_callback(|mut ctx| {
+            let now = thread_cpu();
+            let state = ctx.data_mut();
+            match state.cpu_mark {
+                None => {
+                    state.cpu_mark = Some(now);
+                    Ok(UpdateDeadline::Continue(super::ticks(state.cpu_limit)))
+                }
+                Some(mark) if now.saturating_sub(mark) >= state.cpu_limit => Err(Trap::Interrupt.into()),
+                Some(mark) => Ok(UpdateDeadline::Continue(super::ticks(state.cpu_limit - now.saturating_sub(mark)))),
             }
-            Ok(UpdateDeadline::Continue(super::ticks(state.cpu_limit - used)))
         });
         let instance: Instance = plugin.pre.instantiate(&mut store).map_err(|e| classify(&store, e))?;
         let memory = instance.get_memory(&mut store, "memory");
@@ -224,7 +229,7 @@ impl PluginVm {
         &mut self,
         f: impl FnOnce(&mut Store<HostState>, &Exports) -> wasmtime::Result<T>,
     ) -> Result<T, VmError> {
-        self.store.data_mut().cpu_start = thread_cpu();
+        self.store.data_mut().cpu_mark = None;
         self.store.set_epoch_deadline(self.deadline_ticks);
         match f(&mut self.store, &self.exports) {
             Ok(v) => Ok(v),
