@@ -46,10 +46,10 @@ wrk.headers["Accept-Language"] = "en-US,en;q=0.9"
 wrk.headers["Referer"] = "https://shop.example.com/"
 wrk.headers["Cookie"] = "session=5323451b4a95902a; theme=dark"
 LUA
-# The POST: an order of 4 KiB as a JSON API client sends it.
+# The POST: an order of about 4 KiB as a JSON API client sends it.
 python_free_json() {
   local items="" i
-  for i in $(seq 1 24); do
+  for i in $(seq 1 31); do
     items+="{\"sku\":\"SKU-10$i\",\"name\":\"Item number $i, blue / size M\",\"qty\":$((i % 4 + 1)),\"price\":$i.99,\"note\":\"Gift wrap; it's for my mom's birthday\"},"
   done
   printf '{"customer":{"name":"Anne-Marie O'"'"'Brien","email":"anne@example.com","city":"Saint-Étienne"},"items":[%s],"comment":"Please deliver after 6 pm & ring twice."}' "${items%,}"

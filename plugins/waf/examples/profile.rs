@@ -16,7 +16,7 @@ fn main() {
         .header("cookie", "session=5323451b4a95902a; theme=dark")
         .build();
     let mut items = String::new();
-    for i in 1..=24 {
+    for i in 1..=31 {
         items.push_str(&format!("{{\"sku\":\"SKU-10{i}\",\"name\":\"Item number {i}, blue / size M\",\"qty\":{},\"price\":{i}.99,\"note\":\"Gift wrap; it's for my mom's birthday\"}},", i % 4 + 1));
     }
     items.pop();
