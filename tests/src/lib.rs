@@ -219,6 +219,19 @@ pub async fn start(dir: &Path) -> Gateway {
     Gateway::start(config(dir)).await.expect("gateway starts")
 }
 
+/// A gateway for the manifests in `dir` with plugins from `plugins`, under
+/// `runtime`'s limits.
+pub async fn start_with_plugins(dir: &Path, plugins: &Path, runtime: wasmgress::wasm::RuntimeOptions) -> Gateway {
+    let mut cfg = config(dir);
+    cfg.plugins = Some(wasmgress::gateway::PluginConfig { dir: plugins.to_path_buf(), cache: None, runtime });
+    Gateway::start(cfg).await.expect("gateway starts")
+}
+
+/// What the gateway reports about `object` (`namespace/name`).
+pub fn problems(gw: &Gateway, object: &str) -> Vec<String> {
+    gw.status().borrow().diagnostics.iter().filter(|d| d.object == object).map(|d| d.message.clone()).collect()
+}
+
 /// Waits until the gateway has applied a table past `generation`.
 pub async fn wait_past(gw: &Gateway, generation: u64) -> u64 {
     let mut status = gw.status();

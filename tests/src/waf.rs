@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::{Backend, TempDir, annotated_ingress, config, plugin_dir, plugins_annotation, service};
+use crate::{Backend, TempDir, annotated_ingress, plugin_dir, plugins_annotation, service, start_with_plugins};
 
 /// One attack request and what it is.
 #[derive(Debug, Clone)]
@@ -257,14 +257,9 @@ impl WafGateway {
             let ingress = annotated_ingress(&format!("pl{pl}"), &host(*pl), "app", &plugins_annotation(&list));
             manifests.write(&format!("pl{pl}.yaml"), &ingress);
         }
-        let mut cfg = config(manifests.path());
-        cfg.plugins = Some(wasmgress::gateway::PluginConfig {
-            dir: plugins.path().to_path_buf(),
-            cache: None,
-            // The defaults operators get, deadlines included.
-            runtime: wasmgress::wasm::RuntimeOptions::default(),
-        });
-        let gateway = wasmgress::Gateway::start(cfg).await.expect("gateway starts");
+        // The defaults operators get, deadlines included.
+        let runtime = wasmgress::wasm::RuntimeOptions::default();
+        let gateway = start_with_plugins(manifests.path(), plugins.path(), runtime).await;
         let problems = gateway.status().borrow().diagnostics.clone();
         assert!(problems.is_empty(), "the WAF routes did not load: {problems:?}");
         WafGateway { gateway, _backend: backend, _manifests: manifests, _plugins: plugins }

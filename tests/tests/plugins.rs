@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use http::StatusCode;
-use wasmgress::gateway::PluginConfig;
 use wasmgress::wasm::RuntimeOptions;
 use wasmgress_tests::*;
 
@@ -18,14 +17,8 @@ fn limits() -> RuntimeOptions {
     }
 }
 
-async fn start_with_plugins(manifests: &TempDir, plugins: &TempDir) -> wasmgress::Gateway {
-    let mut cfg = config(manifests.path());
-    cfg.plugins = Some(PluginConfig { dir: plugins.path().to_path_buf(), cache: None, runtime: limits() });
-    wasmgress::Gateway::start(cfg).await.expect("gateway starts")
-}
-
-fn problems(gw: &wasmgress::Gateway, object: &str) -> Vec<String> {
-    gw.status().borrow().diagnostics.iter().filter(|d| d.object == object).map(|d| d.message.clone()).collect()
+async fn start_limited(manifests: &TempDir, plugins: &TempDir) -> wasmgress::Gateway {
+    start_with_plugins(manifests.path(), plugins.path(), limits()).await
 }
 
 #[tokio::test]
@@ -37,7 +30,7 @@ async fn a_proxy_wasm_plugin_reads_and_rewrites_headers_both_ways() {
   config: {request_header: "x-env=dev", response_header: "x-frame-options=DENY", rewrite_path: "/old=/new"}"#;
     dir.write("svc.yaml", &service("s", &[b.addr]));
     dir.write("ing.yaml", &annotated_ingress("i", "plug.com", "s", &plugins_annotation(list)));
-    let gw = start_with_plugins(&dir, &plugins).await;
+    let gw = start_limited(&dir, &plugins).await;
     assert!(problems(&gw, "default/i").is_empty(), "{:?}", problems(&gw, "default/i"));
 
     let req = http::Request::get(format!("http://{}/old/page?q=1", gw.http_addr()))
@@ -67,7 +60,7 @@ async fn a_plugin_answers_locally_and_the_upstream_is_never_called() {
     dir.write("svc.yaml", &service("s", &[b.addr]));
     let list = "- name: headers\n  config: {deny_path: /admin, reset_path: /reset}";
     dir.write("ing.yaml", &annotated_ingress("i", "deny.com", "s", &plugins_annotation(list)));
-    let gw = start_with_plugins(&dir, &plugins).await;
+    let gw = start_limited(&dir, &plugins).await;
     // reset_http_request (close_stream): HTTP/1.1 cannot reset one request,
     // so the client gets a 503 and its connection is closed.
     let answer = raw(gw.http_addr(), b"GET /reset HTTP/1.1\r\nHost: deny.com\r\n\r\n").await;
@@ -100,7 +93,7 @@ async fn bad_plugin_annotations_reject_that_ingress_alone() {
             &annotated_ingress(name, &format!("{name}.com"), "s", &plugins_annotation(list)),
         );
     }
-    let gw = start_with_plugins(&dir, &plugins).await;
+    let gw = start_limited(&dir, &plugins).await;
     for (name, _, expected) in &cases {
         let p = problems(&gw, &format!("default/{name}"));
         assert!(p.iter().any(|m| m.contains(expected) && m.starts_with("rejected:")), "{name}: {p:?}");
@@ -120,7 +113,7 @@ async fn hostile(mode: &str, failure: &str) -> (wasmgress::Gateway, Backend, Tem
     dir.write("calm.yaml", &ingress("calm", "calm.com", "/", "s"));
     let list = format!("- name: hostile\n  failure: {failure}\n  config: {mode}");
     dir.write("hostile.yaml", &annotated_ingress("hostile", "hostile.com", "s", &plugins_annotation(&list)));
-    let gw = start_with_plugins(&dir, &plugins).await;
+    let gw = start_limited(&dir, &plugins).await;
     assert!(problems(&gw, "default/hostile").is_empty(), "{:?}", problems(&gw, "default/hostile"));
     (gw, b, dir, plugins)
 }
@@ -201,7 +194,7 @@ async fn body_routes(failure: &str) -> (wasmgress::Gateway, Backend, TempDir, Te
     let list = format!("- name: body\n  failure: {failure}");
     dir.write("body.yaml", &annotated_ingress("body", "body.com", "s", &plugins_annotation(&list)));
     dir.write("noop.yaml", &annotated_ingress("noop", "noop.com", "s", &plugins_annotation("- name: noop")));
-    let gw = start_with_plugins(&dir, &plugins).await;
+    let gw = start_limited(&dir, &plugins).await;
     assert!(problems(&gw, "default/body").is_empty(), "{:?}", problems(&gw, "default/body"));
     (gw, b, dir, plugins)
 }
@@ -298,7 +291,7 @@ async fn a_plugin_pauses_on_an_http_call_to_a_service_and_resumes_or_refuses() {
     );
     let list = "- name: callout\n  config: nosuch.default.svc.cluster.local:80";
     dir.write("lost.yaml", &annotated_ingress("lost", "lost.com", "s", &plugins_annotation(list)));
-    let gw = start_with_plugins(&dir, &plugins).await;
+    let gw = start_limited(&dir, &plugins).await;
 
     let with_token = |host: &str, token: &str| {
         http::Request::get(format!("http://{}/page", gw.http_addr()))
@@ -331,7 +324,7 @@ async fn timers_shared_data_metrics_and_properties_reach_a_plugin() {
     let dir = TempDir::new();
     dir.write("svc.yaml", &service("s", &[b.addr]));
     dir.write("ing.yaml", &annotated_ingress("stateful", "state.com", "s", &plugins_annotation("- name: state")));
-    let gw = start_with_plugins(&dir, &plugins).await;
+    let gw = start_limited(&dir, &plugins).await;
 
     let req = http::Request::get(format!("http://{}/a/b?q=1", gw.http_addr()))
         .header("host", "state.com")
@@ -387,7 +380,7 @@ async fn the_plugin_directory_is_watched_and_a_broken_module_keeps_the_last_good
     let list = "- name: headers\n  config: {deny_path: /admin}";
     dir.write("ing.yaml", &annotated_ingress("i", "deny.com", "s", &plugins_annotation(list)));
     dir.write("late.yaml", &annotated_ingress("late", "late.com", "s", &plugins_annotation("- name: late")));
-    let gw = start_with_plugins(&dir, &plugins).await;
+    let gw = start_limited(&dir, &plugins).await;
     assert!(problems(&gw, "default/late").iter().any(|m| m.contains("\"late\" is not installed")));
 
     // A module cut short (a copy caught half-way) does not take the plugin away.
@@ -440,7 +433,7 @@ async fn a_plugin_written_with_the_sdk_runs_and_its_config_errors_name_the_field
     dir.write("ing.yaml", &annotated_ingress("i", "hello.com", "s", &plugins_annotation(list)));
     let bad = "- name: hello\n  config: {path: /hello, greeting: Hi, colour: red}";
     dir.write("bad.yaml", &annotated_ingress("bad", "bad.com", "s", &plugins_annotation(bad)));
-    let gw = start_with_plugins(&dir, &plugins).await;
+    let gw = start_limited(&dir, &plugins).await;
 
     let answer = get(gw.http_addr(), "hello.com", "/hello?name=Ada").await;
     assert_eq!(answer.status, StatusCode::OK);
@@ -469,7 +462,7 @@ async fn header_rewrite_rewrites_paths_and_headers_and_redirects() {
       - when: {header: {name: x-legacy-client, equals: "yes"}}
         redirect: {status: 308, location: "https://${host}${request_uri}"}"#;
     dir.write("ing.yaml", &annotated_ingress("i", "rw.com", "s", &plugins_annotation(list)));
-    let gw = start_with_plugins(&dir, &plugins).await;
+    let gw = start_limited(&dir, &plugins).await;
     assert!(problems(&gw, "default/i").is_empty(), "{:?}", problems(&gw, "default/i"));
 
     let req = http::Request::get(format!("http://{}/bar/baz?q=1", gw.http_addr()))
@@ -514,7 +507,7 @@ async fn an_sdk_plugin_and_a_plain_proxy_wasm_plugin_behave_alike() {
   config: {request_header: "x-env=dev", response_header: "x-frame-options=DENY", rewrite_path: "/old=/new"}"#;
     dir.write("sdk.yaml", &annotated_ingress("sdk", "sdk.com", "s", &plugins_annotation(sdk)));
     dir.write("plain.yaml", &annotated_ingress("plain", "plain.com", "s", &plugins_annotation(plain)));
-    let gw = start_with_plugins(&dir, &plugins).await;
+    let gw = start_limited(&dir, &plugins).await;
 
     let mut outcomes = Vec::new();
     for host in ["sdk.com", "plain.com"] {

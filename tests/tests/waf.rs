@@ -49,13 +49,7 @@ async fn a_block_is_a_403_with_the_request_id_and_the_neighbour_route_is_untouch
     dir.write("c.yaml", &ingress("c", "plain.test", "/", "s"));
     let bad = "- name: shop-waf\n  config: {rules: [{id: 1, message: m, targets: [args], operator: {regex: '('}}]}";
     dir.write("d.yaml", &annotated_ingress("d", "bad.test", "s", &plugins_annotation(bad)));
-    let mut cfg = config(dir.path());
-    cfg.plugins = Some(wasmgress::gateway::PluginConfig {
-        dir: plugins.path().to_path_buf(),
-        cache: None,
-        runtime: wasmgress::wasm::RuntimeOptions::default(),
-    });
-    let gw = wasmgress::Gateway::start(cfg).await.expect("gateway starts");
+    let gw = start_with_plugins(dir.path(), plugins.path(), wasmgress::wasm::RuntimeOptions::default()).await;
     let attack = "/search?q=1%27%20OR%20%271%27%3D%271";
 
     let seen = b.seen().len();
@@ -83,14 +77,7 @@ async fn a_block_is_a_403_with_the_request_id_and_the_neighbour_route_is_untouch
     assert_eq!(metric(&metrics, r#"wasmgress_plugin_metric_waf_requests_detected{plugin="shop-waf"}"#), Some(1));
     assert!(metric(&metrics, r#"wasmgress_plugin_metric_waf_rule_942100_matches{plugin="shop-waf"}"#) >= Some(2));
 
-    let problems: Vec<String> = gw
-        .status()
-        .borrow()
-        .diagnostics
-        .iter()
-        .filter(|d| d.object == "default/d")
-        .map(|d| d.message.clone())
-        .collect();
+    let problems = problems(&gw, "default/d");
     assert!(problems.iter().any(|p| p.contains("rules[0] (id 1): operator.regex")), "{problems:?}");
     assert_eq!(get(gw.http_addr(), "bad.test", "/").await.status, StatusCode::NOT_FOUND);
     gw.shutdown();
