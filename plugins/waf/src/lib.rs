@@ -46,7 +46,6 @@ use wasmgress_sdk::{Decision, Headers, Plugin, Request, log};
 pub use config::{Config, Mode, Oversize};
 use engine::{Engine, Hit};
 use inspect::{BodyProblem, Target};
-pub use rules::{family, family_name};
 
 pub struct Waf {
     engine: Engine,

@@ -123,30 +123,6 @@ const fn rule(
     BuiltIn { id, paranoia, severity: Severity::Critical, message, targets, header: None, chain, matcher, plain: false }
 }
 
-/// The family (first three digits) of a rule id.
-pub fn family(id: u32) -> u32 {
-    id / 1000
-}
-
-/// What a family is called in reports.
-pub fn family_name(family: u32) -> &'static str {
-    match family {
-        911 => "method enforcement",
-        913 => "scanner detection",
-        920 => "protocol enforcement",
-        921 => "protocol attack",
-        930 => "local file inclusion",
-        931 => "remote file inclusion",
-        932 => "remote command execution",
-        933 => "PHP injection",
-        934 => "generic (Node.js, SSRF, …)",
-        941 => "cross-site scripting",
-        942 => "SQL injection",
-        944 => "Java",
-        _ => "custom",
-    }
-}
-
 const SCANNERS: &[&str] = &[
     "acunetix",
     "arachni",
