@@ -30,6 +30,16 @@ wrk_once() {
   echo "$(echo "$out" | awk '/Requests\/sec/{print $2}') $(to_us "$(echo "$out" | awk '$1=="50%"{print $2}')") $(to_us "$(echo "$out" | awk '$1=="99%"{print $2}')")"
 }
 
+# wrk_cpu PID URL HOST [LUA]: wrk_once, and the CPU time process PID spent
+# per request (user + system, from /proc): unlike requests/s, it does not
+# depend on how the CPUs are shared with wrk and the backend. Prints
+# "rps p50_us p99_us cpu_us".
+wrk_cpu() {
+  local c0 c1 line
+  c0=$(awk '{print $14 + $15}' "/proc/$1/stat"); line=$(wrk_once "$2" "$3" "${4:-}"); c1=$(awk '{print $14 + $15}' "/proc/$1/stat")
+  echo "$line $(awk -v d=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v rps="${line%% *}" -v s="${DURATION%s}" 'BEGIN{printf "%.2f", d / hz * 1e6 / (rps * s)}')"
+}
+
 # backend_service PORT: a Service "bench" whose one endpoint is 127.0.0.1:PORT.
 backend_service() {
   cat <<YAML

@@ -56,9 +56,7 @@ $BIN --workers "$WORKERS" echo --listen 127.0.0.1:$BACKEND_PORT --name bench & P
 WASMGRESS_LOG=warn $BIN --workers "$WORKERS" run --manifests "$WORK/manifests" --plugins "$WORK/plugins" \
   --http-listen 127.0.0.1:$GATEWAY_PORT --admin-listen 127.0.0.1:$ADMIN_PORT & GW=$!; PIDS+=($GW)
 rss_kib() { awk '/VmRSS/{print $2}' "/proc/$GW/status"; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$GW/stat"; }
 instances() { curl -s "http://127.0.0.1:$ADMIN_PORT/metrics" | awk '/^wasmgress_plugin_instances/{n += $2} END{print n + 0}'; }
-TCK=$(getconf CLK_TCK)
 
 # Plugin instances are made on a worker's first request to their route:
 # the RSS before and after that, over the instance count, is what one costs.
@@ -74,11 +72,7 @@ for t in "${TARGETS[@]}"; do wrk -t1 -c"$CONNECTIONS" -d2s -H "Host: $t.local" "
 RSS_AFTER=$(rss_kib); INSTANCES=$(instances)
 for round in $(seq "$ROUNDS"); do
   for t in "${TARGETS[@]}"; do
-    # Gateway CPU time per request (user + system): unlike requests/s, it
-    # does not depend on how the CPUs are shared with wrk and the backend.
-    c0=$(cpu_ticks); line=$(wrk_once "http://127.0.0.1:$GATEWAY_PORT/" "$t.local"); c1=$(cpu_ticks)
-    cpu=$(awk -v d=$((c1 - c0)) -v hz="$TCK" -v rps="${line%% *}" -v s="${DURATION%s}" 'BEGIN{printf "%.2f", d / hz * 1e6 / (rps * s)}')
-    echo "$line $cpu" >> "$WORK/$t.txt"
+    wrk_cpu "$GW" "http://127.0.0.1:$GATEWAY_PORT/" "$t.local" >> "$WORK/$t.txt"
   done
 done
 

@@ -60,8 +60,6 @@ printf 'wrk.method = "POST"\nwrk.path = "/api/v1/orders"\nwrk.headers["Content-T
 $BIN --workers "$WORKERS" echo --listen 127.0.0.1:$BACKEND_PORT --name bench & PIDS+=($!)
 WASMGRESS_LOG=warn $BIN --workers "$WORKERS" run --manifests "$WORK/manifests" --plugins "$WORK/plugins" \
   --http-listen 127.0.0.1:$GATEWAY_PORT --admin-listen 127.0.0.1:$ADMIN_PORT & GW=$!; PIDS+=($GW)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$GW/stat"; }
-TCK=$(getconf CLK_TCK)
 for host in plain waf; do wait_http "http://127.0.0.1:$GATEWAY_PORT/" "$host.local"; done
 problems=$(curl -s "http://127.0.0.1:$ADMIN_PORT/diagnostics")
 [ -z "$problems" ] || { echo "configuration problems: $problems" >&2; exit 1; }
@@ -76,9 +74,7 @@ for c in "${CASES[@]}"; do wrk -t1 -c"$CONNECTIONS" -d2s -s "$WORK/${c#*:}.lua" 
 for round in $(seq "$ROUNDS"); do
   for c in "${CASES[@]}"; do
     host=${c%:*} kind=${c#*:}
-    c0=$(cpu_ticks); line=$(wrk_once "http://127.0.0.1:$GATEWAY_PORT/" "$host.local" "$WORK/$kind.lua"); c1=$(cpu_ticks)
-    cpu=$(awk -v d=$((c1 - c0)) -v hz="$TCK" -v rps="${line%% *}" -v s="${DURATION%s}" 'BEGIN{printf "%.2f", d / hz * 1e6 / (rps * s)}')
-    echo "$line $cpu" >> "$WORK/$host-$kind.txt"
+    wrk_cpu "$GW" "http://127.0.0.1:$GATEWAY_PORT/" "$host.local" "$WORK/$kind.lua" >> "$WORK/$host-$kind.txt"
   done
 done
 
