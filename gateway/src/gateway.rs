@@ -18,7 +18,10 @@ use crate::proxy::server::ListenerOptions;
 use crate::proxy::workers;
 use crate::routing::RouteTable;
 use crate::source::files::FileSource;
+use crate::source::kube::KubeSource;
 use crate::source::watch::DirWatch;
+use crate::status::election::ElectionConfig;
+use crate::status::publish::PublishConfig;
 use crate::translate::{NoPlugins, PluginResolver, TranslateOptions};
 use crate::wasm::{PluginRuntime, Plugins, RuntimeOptions};
 
@@ -27,8 +30,8 @@ use crate::wasm::{PluginRuntime, Plugins, RuntimeOptions};
 pub struct GatewayConfig {
     pub http_listen: SocketAddr,
     pub admin_listen: SocketAddr,
-    /// The directory of manifests (file mode).
-    pub manifests: PathBuf,
+    /// Where the Kubernetes objects come from.
+    pub source: SourceConfig,
     /// How often the directory is rescanned besides filesystem events.
     pub rescan_interval: Duration,
     pub translate: TranslateOptions,
@@ -38,6 +41,35 @@ pub struct GatewayConfig {
     pub workers: usize,
     /// Where installed plugins are; `None`: no plugins.
     pub plugins: Option<PluginConfig>,
+}
+
+/// Where the Kubernetes objects come from.
+#[derive(Clone)]
+pub enum SourceConfig {
+    /// A directory of manifests, watched for changes (no cluster needed).
+    Files(PathBuf),
+    /// A cluster's API server.
+    Cluster(Box<ClusterConfig>),
+}
+
+impl std::fmt::Debug for SourceConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SourceConfig::Files(dir) => write!(f, "Files({})", dir.display()),
+            SourceConfig::Cluster(c) => write!(f, "Cluster(namespace: {:?})", c.watch_namespace),
+        }
+    }
+}
+
+/// The cluster to watch and what to write back to it.
+#[derive(Clone)]
+pub struct ClusterConfig {
+    pub client: kube::Client,
+    /// Watch one namespace only (`--watch-namespace`).
+    pub watch_namespace: Option<String>,
+    pub election: ElectionConfig,
+    /// `None`: Ingress statuses are not written.
+    pub publish: Option<PublishConfig>,
 }
 
 /// The plugin directory and the limits plugins run under.
@@ -53,10 +85,15 @@ pub struct PluginConfig {
 impl GatewayConfig {
     /// Defaults for a directory of manifests, listening where the CLI does.
     pub fn new(manifests: impl Into<PathBuf>) -> Self {
+        Self::with_source(SourceConfig::Files(manifests.into()))
+    }
+
+    /// Defaults for any source, listening where the CLI does.
+    pub fn with_source(source: SourceConfig) -> Self {
         Self {
             http_listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
             admin_listen: SocketAddr::from(([127, 0, 0, 1], 9090)),
-            manifests: manifests.into(),
+            source,
             rescan_interval: Duration::from_secs(5),
             translate: TranslateOptions::default(),
             proxy: ProxyOptions::default(),
@@ -86,6 +123,8 @@ pub struct Gateway {
     status: watch::Receiver<ConfigStatus>,
     shutdown: watch::Sender<bool>,
     workers: Vec<oneshot::Receiver<()>>,
+    /// What must finish before the process exits (status writes, the Lease).
+    control: Vec<tokio::task::JoinHandle<()>>,
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
@@ -96,8 +135,16 @@ impl Gateway {
     /// Loads the manifests, applies the first route table, then starts
     /// serving. Returns once the listeners are bound.
     pub async fn start(cfg: GatewayConfig) -> Result<Self, StartError> {
-        let mut source = FileSource::new(&cfg.manifests);
-        let first = source.load().map_err(|source| StartError::Manifests { dir: cfg.manifests.clone(), source })?;
+        // Files are read before serving; a cluster is listed in the
+        // background and /readyz waits for its first route table.
+        let (first, mut file_source) = match &cfg.source {
+            SourceConfig::Files(dir) => {
+                let mut source = FileSource::new(dir);
+                let first = source.load().map_err(|source| StartError::Manifests { dir: dir.clone(), source })?;
+                (Some(first), Some(source))
+            }
+            SourceConfig::Cluster(_) => (None, None),
+        };
         let routes = Arc::new(ArcSwap::from_pointee(RouteTable::default()));
         let mut installed = None;
         let plugins: Arc<dyn PluginResolver> = match &cfg.plugins {
@@ -117,7 +164,9 @@ impl Gateway {
             }
         };
         let (status_tx, status) = watch::channel(ConfigStatus::default());
-        controller::apply(&first, &cfg.translate, &*plugins, &routes, &status_tx);
+        if let Some(first) = &first {
+            controller::apply(first, &cfg.translate, &*plugins, &routes, &status_tx);
+        }
 
         let bind_error = |source| StartError::Bind { addr: cfg.http_listen, source };
         let http = workers::bind_reuseport(cfg.http_listen, cfg.workers).map_err(bind_error)?;
@@ -126,8 +175,28 @@ impl Gateway {
         let admin_addr =
             admin_listener.local_addr().map_err(|source| StartError::Bind { addr: cfg.admin_listen, source })?;
 
-        let (snapshot_tx, snapshot_rx) = watch::channel(first);
-        tokio::spawn(source.watch(snapshot_tx, cfg.rescan_interval));
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let mut control = Vec::new();
+        let (snapshot_tx, snapshot_rx) = watch::channel(first.unwrap_or_default());
+        match &cfg.source {
+            SourceConfig::Files(_) => {
+                if let Some(source) = file_source.take() {
+                    tokio::spawn(source.watch(snapshot_tx, cfg.rescan_interval));
+                }
+            }
+            SourceConfig::Cluster(cluster) => {
+                tokio::spawn(KubeSource::new(cluster.client.clone(), cluster.watch_namespace.clone()).run(snapshot_tx));
+                control.push(tokio::spawn(crate::status::run(
+                    cluster.client.clone(),
+                    cluster.election.clone(),
+                    cluster.publish.clone(),
+                    cfg.translate.clone(),
+                    snapshot_rx.clone(),
+                    status.clone(),
+                    shutdown_rx.clone(),
+                )));
+            }
+        }
         let plugin_changes = installed.map(|(plugins, dir)| {
             let (tx, rx) = watch::channel(0);
             tokio::spawn(watch_plugins(plugins, dir, cfg.rescan_interval, tx));
@@ -142,13 +211,12 @@ impl Gateway {
             plugin_changes,
         ));
 
-        let (shutdown, shutdown_rx) = watch::channel(false);
         let workers =
             workers::spawn(http, routes.clone(), cfg.proxy.clone(), cfg.listener.clone(), shutdown_rx.clone())
                 .map_err(bind_error)?;
         tokio::spawn(admin::serve(admin_listener, status.clone(), shutdown_rx));
-        tracing::info!(%http_addr, %admin_addr, manifests = %cfg.manifests.display(), "wasmgress is serving");
-        Ok(Self { http_addr, admin_addr, routes, status, shutdown, workers })
+        tracing::info!(%http_addr, %admin_addr, source = ?cfg.source, "wasmgress is serving");
+        Ok(Self { http_addr, admin_addr, routes, status, shutdown, workers, control })
     }
 
     pub fn http_addr(&self) -> SocketAddr {
@@ -178,6 +246,9 @@ impl Gateway {
     pub async fn wait(self) {
         for w in self.workers {
             let _ = w.await;
+        }
+        for task in self.control {
+            let _ = task.await;
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod gateway;
 pub mod proxy;
 pub mod routing;
 pub mod source;
+pub mod status;
 pub mod translate;
 pub mod wasm;
 

@@ -8,12 +8,14 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use wasmgress::diagnostics::Severity;
-use wasmgress::gateway::PluginConfig;
+use wasmgress::gateway::{ClusterConfig, PluginConfig, SourceConfig};
 use wasmgress::proxy::ProxyOptions;
 use wasmgress::proxy::server::ListenerOptions;
 use wasmgress::proxy::upstream::UpstreamOptions;
 use wasmgress::routing::ObjectKey;
 use wasmgress::source::files::FileSource;
+use wasmgress::status::election::ElectionConfig;
+use wasmgress::status::publish::{PublishAddress, PublishConfig};
 use wasmgress::translate::{PluginResolver, TranslateOptions, UncheckedPlugins, translate_with_plugins};
 use wasmgress::wasm::{PluginRuntime, Plugins, RuntimeOptions};
 use wasmgress::{Gateway, GatewayConfig, demo, duration};
@@ -48,7 +50,7 @@ enum LogFormat {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve traffic for the Ingresses found in a directory of manifests.
+    /// Serve traffic for the cluster's Ingresses, or those in a directory of manifests.
     Run(Box<RunArgs>),
     /// Check a directory of manifests; exit non-zero if any object is rejected.
     Validate {
@@ -114,9 +116,12 @@ impl ClassArgs {
 
 #[derive(Args)]
 struct RunArgs {
-    /// Directory of Ingress, IngressClass, Service, EndpointSlice and Secret manifests, watched for changes.
+    /// Directory of Ingress, IngressClass, Service, EndpointSlice and Secret manifests, watched for changes,
+    /// instead of a cluster.
     #[arg(long, env = "WASMGRESS_MANIFESTS")]
-    manifests: PathBuf,
+    manifests: Option<PathBuf>,
+    #[command(flatten)]
+    cluster: ClusterArgs,
     #[arg(long, env = "WASMGRESS_HTTP_LISTEN", default_value = "0.0.0.0:8080")]
     http_listen: SocketAddr,
     /// Serves /healthz, /readyz and /diagnostics.
@@ -160,6 +165,68 @@ struct RunArgs {
     shutdown_grace_period: Duration,
 }
 
+/// How to reach the cluster and what to write back to it.
+#[derive(Args)]
+struct ClusterArgs {
+    /// Kubeconfig file (default: `KUBECONFIG`, `~/.kube/config`, or the in-cluster service account).
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+    /// Watch Ingresses, Services, EndpointSlices and Secrets in this namespace only.
+    #[arg(long, env = "WASMGRESS_WATCH_NAMESPACE")]
+    watch_namespace: Option<String>,
+    /// Name of the Lease replicas elect their leader with.
+    #[arg(long, env = "WASMGRESS_ELECTION_ID", default_value = "wasmgress-leader")]
+    election_id: String,
+    /// Namespace of the Lease (default: the pod's, or the kubeconfig context's).
+    #[arg(long, env = "POD_NAMESPACE")]
+    election_namespace: Option<String>,
+    /// This replica's name in the Lease (default: host name and process id).
+    #[arg(long, env = "POD_NAME")]
+    pod_name: Option<String>,
+    /// How long a leader that stopped renewing keeps the Lease.
+    #[arg(long, env = "WASMGRESS_ELECTION_LEASE_DURATION", default_value = "15s", value_parser = duration::parse)]
+    election_lease_duration: Duration,
+    /// How often the leader renews the Lease and the others try to take it.
+    #[arg(long, env = "WASMGRESS_ELECTION_RETRY_PERIOD", default_value = "2s", value_parser = duration::parse)]
+    election_retry_period: Duration,
+    /// NAMESPACE/NAME of the Service in front of the gateway; its load-balancer addresses go in Ingress statuses.
+    #[arg(long, env = "WASMGRESS_PUBLISH_SERVICE", value_parser = parse_object_key, conflicts_with = "publish_status_address")]
+    publish_service: Option<ObjectKey>,
+    /// Addresses (IPs or host names, comma-separated) to put in Ingress statuses.
+    #[arg(long, env = "WASMGRESS_PUBLISH_STATUS_ADDRESS", value_delimiter = ',')]
+    publish_status_address: Vec<String>,
+    /// Empty the Ingress statuses when the leader shuts down (for the last replica going away).
+    #[arg(long, env = "WASMGRESS_UPDATE_STATUS_ON_SHUTDOWN")]
+    update_status_on_shutdown: bool,
+}
+
+impl ClusterArgs {
+    async fn config(&self) -> anyhow::Result<ClusterConfig> {
+        let client = wasmgress::source::kube::client(self.kubeconfig.as_deref()).await?;
+        let namespace = self.election_namespace.clone().unwrap_or_else(|| client.default_namespace().to_string());
+        let identity = self.pod_name.clone().unwrap_or_else(default_identity);
+        let election = ElectionConfig {
+            lease_duration: self.election_lease_duration,
+            retry_period: self.election_retry_period,
+            ..ElectionConfig::new(namespace, &self.election_id, identity)
+        };
+        let address = match (&self.publish_service, self.publish_status_address.is_empty()) {
+            (Some(service), _) => Some(PublishAddress::Service(service.clone())),
+            (None, false) => Some(PublishAddress::Fixed(self.publish_status_address.clone())),
+            (None, true) => None,
+        };
+        let publish =
+            address.map(|address| PublishConfig { address, clear_on_shutdown: self.update_status_on_shutdown });
+        Ok(ClusterConfig { client, watch_namespace: self.watch_namespace.clone(), election, publish })
+    }
+}
+
+/// Outside a pod: the host name and process id, unique per replica.
+fn default_identity() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    format!("{}-{}", host.trim(), std::process::id())
+}
+
 fn parse_size(s: &str) -> Result<usize, String> {
     let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
     let n: usize = digits.parse().map_err(|_| format!("{s:?} is not a size (e.g. 64Mi)"))?;
@@ -187,11 +254,14 @@ fn parse_object_key(s: &str) -> Result<ObjectKey, String> {
 }
 
 impl RunArgs {
-    fn config(&self) -> GatewayConfig {
-        GatewayConfig {
+    async fn config(&self) -> anyhow::Result<GatewayConfig> {
+        let source = match &self.manifests {
+            Some(dir) => SourceConfig::Files(dir.clone()),
+            None => SourceConfig::Cluster(Box::new(self.cluster.config().await?)),
+        };
+        Ok(GatewayConfig {
             http_listen: self.http_listen,
             admin_listen: self.admin_listen,
-            manifests: self.manifests.clone(),
             translate: self.class.options(),
             proxy: ProxyOptions {
                 trust_forwarded_headers: self.trust_forwarded_headers,
@@ -215,8 +285,8 @@ impl RunArgs {
                     max_inspect_body: self.max_inspect_body,
                 },
             }),
-            ..GatewayConfig::new(&self.manifests)
-        }
+            ..GatewayConfig::with_source(source)
+        })
     }
 }
 
@@ -263,7 +333,7 @@ fn default_workers() -> usize {
 async fn dispatch(command: Command, workers: usize) -> anyhow::Result<ExitCode> {
     match command {
         Command::Run(args) => {
-            serve_until_signal(GatewayConfig { workers, ..args.config() }).await?;
+            serve_until_signal(GatewayConfig { workers, ..args.config().await? }).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Validate { dir, class, plugins } => validate(&dir, &class.options(), plugins),

@@ -380,4 +380,6 @@ pub fn metric(exposition: &str, series: &str) -> Option<u64> {
     exposition.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }
 
+pub mod kube_api;
+pub mod rbac;
 pub mod waf;

@@ -2,6 +2,7 @@
 //! snapshots; the controller translates the latest one.
 
 pub mod files;
+pub mod kube;
 pub mod watch;
 
 use crate::cluster::ClusterState;
