@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use crate::diagnostics::{Diagnostic, Severity};
 use crate::routing::RouteTable;
 use crate::source::Snapshot;
-use crate::translate::{PluginResolver, TranslateOptions, translate_with_plugins};
+use crate::translate::{PluginResolver, TranslateOptions, refresh_endpoints, translate_with_plugins};
 
 /// The configuration as last applied.
 #[derive(Debug, Clone, Default)]
@@ -45,6 +45,38 @@ pub fn apply(
     });
 }
 
+/// Whether two snapshots differ in EndpointSlices only: then the live
+/// table's backends take the new endpoints in place, and nothing else is
+/// rebuilt.
+fn endpoints_only(before: &Snapshot, after: &Snapshot) -> bool {
+    let (b, a) = (&before.state, &after.state);
+    b.ingresses == a.ingresses
+        && b.ingress_classes == a.ingress_classes
+        && b.services == a.services
+        && b.secrets == a.secrets
+        && before.diagnostics == after.diagnostics
+}
+
+/// Moves the live table's backends to the endpoints in `snapshot` and
+/// updates the "no ready endpoints" diagnostics to match.
+pub fn apply_endpoints(snapshot: &Snapshot, routes: &ArcSwap<RouteTable>, status: &watch::Sender<ConfigStatus>) {
+    let table = routes.load_full();
+    let before = table.endpoint_warnings();
+    let changed = refresh_endpoints(&table, &snapshot.state);
+    let after = table.endpoint_warnings();
+    status.send_modify(|s| {
+        let mut diagnostics: Vec<Diagnostic> =
+            s.diagnostics.iter().filter(|d| before.binary_search(d).is_err()).cloned().collect();
+        diagnostics.extend(after);
+        diagnostics.sort();
+        diagnostics.dedup();
+        log_changes(&s.diagnostics, &diagnostics);
+        s.generation += 1;
+        s.diagnostics = diagnostics;
+        tracing::info!(generation = s.generation, backends = changed, "endpoints updated in place");
+    });
+}
+
 /// Logs problems when they appear and when they go away, not at every
 /// reload, so a steady error does not flood the log.
 fn log_changes(before: &[Diagnostic], after: &[Diagnostic]) {
@@ -70,8 +102,12 @@ pub async fn run(
     routes: Arc<ArcSwap<RouteTable>>,
     status: watch::Sender<ConfigStatus>,
     mut plugin_changes: Option<watch::Receiver<u64>>,
+    initial: Option<Snapshot>,
 ) {
     let status = Arc::new(status);
+    // The snapshot the live table was built from; a later one that differs
+    // only in EndpointSlices is applied in place.
+    let mut applied: Option<Snapshot> = initial;
     loop {
         // New plugin modules mean new specs for the same objects.
         let plugins_changed = async {
@@ -80,23 +116,32 @@ pub async fn run(
                 None => std::future::pending().await,
             }
         };
-        let plugins_gone = tokio::select! {
+        let (plugins_gone, plugins_changed_now) = tokio::select! {
             r = snapshots.changed() => {
                 if r.is_err() {
                     return;
                 }
-                false
+                (false, false)
             }
-            ok = plugins_changed => !ok,
+            ok = plugins_changed => (!ok, ok),
         };
         if plugins_gone {
             plugin_changes = None;
             continue;
         }
         let snapshot = snapshots.borrow_and_update().clone();
+        let in_place = !plugins_changed_now && applied.as_ref().is_some_and(|last| endpoints_only(last, &snapshot));
+        applied = Some(snapshot.clone());
         let (opts, plugins, routes, status) = (opts.clone(), plugins.clone(), routes.clone(), status.clone());
         // Translation is CPU work: keep it off the threads serving requests.
-        let done = tokio::task::spawn_blocking(move || apply(&snapshot, &opts, &*plugins, &routes, &status)).await;
+        let done = tokio::task::spawn_blocking(move || {
+            if in_place {
+                apply_endpoints(&snapshot, &routes, &status);
+            } else {
+                apply(&snapshot, &opts, &*plugins, &routes, &status);
+            }
+        })
+        .await;
         if let Err(e) = done {
             tracing::error!(error = %e, "translation failed; the previous route table keeps serving");
         }

@@ -132,8 +132,9 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
 }
 
 impl Gateway {
-    /// Loads the manifests, applies the first route table, then starts
-    /// serving. Returns once the listeners are bound.
+    /// Starts serving once the listeners are bound. From files, the first
+    /// route table is applied before that; from a cluster, it follows the
+    /// first complete listing (until then `/readyz` answers 503).
     pub async fn start(cfg: GatewayConfig) -> Result<Self, StartError> {
         // Files are read before serving; a cluster is listed in the
         // background and /readyz waits for its first route table.
@@ -177,7 +178,7 @@ impl Gateway {
 
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut control = Vec::new();
-        let (snapshot_tx, snapshot_rx) = watch::channel(first.unwrap_or_default());
+        let (snapshot_tx, snapshot_rx) = watch::channel(first.clone().unwrap_or_default());
         match &cfg.source {
             SourceConfig::Files(_) => {
                 if let Some(source) = file_source.take() {
@@ -209,6 +210,7 @@ impl Gateway {
             routes.clone(),
             status_tx,
             plugin_changes,
+            first,
         ));
 
         let workers =

@@ -101,12 +101,28 @@ async fn routing_follows_the_cluster_and_ready_waits_for_the_first_list() {
     // Pods scale: a second ready endpoint, then the first becomes not ready.
     let (ip_a, ip_b) = (a.addr.ip().to_string(), b.addr.ip().to_string());
     assert_eq!(a.addr.ip(), b.addr.ip(), "both backends on loopback");
+    // Only EndpointSlices change: the live table's backends take the new
+    // endpoints in place; the table itself is not rebuilt.
+    let table = gw.routes();
     api.apply(slice("web", "web-0", a.addr.port(), &[(&ip_a, false)]));
     api.apply(slice("web", "web-b", b.addr.port(), &[(&ip_b, true)]));
     wait_answers(&gw, "web.example.com", "b").await;
     for _ in 0..5 {
         assert!(answers(&gw, "web.example.com", "b").await, "a not-ready endpoint gets no traffic");
     }
+    assert!(std::sync::Arc::ptr_eq(&table, &gw.routes()), "an endpoint change rebuilt the route table");
+    // No ready endpoint at all: 503, and the Ingress says why until one is back.
+    api.apply(slice("web", "web-b", b.addr.port(), &[(&ip_b, false)]));
+    eventually("no ready endpoint answers 503", || async {
+        get(gw.http_addr(), "web.example.com", "/").await.status == 503
+    })
+    .await;
+    let why = "service default/web port 80 has no ready endpoints: its routes answer 503";
+    eventually("the Ingress says why", || async { problems(&gw, "default/web").iter().any(|p| p == why) }).await;
+    api.apply(slice("web", "web-b", b.addr.port(), &[(&ip_b, true)]));
+    wait_answers(&gw, "web.example.com", "b").await;
+    eventually("the problem clears", || async { problems(&gw, "default/web").is_empty() }).await;
+    assert!(std::sync::Arc::ptr_eq(&table, &gw.routes()));
 
     // A new Ingress, a changed one, a deleted one.
     api.apply_yaml(&service("api", &[a.addr]));

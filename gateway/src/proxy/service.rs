@@ -69,7 +69,7 @@ impl Proxy {
             Some(r) => r.clone(),
             None => return local_response(StatusCode::NOT_FOUND, "no route for this host and path\n"),
         };
-        if route.backend.endpoints.is_empty() {
+        if route.backend.endpoints().is_empty() {
             tracing::debug!(service = %route.backend.service, "no ready endpoints");
             return local_response(StatusCode::SERVICE_UNAVAILABLE, "service unavailable\n");
         }

@@ -11,7 +11,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use foldhash::HashMap;
+
+use crate::diagnostics::Diagnostic;
 
 /// `namespace/name` of a Kubernetes object.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -33,13 +36,19 @@ impl fmt::Display for ObjectKey {
 }
 
 /// A Service port and the ready endpoints behind it, with the round-robin
-/// cursor shared by every route that targets it.
+/// cursor shared by every route that targets it. The endpoints change in
+/// place when only EndpointSlices changed: pods come and go far more often
+/// than Ingresses, and the rest of the table stays as it is.
 #[derive(Debug)]
 pub struct Backend {
     pub service: ObjectKey,
     /// The Service port as the Ingress named it (a number or a port name).
     pub port: String,
-    pub endpoints: Vec<SocketAddr>,
+    endpoints: ArcSwap<Vec<SocketAddr>>,
+    /// The Service port's name, under which EndpointSlices list its target
+    /// port; `None` when the Service or the port does not exist (then no
+    /// EndpointSlice change can give the backend endpoints).
+    pub slice_port: Option<String>,
     /// Set when the Service itself is unknown, to tell a 503's cause apart.
     pub service_missing: bool,
     next: AtomicUsize,
@@ -47,7 +56,14 @@ pub struct Backend {
 
 impl Backend {
     pub fn new(service: ObjectKey, port: String, endpoints: Vec<SocketAddr>) -> Self {
-        Self { service, port, endpoints, service_missing: false, next: AtomicUsize::new(0) }
+        Self {
+            service,
+            port,
+            endpoints: ArcSwap::from_pointee(endpoints),
+            slice_port: None,
+            service_missing: false,
+            next: AtomicUsize::new(0),
+        }
     }
 
     /// A backend whose Service does not exist (yet): it answers 503.
@@ -55,12 +71,38 @@ impl Backend {
         Self { service_missing: true, ..Self::new(service, port, Vec::new()) }
     }
 
+    /// The ready endpoints now.
+    pub fn endpoints(&self) -> Arc<Vec<SocketAddr>> {
+        self.endpoints.load_full()
+    }
+
+    /// Replaces the endpoints; requests already past their pick keep theirs.
+    pub fn set_endpoints(&self, endpoints: Vec<SocketAddr>) {
+        self.endpoints.store(Arc::new(endpoints));
+    }
+
     /// Every endpoint once, starting at the next one in round-robin order:
     /// the first is the pick, the rest are where a failed connect retries.
-    pub fn endpoints_in_pick_order(&self) -> impl Iterator<Item = SocketAddr> + '_ {
-        let n = self.endpoints.len();
+    pub fn endpoints_in_pick_order(&self) -> impl Iterator<Item = SocketAddr> + use<> {
+        let endpoints = self.endpoints.load_full();
+        let n = endpoints.len();
         let start = if n == 0 { 0 } else { self.next.fetch_add(1, Ordering::Relaxed) % n };
-        (0..n).map(move |i| self.endpoints[(start + i) % n])
+        (0..n).map(move |i| endpoints[(start + i) % n])
+    }
+
+    /// Names the Service port's name its EndpointSlices use.
+    pub fn with_slice_port(mut self, name: &str) -> Self {
+        self.slice_port = Some(name.to_string());
+        self
+    }
+
+    /// The warning for a backend without endpoints, as translation and
+    /// endpoint updates both report it.
+    pub fn no_endpoints_warning(&self) -> Option<String> {
+        let empty = !self.service_missing && self.endpoints.load().is_empty() && self.slice_port.is_some();
+        empty.then(|| {
+            format!("service {} port {} has no ready endpoints: its routes answer 503", self.service, self.port)
+        })
     }
 }
 
@@ -244,6 +286,24 @@ pub struct RouteTable {
     /// Every Service port by (namespace, name, port), for plugins' calls;
     /// filled only when some route has plugins.
     services: HashMap<(String, String, u16), Arc<Backend>>,
+    /// Every backend in the table (by address), with who is told when it
+    /// has no endpoints.
+    backends: HashMap<usize, (Arc<Backend>, Vec<BackendUser>)>,
+}
+
+/// An object that routes to a backend, told when the backend has no
+/// endpoints: a diagnostic's kind and object, and its message's prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendUser {
+    pub kind: &'static str,
+    pub object: String,
+    pub prefix: &'static str,
+}
+
+impl BackendUser {
+    pub fn ingress(key: &ObjectKey) -> Self {
+        Self { kind: "Ingress", object: key.to_string(), prefix: "" }
+    }
 }
 
 impl RouteTable {
@@ -290,6 +350,33 @@ impl RouteTable {
         routes.add(route)?;
         self.rules += 1;
         Ok(())
+    }
+
+    /// Records a backend of the table and, if given, who routes to it.
+    pub fn use_backend(&mut self, backend: &Arc<Backend>, user: Option<BackendUser>) {
+        let entry = self.backends.entry(Arc::as_ptr(backend) as usize).or_insert_with(|| (backend.clone(), Vec::new()));
+        if let Some(user) = user
+            && !entry.1.contains(&user)
+        {
+            entry.1.push(user);
+        }
+    }
+
+    /// Every backend in the table.
+    pub fn backends(&self) -> impl Iterator<Item = &Arc<Backend>> {
+        self.backends.values().map(|(b, _)| b)
+    }
+
+    /// A warning for each object routing to a backend without endpoints.
+    pub fn endpoint_warnings(&self) -> Vec<Diagnostic> {
+        let mut out = Vec::new();
+        for (backend, users) in self.backends.values() {
+            if let Some(w) = backend.no_endpoints_warning() {
+                out.extend(users.iter().map(|u| Diagnostic::warning(u.kind, &u.object, format!("{}{w}", u.prefix))));
+            }
+        }
+        out.sort();
+        out
     }
 
     /// The backend of a Service port, as a plugin's call addresses it.

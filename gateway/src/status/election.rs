@@ -88,9 +88,7 @@ impl Election {
     async fn try_acquire_or_renew(&mut self) -> bool {
         match self.round().await {
             Ok(leads) => {
-                if leads {
-                    self.renewed = Some(Instant::now());
-                }
+                self.renewed = leads.then(Instant::now);
                 leads
             }
             Err(e) => {

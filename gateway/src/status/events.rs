@@ -49,13 +49,23 @@ impl EventPublisher {
             }
             let current: Vec<Diagnostic> =
                 status.borrow_and_update().diagnostics.iter().filter(|d| d.kind == "Ingress").cloned().collect();
-            for d in current.iter().filter(|d| !reported.contains(*d)) {
-                let Some(reference) = ingress_ref(&snapshots.borrow(), &d.object) else { continue };
-                if let Err(e) = self.recorder.publish(&event(d), &reference).await {
-                    tracing::warn!(object = %d.object, error = %e, "cannot publish an Event");
+            let mut next = HashSet::with_capacity(current.len());
+            for d in current {
+                if reported.contains(&d) {
+                    next.insert(d);
+                    continue;
+                }
+                // Not yet published ones are tried again at the next change.
+                let reference = ingress_ref(&snapshots.borrow(), &d.object);
+                let Some(reference) = reference else { continue };
+                match self.recorder.publish(&event(&d), &reference).await {
+                    Ok(()) => {
+                        next.insert(d);
+                    }
+                    Err(e) => tracing::warn!(object = %d.object, error = %e, "cannot publish an Event"),
                 }
             }
-            reported = current.into_iter().collect();
+            reported = next;
         }
     }
 }

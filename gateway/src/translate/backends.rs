@@ -10,7 +10,7 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::ServiceBackendPort;
 
 use crate::cluster::ClusterState;
-use crate::routing::{Backend, ObjectKey};
+use crate::routing::{Backend, ObjectKey, RouteTable};
 
 pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 
@@ -108,15 +108,14 @@ impl<'a> Backends<'a> {
         let label = if label.is_empty() { service_port.port.to_string() } else { label };
         let port_name = service_port.name.as_deref().unwrap_or("");
         let endpoints = self.ready_endpoints(service_ref, port_name);
-        let warning = endpoints
-            .is_empty()
-            .then(|| format!("service {key} port {label} has no ready endpoints: its routes answer 503"));
-        (Arc::new(Backend::new(key.clone(), label, endpoints)), warning)
+        // No endpoints is reported by the table (`RouteTable::endpoint_warnings`),
+        // which stays current as endpoints change in place.
+        (Arc::new(Backend::new(key.clone(), label, endpoints).with_slice_port(port_name)), None)
     }
 
     /// Ready addresses of every slice of the Service, on the target port the
     /// slices publish under the Service port's name.
-    fn ready_endpoints(&self, service: ServiceRef<'a>, port_name: &str) -> Vec<SocketAddr> {
+    pub fn ready_endpoints(&self, service: ServiceRef<'a>, port_name: &str) -> Vec<SocketAddr> {
         let mut out = Vec::new();
         let slices = self.slices.get(&service);
         for slice in slices.into_iter().flatten() {
@@ -145,4 +144,22 @@ impl<'a> Backends<'a> {
         out.dedup();
         out
     }
+}
+
+/// Updates, in place, the endpoints of every backend in `table` from the
+/// EndpointSlices in `state` (whose Services are those `table` was built
+/// from). Returns how many backends changed.
+pub fn refresh_endpoints(table: &RouteTable, state: &ClusterState) -> usize {
+    let slices = Backends::new(state);
+    let mut changed = 0;
+    for backend in table.backends() {
+        let Some(port_name) = &backend.slice_port else { continue };
+        let service = (backend.service.namespace.as_str(), backend.service.name.as_str());
+        let endpoints = slices.ready_endpoints(service, port_name);
+        if *backend.endpoints() != endpoints {
+            backend.set_endpoints(endpoints);
+            changed += 1;
+        }
+    }
+    changed
 }

@@ -14,13 +14,13 @@ use std::sync::Arc;
 
 use k8s_openapi::api::networking::v1::{Ingress, IngressBackend};
 
-pub use backends::SERVICE_NAME_LABEL;
 use backends::{Backends, PortRef, ServiceRef};
+pub use backends::{SERVICE_NAME_LABEL, refresh_endpoints};
 use class::ClassFilter;
 
 use crate::cluster::ClusterState;
 use crate::diagnostics::Diagnostic;
-use crate::routing::{HostPattern, ObjectKey, PathMatch, Route, RoutePolicy, RouteTable};
+use crate::routing::{BackendUser, HostPattern, ObjectKey, PathMatch, Route, RoutePolicy, RouteTable};
 use crate::wasm::chain::{PluginChain, PluginSpec};
 pub use annotations::PluginRequest;
 
@@ -130,9 +130,12 @@ pub fn translate_with_plugins<'a>(
         && let Some(svc) = &opts.default_backend_service
     {
         let (backend, warning) = t.backends.resolve((&svc.namespace, &svc.name), None);
+        const PREFIX: &str = "--default-backend-service: ";
         if let Some(w) = warning {
-            t.diagnostics.push(Diagnostic::warning("Service", svc, format!("--default-backend-service: {w}")));
+            t.diagnostics.push(Diagnostic::warning("Service", svc, format!("{PREFIX}{w}")));
         }
+        let user = BackendUser { kind: "Service", object: svc.to_string(), prefix: PREFIX };
+        t.table.use_backend(&backend, Some(user));
         t.table.set_default_backend(Arc::new(Route {
             ingress: None,
             path: String::new(),
@@ -141,6 +144,7 @@ pub fn translate_with_plugins<'a>(
             policy: Arc::default(),
         }));
     }
+    t.diagnostics.extend(t.table.endpoint_warnings());
     t.diagnostics.sort();
     t.diagnostics.dedup();
     (t.table, t.diagnostics)
@@ -180,6 +184,7 @@ impl<'a> Translation<'a, '_> {
             for port in ports {
                 let Ok(number) = u16::try_from(port.port) else { continue };
                 let (backend, _) = self.backends.resolve((ns, name), Some(PortRef::Number(port.port)));
+                self.table.use_backend(&backend, None);
                 self.table.add_service(ns, name, number, backend);
             }
         }
@@ -255,6 +260,7 @@ impl<'a> Translation<'a, '_> {
         }
         let (backend, warning) = self.backends.resolve(rule.service, Some(rule.port));
         warnings.extend(warning);
+        self.table.use_backend(&backend, Some(BackendUser::ingress(owner)));
         let host_label = rule.host.to_string();
         let route = Arc::new(Route {
             ingress: Some(owner.clone()),
@@ -283,6 +289,7 @@ impl<'a> Translation<'a, '_> {
         }
         let (backend, warning) = self.backends.resolve(service, Some(port));
         warnings.extend(warning);
+        self.table.use_backend(&backend, Some(BackendUser::ingress(owner)));
         self.table.set_default_backend(Arc::new(Route {
             ingress: Some(owner.clone()),
             path: String::new(),

@@ -376,7 +376,7 @@ fn prefix_with_and_without_trailing_slash_is_the_same_rule() {
 // ---- backends ----
 
 fn endpoints(t: &RouteTable, host: &str, path: &str) -> Vec<SocketAddr> {
-    t.lookup(host, path).map(|r| r.backend.endpoints.clone()).unwrap_or_default()
+    t.lookup(host, path).map(|r| r.backend.endpoints().to_vec()).unwrap_or_default()
 }
 
 #[test]
@@ -431,21 +431,21 @@ fn multi_ingress(port: &str) -> String {
 fn named_target_port_resolves_through_the_slice_port_name() {
     let (t, d) = run(&with(&[MULTI.to_string(), multi_ingress("{number: 80}")]));
     assert!(d.is_empty(), "{d:?}");
-    let eps: Vec<String> = t.default_backend().unwrap().backend.endpoints.iter().map(|e| e.to_string()).collect();
+    let eps: Vec<String> = t.default_backend().unwrap().backend.endpoints().iter().map(|e| e.to_string()).collect();
     assert_eq!(eps, ["10.1.0.1:3000", "10.1.0.3:3000", "10.1.0.4:3000"]);
 }
 
 #[test]
 fn service_port_by_name_resolves() {
     let (t, _) = run(&with(&[MULTI.to_string(), multi_ingress("{name: admin}")]));
-    let eps: Vec<String> = t.default_backend().unwrap().backend.endpoints.iter().map(|e| e.to_string()).collect();
+    let eps: Vec<String> = t.default_backend().unwrap().backend.endpoints().iter().map(|e| e.to_string()).collect();
     assert_eq!(eps, ["10.1.0.1:9001", "10.1.0.3:9001", "10.1.0.4:9001"]);
 }
 
 #[test]
 fn not_ready_endpoints_are_left_out_and_unset_ready_counts_as_ready() {
     let (t, _) = run(&with(&[MULTI.to_string(), multi_ingress("{number: 80}")]));
-    let eps = &t.default_backend().unwrap().backend.endpoints;
+    let eps = t.default_backend().unwrap().backend.endpoints();
     assert!(!eps.iter().any(|e| e.ip().to_string() == "10.1.0.2"));
     assert!(eps.iter().any(|e| e.ip().to_string() == "10.1.0.3"));
 }
@@ -455,7 +455,7 @@ fn missing_service_keeps_the_route_and_warns() {
     let (t, d) = run(&with(&[ingress("i", T0, &rule(None, "/", "Prefix", "ghost"))]));
     let r = t.lookup("h", "/").expect("route stays so the request gets 503, not 404");
     assert!(r.backend.service_missing);
-    assert!(r.backend.endpoints.is_empty());
+    assert!(r.backend.endpoints().is_empty());
     assert_eq!(d[0].severity, Severity::Warning);
     assert!(d[0].message.contains("service default/ghost not found"), "{}", d[0].message);
 }
@@ -465,14 +465,14 @@ fn service_without_ready_endpoints_warns() {
     let svc =
         "apiVersion: v1\nkind: Service\nmetadata: {name: idle, namespace: default}\nspec:\n  ports: [{port: 80}]\n";
     let (t, d) = run(&with(&[svc.into(), ingress("i", T0, &rule(None, "/", "Prefix", "idle"))]));
-    assert!(t.lookup("h", "/").unwrap().backend.endpoints.is_empty());
+    assert!(t.lookup("h", "/").unwrap().backend.endpoints().is_empty());
     assert!(d[0].message.contains("has no ready endpoints"), "{d:?}");
 }
 
 #[test]
 fn unknown_service_port_warns() {
     let (t, d) = run(&with(&[MULTI.to_string(), multi_ingress("{number: 81}")]));
-    assert!(t.default_backend().unwrap().backend.endpoints.is_empty());
+    assert!(t.default_backend().unwrap().backend.endpoints().is_empty());
     assert!(d[0].message.contains("has no port 81"), "{d:?}");
 }
 
