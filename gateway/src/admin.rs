@@ -3,6 +3,7 @@
 
 use std::convert::Infallible;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
@@ -14,8 +15,13 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::controller::ConfigStatus;
+use crate::tls::TlsStore;
 
-fn respond(status: &watch::Receiver<ConfigStatus>, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+fn respond(
+    status: &watch::Receiver<ConfigStatus>,
+    tls: Option<&TlsStore>,
+    req: &Request<Incoming>,
+) -> Response<Full<Bytes>> {
     let (code, body) = match req.uri().path() {
         "/healthz" => (StatusCode::OK, "ok\n".to_string()),
         "/readyz" => {
@@ -45,6 +51,9 @@ fn respond(status: &watch::Receiver<ConfigStatus>, req: &Request<Incoming>) -> R
                 let _ = writeln!(out, "wasmgress_plugin_instances{{plugin=\"{plugin}\"}} {n}");
             }
             crate::wasm::metrics::render(&mut out);
+            if let Some(tls) = tls {
+                tls.write_metrics(&mut out);
+            }
             (StatusCode::OK, out)
         }
         _ => (StatusCode::NOT_FOUND, "not found\n".to_string()),
@@ -55,7 +64,12 @@ fn respond(status: &watch::Receiver<ConfigStatus>, req: &Request<Incoming>) -> R
 }
 
 /// Serves the admin endpoints until `shutdown` turns true.
-pub async fn serve(listener: TcpListener, status: watch::Receiver<ConfigStatus>, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve(
+    listener: TcpListener,
+    status: watch::Receiver<ConfigStatus>,
+    tls: Option<Arc<TlsStore>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     loop {
         let (stream, _) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -64,9 +78,9 @@ pub async fn serve(listener: TcpListener, status: watch::Receiver<ConfigStatus>,
             },
             () = crate::proxy::server::stopped(&mut shutdown) => return,
         };
-        let status = status.clone();
+        let (status, tls) = (status.clone(), tls.clone());
         let service = service_fn(move |req| {
-            let resp = respond(&status, &req);
+            let resp = respond(&status, tls.as_deref(), &req);
             async move { Ok::<_, Infallible>(resp) }
         });
         tokio::spawn(async move {

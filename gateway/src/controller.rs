@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use crate::diagnostics::{Diagnostic, Severity};
 use crate::routing::RouteTable;
 use crate::source::Snapshot;
+use crate::tls::TlsStore;
 use crate::translate::{PluginResolver, TranslateOptions, refresh_endpoints, translate_with_plugins};
 
 /// The configuration as last applied.
@@ -23,26 +24,58 @@ pub struct ConfigStatus {
     pub rules: usize,
 }
 
-/// Translates one snapshot, swaps the table in and publishes the status.
-pub fn apply(
-    snapshot: &Snapshot,
-    opts: &TranslateOptions,
-    plugins: &dyn PluginResolver,
-    routes: &ArcSwap<RouteTable>,
-    status: &watch::Sender<ConfigStatus>,
-) {
-    let (table, mut diagnostics) = translate_with_plugins(&snapshot.state, opts, plugins);
-    diagnostics.extend(snapshot.diagnostics.iter().cloned());
-    diagnostics.extend(plugins.diagnostics());
-    let rules = table.rule_count();
-    routes.store(Arc::new(table));
-    status.send_modify(|s| {
-        log_changes(&s.diagnostics, &diagnostics);
-        s.generation += 1;
-        s.diagnostics = diagnostics;
-        s.rules = rules;
-        tracing::info!(generation = s.generation, rules, problems = s.diagnostics.len(), "route table applied");
-    });
+/// What a configuration is applied to: the route table, the certificates
+/// and the published status, with the options and plugins translation uses.
+pub struct Applier {
+    pub opts: TranslateOptions,
+    pub plugins: Arc<dyn PluginResolver>,
+    pub routes: Arc<ArcSwap<RouteTable>>,
+    pub status: watch::Sender<ConfigStatus>,
+    /// The HTTPS listeners' certificates; `None` when HTTPS is off.
+    pub tls: Option<Arc<TlsStore>>,
+}
+
+impl Applier {
+    /// Translates one snapshot, swaps the table and certificates in and
+    /// publishes the status.
+    pub fn apply(&self, snapshot: &Snapshot) {
+        let (table, mut diagnostics) = translate_with_plugins(&snapshot.state, &self.opts, &*self.plugins);
+        if let Some(tls) = &self.tls {
+            diagnostics.extend(tls.apply(&snapshot.state, &self.opts));
+            diagnostics.sort();
+        }
+        diagnostics.extend(snapshot.diagnostics.iter().cloned());
+        diagnostics.extend(self.plugins.diagnostics());
+        let rules = table.rule_count();
+        self.routes.store(Arc::new(table));
+        self.status.send_modify(|s| {
+            log_changes(&s.diagnostics, &diagnostics);
+            s.generation += 1;
+            s.diagnostics = diagnostics;
+            s.rules = rules;
+            tracing::info!(generation = s.generation, rules, problems = s.diagnostics.len(), "route table applied");
+        });
+    }
+
+    /// Moves the live table's backends to the endpoints in `snapshot` and
+    /// updates the "no ready endpoints" diagnostics to match.
+    pub fn apply_endpoints(&self, snapshot: &Snapshot) {
+        let table = self.routes.load_full();
+        let before = table.endpoint_warnings();
+        let changed = refresh_endpoints(&table, &snapshot.state);
+        let after = table.endpoint_warnings();
+        self.status.send_modify(|s| {
+            let mut diagnostics: Vec<Diagnostic> =
+                s.diagnostics.iter().filter(|d| before.binary_search(d).is_err()).cloned().collect();
+            diagnostics.extend(after);
+            diagnostics.sort();
+            diagnostics.dedup();
+            log_changes(&s.diagnostics, &diagnostics);
+            s.generation += 1;
+            s.diagnostics = diagnostics;
+            tracing::info!(generation = s.generation, backends = changed, "endpoints updated in place");
+        });
+    }
 }
 
 /// Whether two snapshots differ in EndpointSlices only: then the live
@@ -55,26 +88,6 @@ fn endpoints_only(before: &Snapshot, after: &Snapshot) -> bool {
         && b.services == a.services
         && b.secrets == a.secrets
         && before.diagnostics == after.diagnostics
-}
-
-/// Moves the live table's backends to the endpoints in `snapshot` and
-/// updates the "no ready endpoints" diagnostics to match.
-pub fn apply_endpoints(snapshot: &Snapshot, routes: &ArcSwap<RouteTable>, status: &watch::Sender<ConfigStatus>) {
-    let table = routes.load_full();
-    let before = table.endpoint_warnings();
-    let changed = refresh_endpoints(&table, &snapshot.state);
-    let after = table.endpoint_warnings();
-    status.send_modify(|s| {
-        let mut diagnostics: Vec<Diagnostic> =
-            s.diagnostics.iter().filter(|d| before.binary_search(d).is_err()).cloned().collect();
-        diagnostics.extend(after);
-        diagnostics.sort();
-        diagnostics.dedup();
-        log_changes(&s.diagnostics, &diagnostics);
-        s.generation += 1;
-        s.diagnostics = diagnostics;
-        tracing::info!(generation = s.generation, backends = changed, "endpoints updated in place");
-    });
 }
 
 /// Logs problems when they appear and when they go away, not at every
@@ -96,15 +109,11 @@ fn log_changes(before: &[Diagnostic], after: &[Diagnostic]) {
 /// Applies every new snapshot until the source goes away. A burst of
 /// changes yields one translation: the watch channel keeps only the latest.
 pub async fn run(
+    applier: Arc<Applier>,
     mut snapshots: watch::Receiver<Snapshot>,
-    opts: TranslateOptions,
-    plugins: Arc<dyn PluginResolver>,
-    routes: Arc<ArcSwap<RouteTable>>,
-    status: watch::Sender<ConfigStatus>,
     mut plugin_changes: Option<watch::Receiver<u64>>,
     initial: Option<Snapshot>,
 ) {
-    let status = Arc::new(status);
     // The snapshot the live table was built from; a later one that differs
     // only in EndpointSlices is applied in place.
     let mut applied: Option<Snapshot> = initial;
@@ -132,13 +141,13 @@ pub async fn run(
         let snapshot = snapshots.borrow_and_update().clone();
         let in_place = !plugins_changed_now && applied.as_ref().is_some_and(|last| endpoints_only(last, &snapshot));
         applied = Some(snapshot.clone());
-        let (opts, plugins, routes, status) = (opts.clone(), plugins.clone(), routes.clone(), status.clone());
+        let applier = applier.clone();
         // Translation is CPU work: keep it off the threads serving requests.
         let done = tokio::task::spawn_blocking(move || {
             if in_place {
-                apply_endpoints(&snapshot, &routes, &status);
+                applier.apply_endpoints(&snapshot);
             } else {
-                apply(&snapshot, &opts, &*plugins, &routes, &status);
+                applier.apply(&snapshot);
             }
         })
         .await;

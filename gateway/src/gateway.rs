@@ -11,17 +11,18 @@ use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 
 use crate::admin;
-use crate::controller::{self, ConfigStatus};
+use crate::controller::{self, Applier, ConfigStatus};
 use crate::proxy::ProxyOptions;
 use crate::proxy::callout::ServiceCaller;
 use crate::proxy::server::ListenerOptions;
 use crate::proxy::workers;
-use crate::routing::RouteTable;
+use crate::routing::{ObjectKey, RouteTable};
 use crate::source::files::FileSource;
 use crate::source::kube::KubeSource;
 use crate::source::watch::DirWatch;
 use crate::status::election::ElectionConfig;
 use crate::status::publish::PublishConfig;
+use crate::tls::TlsStore;
 use crate::translate::{NoPlugins, PluginResolver, TranslateOptions};
 use crate::wasm::{PluginRuntime, Plugins, RuntimeOptions};
 
@@ -29,6 +30,11 @@ use crate::wasm::{PluginRuntime, Plugins, RuntimeOptions};
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
     pub http_listen: SocketAddr,
+    /// TLS termination; `None`: no HTTPS listener.
+    pub https_listen: Option<SocketAddr>,
+    /// NAMESPACE/NAME of the Secret served for hosts without a certificate
+    /// of their own (else a generated self-signed one).
+    pub default_ssl_certificate: Option<ObjectKey>,
     pub admin_listen: SocketAddr,
     /// Where the Kubernetes objects come from.
     pub source: SourceConfig,
@@ -92,6 +98,8 @@ impl GatewayConfig {
     pub fn with_source(source: SourceConfig) -> Self {
         Self {
             http_listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            https_listen: Some(SocketAddr::from(([0, 0, 0, 0], 8443))),
+            default_ssl_certificate: None,
             admin_listen: SocketAddr::from(([127, 0, 0, 1], 9090)),
             source,
             rescan_interval: Duration::from_secs(5),
@@ -113,11 +121,14 @@ pub enum StartError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("cannot start the plugin runtime: {0}")]
     Plugins(String),
+    #[error("cannot set up TLS: {0}")]
+    Tls(String),
 }
 
 /// A started gateway. Dropping it does not stop it: call `shutdown`.
 pub struct Gateway {
     http_addr: SocketAddr,
+    https_addr: Option<SocketAddr>,
     admin_addr: SocketAddr,
     routes: Arc<ArcSwap<RouteTable>>,
     status: watch::Receiver<ConfigStatus>,
@@ -164,14 +175,36 @@ impl Gateway {
                 loaded
             }
         };
+        let tls = match cfg.https_listen {
+            None => None,
+            Some(_) => Some(Arc::new(TlsStore::new(cfg.default_ssl_certificate.clone()).map_err(StartError::Tls)?)),
+        };
+        let server_config =
+            tls.as_ref().map(|t| t.server_config()).transpose().map_err(|e| StartError::Tls(e.to_string()))?;
         let (status_tx, status) = watch::channel(ConfigStatus::default());
+        let applier = Arc::new(Applier {
+            opts: cfg.translate.clone(),
+            plugins,
+            routes: routes.clone(),
+            status: status_tx,
+            tls: tls.clone(),
+        });
         if let Some(first) = &first {
-            controller::apply(first, &cfg.translate, &*plugins, &routes, &status_tx);
+            applier.apply(first);
         }
 
         let bind_error = |source| StartError::Bind { addr: cfg.http_listen, source };
         let http = workers::bind_reuseport(cfg.http_listen, cfg.workers).map_err(bind_error)?;
         let http_addr = http[0].local_addr().map_err(bind_error)?;
+        let (https, https_addr) = match cfg.https_listen {
+            None => (Vec::new(), None),
+            Some(addr) => {
+                let bind_error = |source| StartError::Bind { addr, source };
+                let https = workers::bind_reuseport(addr, cfg.workers).map_err(bind_error)?;
+                let local = https[0].local_addr().map_err(bind_error)?;
+                (https, Some(local))
+            }
+        };
         let admin_listener = bind(cfg.admin_listen).await?;
         let admin_addr =
             admin_listener.local_addr().map_err(|source| StartError::Bind { addr: cfg.admin_listen, source })?;
@@ -203,26 +236,31 @@ impl Gateway {
             tokio::spawn(watch_plugins(plugins, dir, cfg.rescan_interval, tx));
             rx
         });
-        tokio::spawn(controller::run(
-            snapshot_rx,
-            cfg.translate.clone(),
-            plugins,
-            routes.clone(),
-            status_tx,
-            plugin_changes,
-            first,
-        ));
+        tokio::spawn(controller::run(applier, snapshot_rx, plugin_changes, first));
 
-        let workers =
-            workers::spawn(http, routes.clone(), cfg.proxy.clone(), cfg.listener.clone(), shutdown_rx.clone())
-                .map_err(bind_error)?;
-        tokio::spawn(admin::serve(admin_listener, status.clone(), shutdown_rx));
-        tracing::info!(%http_addr, %admin_addr, source = ?cfg.source, "wasmgress is serving");
-        Ok(Self { http_addr, admin_addr, routes, status, shutdown, workers, control })
+        let proxy = ProxyOptions { https_redirect: https_addr.is_some(), ..cfg.proxy.clone() };
+        let workers = workers::spawn(
+            http,
+            https,
+            server_config,
+            routes.clone(),
+            proxy,
+            cfg.listener.clone(),
+            shutdown_rx.clone(),
+        )
+        .map_err(bind_error)?;
+        tokio::spawn(admin::serve(admin_listener, status.clone(), tls, shutdown_rx));
+        tracing::info!(%http_addr, ?https_addr, %admin_addr, source = ?cfg.source, "wasmgress is serving");
+        Ok(Self { http_addr, https_addr, admin_addr, routes, status, shutdown, workers, control })
     }
 
     pub fn http_addr(&self) -> SocketAddr {
         self.http_addr
+    }
+
+    /// The HTTPS listener, when TLS is on.
+    pub fn https_addr(&self) -> Option<SocketAddr> {
+        self.https_addr
     }
 
     pub fn admin_addr(&self) -> SocketAddr {

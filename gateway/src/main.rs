@@ -70,6 +70,8 @@ enum Command {
         manifests: Option<PathBuf>,
         #[arg(long, env = "WASMGRESS_HTTP_LISTEN", default_value = "127.0.0.1:8080")]
         http_listen: SocketAddr,
+        #[arg(long, env = "WASMGRESS_HTTPS_LISTEN", default_value = "127.0.0.1:8443", value_parser = parse_listen)]
+        https_listen: Listen,
         #[arg(long, env = "WASMGRESS_ADMIN_LISTEN", default_value = "127.0.0.1:9090")]
         admin_listen: SocketAddr,
         /// Installed plugins for the demo's plugin routes (`NAME.wasm`).
@@ -124,6 +126,12 @@ struct RunArgs {
     cluster: ClusterArgs,
     #[arg(long, env = "WASMGRESS_HTTP_LISTEN", default_value = "0.0.0.0:8080")]
     http_listen: SocketAddr,
+    /// TLS termination (certificates from the Ingresses' spec.tls Secrets), or `off`.
+    #[arg(long, env = "WASMGRESS_HTTPS_LISTEN", default_value = "0.0.0.0:8443", value_parser = parse_listen)]
+    https_listen: Listen,
+    /// NAMESPACE/NAME of the TLS Secret for hosts without a certificate (default: a generated self-signed one).
+    #[arg(long, env = "WASMGRESS_DEFAULT_SSL_CERTIFICATE", value_parser = parse_object_key)]
+    default_ssl_certificate: Option<ObjectKey>,
     /// Serves /healthz, /readyz and /diagnostics.
     #[arg(long, env = "WASMGRESS_ADMIN_LISTEN", default_value = "127.0.0.1:9090")]
     admin_listen: SocketAddr,
@@ -135,6 +143,9 @@ struct RunArgs {
     /// Timeout to connect to an upstream endpoint.
     #[arg(long, env = "WASMGRESS_UPSTREAM_CONNECT_TIMEOUT", default_value = "5s", value_parser = duration::parse)]
     upstream_connect_timeout: Duration,
+    /// PEM file of CA certificates trusted for HTTPS upstreams, besides the system's.
+    #[arg(long, env = "WASMGRESS_UPSTREAM_CA_FILE")]
+    upstream_ca_file: Option<PathBuf>,
     /// Timeout for an upstream's response headers (per Ingress: wasmgress.io/proxy-read-timeout).
     #[arg(long, env = "WASMGRESS_UPSTREAM_RESPONSE_TIMEOUT", default_value = "60s", value_parser = duration::parse)]
     upstream_response_timeout: Duration,
@@ -227,6 +238,17 @@ fn default_identity() -> String {
     format!("{}-{}", host.trim(), std::process::id())
 }
 
+/// A listen address, or `off`.
+#[derive(Clone, Copy)]
+struct Listen(Option<SocketAddr>);
+
+fn parse_listen(s: &str) -> Result<Listen, String> {
+    match s {
+        "off" => Ok(Listen(None)),
+        _ => s.parse().map(|a| Listen(Some(a))).map_err(|_| format!("{s:?} is not HOST:PORT or off")),
+    }
+}
+
 fn parse_size(s: &str) -> Result<usize, String> {
     let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
     let n: usize = digits.parse().map_err(|_| format!("{s:?} is not a size (e.g. 64Mi)"))?;
@@ -254,6 +276,17 @@ fn parse_object_key(s: &str) -> Result<ObjectKey, String> {
 }
 
 impl RunArgs {
+    /// The certificates of `--upstream-ca-file`.
+    fn upstream_roots(&self) -> anyhow::Result<Vec<rustls_pki_types::CertificateDer<'static>>> {
+        use rustls_pki_types::pem::PemObject;
+        let Some(path) = &self.upstream_ca_file else { return Ok(Vec::new()) };
+        let certs = rustls_pki_types::CertificateDer::pem_file_iter(path)
+            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+            .with_context(|| format!("--upstream-ca-file {}", path.display()))?;
+        anyhow::ensure!(!certs.is_empty(), "--upstream-ca-file {} holds no certificate", path.display());
+        Ok(certs)
+    }
+
     async fn config(&self) -> anyhow::Result<GatewayConfig> {
         let source = match &self.manifests {
             Some(dir) => SourceConfig::Files(dir.clone()),
@@ -261,6 +294,8 @@ impl RunArgs {
         };
         Ok(GatewayConfig {
             http_listen: self.http_listen,
+            https_listen: self.https_listen.0,
+            default_ssl_certificate: self.default_ssl_certificate.clone(),
             admin_listen: self.admin_listen,
             translate: self.class.options(),
             proxy: ProxyOptions {
@@ -268,8 +303,10 @@ impl RunArgs {
                 upstream: UpstreamOptions {
                     connect_timeout: self.upstream_connect_timeout,
                     response_timeout: self.upstream_response_timeout,
+                    extra_roots: self.upstream_roots()?,
                     ..UpstreamOptions::default()
                 },
+                ..ProxyOptions::default()
             },
             listener: ListenerOptions {
                 header_read_timeout: self.client_header_timeout,
@@ -337,8 +374,8 @@ async fn dispatch(command: Command, workers: usize) -> anyhow::Result<ExitCode> 
             Ok(ExitCode::SUCCESS)
         }
         Command::Validate { dir, class, plugins } => validate(&dir, &class.options(), plugins),
-        Command::Demo { manifests, http_listen, admin_listen, plugins } => {
-            run_demo(manifests, http_listen, admin_listen, plugins, workers).await?;
+        Command::Demo { manifests, http_listen, https_listen, admin_listen, plugins } => {
+            run_demo(manifests, (http_listen, https_listen.0), admin_listen, plugins, workers).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Echo { listen, name } => {
@@ -406,7 +443,7 @@ fn default_examples() -> PathBuf {
 
 async fn run_demo(
     manifests: Option<PathBuf>,
-    http_listen: SocketAddr,
+    (http_listen, https_listen): (SocketAddr, Option<SocketAddr>),
     admin_listen: SocketAddr,
     plugins: Option<PathBuf>,
     workers: usize,
@@ -415,7 +452,7 @@ async fn run_demo(
     let snapshot = FileSource::new(&dir).load().with_context(|| format!("cannot read {}", dir.display()))?;
     let backends = demo::start_backends(&snapshot.state).await?;
     let plugins = plugins.map(|dir| PluginConfig { dir, cache: None, runtime: RuntimeOptions::default() });
-    let cfg = GatewayConfig { http_listen, admin_listen, workers, plugins, ..GatewayConfig::new(&dir) };
+    let cfg = GatewayConfig { http_listen, https_listen, admin_listen, workers, plugins, ..GatewayConfig::new(&dir) };
     let gateway = Gateway::start(cfg).await?;
     println!("\nwasmgress demo: serving {} on http://{}", dir.display(), gateway.http_addr());
     for (addr, service) in &backends {
@@ -427,6 +464,13 @@ async fn run_demo(
     println!("\nTry:");
     for cmd in demo::curl_commands(&snapshot.state, gateway.http_addr()) {
         println!("  {cmd}");
+    }
+    if let Some(https) = gateway.https_addr() {
+        println!(
+            "  curl -sk --resolve foo.mydomain.com:{0}:{1} https://foo.mydomain.com:{0}/   # HTTPS (a generated certificate: -k)",
+            https.port(),
+            https.ip()
+        );
     }
     println!("  curl -s http://{}/diagnostics   # what the gateway thinks of the manifests", gateway.admin_addr());
     println!("\nEdit the files in {} and the routes follow. Ctrl-C stops.\n", dir.display());

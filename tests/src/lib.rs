@@ -73,6 +73,7 @@ impl Drop for TempDir {
 pub struct Seen {
     pub method: http::Method,
     pub uri: String,
+    pub version: http::Version,
     pub headers: HeaderMap,
 }
 
@@ -91,6 +92,15 @@ pub struct Backend {
 
 impl Backend {
     pub async fn start(name: &str) -> Self {
+        Self::start_with(name, None).await
+    }
+
+    /// A backend serving HTTPS (HTTP/1.1) with `tls`.
+    pub async fn start_tls(name: &str, tls: Arc<rustls::ServerConfig>) -> Self {
+        Self::start_with(name, Some(tokio_rustls::TlsAcceptor::from(tls))).await
+    }
+
+    async fn start_with(name: &str, tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind backend");
         let addr = listener.local_addr().unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -104,9 +114,21 @@ impl Backend {
                 c.fetch_add(1, Ordering::Relaxed);
                 let (n, s) = (n.clone(), s.clone());
                 let svc = service_fn(move |req| backend_respond(n.clone(), s.clone(), req));
-                tokio::spawn(
-                    auto::Builder::new(TokioExecutor::new()).serve_connection(TokioIo::new(stream), svc).into_owned(),
-                );
+                let tls = tls.clone();
+                tokio::spawn(async move {
+                    let builder = auto::Builder::new(TokioExecutor::new());
+                    match tls {
+                        None => {
+                            let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
+                        }
+                        Some(acceptor) => {
+                            // A failed handshake (e.g. a client that refused our certificate) ends here.
+                            if let Ok(stream) = acceptor.accept(stream).await {
+                                let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
+                            }
+                        }
+                    }
+                });
             }
         });
         Self { name: name.into(), addr, seen, connections }
@@ -136,6 +158,7 @@ async fn backend_respond(
     seen.lock().unwrap().push(Seen {
         method: req.method().clone(),
         uri: req.uri().to_string(),
+        version: req.version(),
         headers: req.headers().clone(),
     });
     let path = req.uri().path().to_string();
@@ -156,6 +179,13 @@ async fn backend_respond(
             }
         });
         StreamBody::new(tokio_stream_from(rx)).boxed()
+    } else if path == "/trailers" {
+        // A gRPC-style answer: data, then the status in trailers.
+        let mut trailers = HeaderMap::new();
+        trailers.insert("grpc-status", "0".parse().unwrap());
+        trailers.insert("grpc-message", "served-by-backend".parse().unwrap());
+        let frames = vec![Ok(Frame::data(Bytes::from(name.to_string()))), Ok(Frame::trailers(trailers))];
+        StreamBody::new(futures_util::stream::iter(frames)).boxed()
     } else if path == "/echo" {
         let collected = req.into_body().collect().await.ok();
         echoed_trailers = collected.as_ref().and_then(|c| c.trailers().cloned());
@@ -208,6 +238,7 @@ pub fn config(dir: &Path) -> GatewayConfig {
     let mut cfg = GatewayConfig::new(dir);
     cfg.http_listen = "127.0.0.1:0".parse().unwrap();
     cfg.admin_listen = "127.0.0.1:0".parse().unwrap();
+    cfg.https_listen = Some("127.0.0.1:0".parse().unwrap());
     // Tests rely on filesystem events, not on the periodic rescan.
     cfg.rescan_interval = Duration::from_secs(3600);
     cfg.proxy.upstream.connect_timeout = Duration::from_secs(2);

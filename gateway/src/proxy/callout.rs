@@ -12,6 +12,7 @@ use http::{Method, Request};
 use http_body_util::{BodyExt, Full, Limited};
 
 use super::body::ClientBody;
+use super::pool::Wire;
 use super::upstream::{Upstream, UpstreamOptions};
 use crate::routing::RouteTable;
 use crate::wasm::callout::{CallFuture, CallOut, HttpCall, HttpCallResponse};
@@ -87,7 +88,7 @@ impl CallOut for ServiceCaller {
             let body = ClientBody::Full(Full::new(Bytes::from(call.body)));
             let answer = tokio::time::timeout(call.timeout, async {
                 let (resp, _) =
-                    upstream.send_to(&backend, call.timeout, parts, body).await.map_err(|e| e.to_string())?;
+                    upstream.send_to(&backend, Wire::H1, call.timeout, parts, body).await.map_err(|e| e.to_string())?;
                 let (parts, body) = resp.into_parts();
                 let body = Limited::new(body, MAX_CALL_RESPONSE).collect().await.map_err(|e| e.to_string())?;
                 Ok::<_, String>((parts, body.to_bytes()))

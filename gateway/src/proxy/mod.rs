@@ -8,6 +8,7 @@ mod plugins;
 mod pool;
 pub mod server;
 mod service;
+mod tls_client;
 pub mod upstream;
 pub mod workers;
 

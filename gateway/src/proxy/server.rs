@@ -1,5 +1,6 @@
-//! Listeners: accept connections, serve HTTP/1.1 and h2c on the same port,
-//! and drain gracefully on shutdown.
+//! Listeners: accept connections, serve HTTP/1.1 and h2c on the plain port,
+//! HTTP/1.1 and h2 over TLS on the secure one, and drain gracefully on
+//! shutdown.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
 
 use super::Proxy;
 use super::headers::Peer;
@@ -32,18 +34,22 @@ impl Default for ListenerOptions {
 
 /// Serves `listener` until `shutdown` turns true; then stops accepting (new
 /// connections are refused), lets in-flight requests finish within the grace
-/// period, and returns.
+/// period, and returns. With `tls`, connections are TLS (HTTP/2 or HTTP/1.1
+/// as ALPN chose); a handshake must finish within the header read timeout.
 pub async fn serve(
     listener: TcpListener,
     proxy: Arc<Proxy>,
     opts: ListenerOptions,
+    tls: Option<TlsAcceptor>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder.http1().timer(TokioTimer::new()).header_read_timeout(opts.header_read_timeout);
     builder.http2().timer(TokioTimer::new());
+    let builder = Arc::new(builder);
     let graceful = GracefulShutdown::new();
     let local = listener.local_addr().ok();
+    let scheme = if tls.is_some() { "https" } else { "http" };
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -57,19 +63,39 @@ pub async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let peer = Peer::new(client, stream.local_addr().unwrap_or(client), "http");
+                let peer = Peer::new(client, stream.local_addr().unwrap_or(client), scheme);
                 let proxy = proxy.clone();
                 let service = service_fn(move |req| {
                     let (proxy, peer) = (proxy.clone(), peer.clone());
                     async move { Ok::<_, Infallible>(proxy.handle(req, peer).await) }
                 });
-                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(%client, error = %e, "connection ended with an error");
+                let (builder, watcher) = (builder.clone(), graceful.watcher());
+                match &tls {
+                    None => {
+                        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
+                        let conn = watcher.watch(conn);
+                        tokio::spawn(async move {
+                            if let Err(e) = conn.await {
+                                tracing::debug!(%client, error = %e, "connection ended with an error");
+                            }
+                        });
                     }
-                });
+                    Some(acceptor) => {
+                        let handshake = acceptor.accept(stream);
+                        let timeout = opts.header_read_timeout;
+                        tokio::spawn(async move {
+                            let stream = match tokio::time::timeout(timeout, handshake).await {
+                                Ok(Ok(s)) => s,
+                                Ok(Err(e)) => return tracing::debug!(%client, error = %e, "TLS handshake failed"),
+                                Err(_) => return tracing::debug!(%client, "TLS handshake timed out"),
+                            };
+                            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                            if let Err(e) = watcher.watch(conn.into_owned()).await {
+                                tracing::debug!(%client, error = %e, "connection ended with an error");
+                            }
+                        });
+                    }
+                }
             }
             () = stopped(&mut shutdown) => break,
         }

@@ -14,7 +14,7 @@ use super::body::{ClientBody, ResponseBody};
 use super::headers::{self, Peer};
 use super::upstream::{Upstream, UpstreamError, UpstreamOptions};
 use super::{filter, plugins};
-use crate::routing::{RouteTable, host, path};
+use crate::routing::{BackendProtocol, RouteTable, host, path};
 use crate::wasm::chain::Verdict;
 use crate::wasm::headers::RequestHead;
 use crate::wasm::host::RequestInfo;
@@ -25,6 +25,8 @@ pub struct ProxyOptions {
     /// Keep X-Forwarded-* sent by the client (a trusted proxy in front).
     pub trust_forwarded_headers: bool,
     pub upstream: UpstreamOptions,
+    /// There is an HTTPS listener: plain requests for TLS hosts are redirected.
+    pub https_redirect: bool,
 }
 
 /// The request handler shared by every connection.
@@ -49,7 +51,24 @@ impl Proxy {
         Self { routes, upstream, opts }
     }
 
-    pub async fn handle(&self, mut req: Request<Incoming>, peer: Peer) -> Response<ResponseBody> {
+    pub async fn handle(&self, req: Request<Incoming>, peer: Peer) -> Response<ResponseBody> {
+        let mut hsts = None;
+        let mut resp = self.serve(req, &peer, &mut hsts).await;
+        if peer.scheme == "https"
+            && let Some(value) = hsts
+        {
+            resp.headers_mut().insert(header::STRICT_TRANSPORT_SECURITY, value);
+        }
+        resp
+    }
+
+    /// Answers one request; sets `hsts` once the route is known.
+    async fn serve(
+        &self,
+        mut req: Request<Incoming>,
+        peer: &Peer,
+        hsts: &mut Option<HeaderValue>,
+    ) -> Response<ResponseBody> {
         // The URI's authority (HTTP/2, or HTTP/1.1 absolute-form) wins over
         // Host, as RFC 9112 §3.2.2 requires of a server.
         let authority = match req.uri().authority() {
@@ -69,6 +88,10 @@ impl Proxy {
             Some(r) => r.clone(),
             None => return local_response(StatusCode::NOT_FOUND, "no route for this host and path\n"),
         };
+        hsts.clone_from(&route.policy.hsts);
+        if route.tls && peer.scheme == "http" && self.opts.https_redirect && !route.policy.ssl_redirect_off {
+            return redirect_to_https(&host, req.uri());
+        }
         if route.backend.endpoints().is_empty() {
             tracing::debug!(service = %route.backend.service, "no ready endpoints");
             return local_response(StatusCode::SERVICE_UNAVAILABLE, "service unavailable\n");
@@ -88,11 +111,18 @@ impl Proxy {
         let client_upgrade = (version == Version::HTTP_11 && req.headers().contains_key(header::UPGRADE))
             .then(|| hyper::upgrade::on(&mut req));
         let (mut parts, body) = req.into_parts();
+        // `TE: trailers` is hop-by-hop, but an HTTP/2 upstream must hear it
+        // again (gRPC servers insist on it).
+        let te_trailers = parts
+            .headers
+            .get_all(header::TE)
+            .iter()
+            .any(|v| v.to_str().is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case("trailers"))));
         let upgrade = headers::strip_hop_by_hop(&mut parts.headers);
         if let (Some(up), Some(_)) = (upgrade.clone(), &client_upgrade) {
             headers::restore_upgrade(&mut parts.headers, up);
         }
-        headers::set_forwarded(&mut parts.headers, &peer, host_value.as_ref(), self.opts.trust_forwarded_headers);
+        headers::set_forwarded(&mut parts.headers, peer, host_value.as_ref(), self.opts.trust_forwarded_headers);
         if parts.version == Version::HTTP_2 {
             join_cookies(&mut parts.headers);
         }
@@ -153,6 +183,13 @@ impl Proxy {
             plugin_stream = Some(shared);
         }
 
+        if for_upstream(&mut parts, route.policy.backend_protocol, te_trailers).is_err() {
+            let answer = local_response(StatusCode::BAD_REQUEST, "invalid Host header\n");
+            return match plugin_stream {
+                Some(s) => filter::finish(&s, answer),
+                None => answer,
+            };
+        }
         let (mut resp, endpoint) = match self.upstream.send(&route, parts, body).await {
             Ok(r) => r,
             Err(e) => {
@@ -201,6 +238,38 @@ impl Proxy {
             None => resp.map(ResponseBody::Upstream),
             Some(shared) => filter::response(shared, resp).await,
         }
+    }
+}
+
+/// Readies the request head for the upstream's protocol: HTTP/2 carries
+/// the host in the URI's authority instead of `Host`, and `TE: trailers`.
+/// Fails when the host cannot be an authority.
+fn for_upstream(parts: &mut http::request::Parts, protocol: BackendProtocol, te_trailers: bool) -> Result<(), ()> {
+    if !matches!(protocol, BackendProtocol::H2c | BackendProtocol::Grpc) {
+        return Ok(());
+    }
+    let authority = parts.headers.remove(header::HOST);
+    let authority = authority.as_ref().and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    let target = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    parts.uri = http::Uri::try_from(format!("http://{authority}{target}")).map_err(|_| ())?;
+    parts.version = Version::HTTP_2;
+    if te_trailers || protocol == BackendProtocol::Grpc {
+        parts.headers.insert(header::TE, HeaderValue::from_static("trailers"));
+    }
+    Ok(())
+}
+
+/// 308 to the same host and target over HTTPS (the port is the load
+/// balancer's business: clients reach HTTPS on 443).
+fn redirect_to_https(host: &str, uri: &http::Uri) -> Response<ResponseBody> {
+    let target = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let mut resp = local_response(StatusCode::PERMANENT_REDIRECT, "redirecting to HTTPS\n");
+    match HeaderValue::try_from(format!("https://{host}{target}")) {
+        Ok(location) => {
+            resp.headers_mut().insert(header::LOCATION, location);
+            resp
+        }
+        Err(_) => local_response(StatusCode::BAD_REQUEST, "invalid request target\n"),
     }
 }
 

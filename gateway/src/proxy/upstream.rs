@@ -9,8 +9,9 @@ use http::{Method, Request, Response};
 use tokio::time::Instant;
 
 use super::body::{ClientBody, RequestBody, UpstreamBody};
-use super::pool::{ConnPool, ConnectError};
-use crate::routing::{Backend, Route};
+use super::pool::{ConnPool, ConnectError, Target, Wire};
+use super::tls_client::UpstreamTls;
+use crate::routing::{Backend, BackendProtocol, Route};
 
 /// Timeouts and pooling of upstream connections.
 #[derive(Debug, Clone)]
@@ -24,6 +25,8 @@ pub struct UpstreamOptions {
     /// keep-alive timeouts (Node.js: 5 s), so the gateway, not the backend,
     /// closes idle connections and a request rarely meets a closing one.
     pub pool_idle_timeout: Duration,
+    /// CA certificates trusted for HTTPS upstreams besides the system's.
+    pub extra_roots: Vec<rustls_pki_types::CertificateDer<'static>>,
 }
 
 impl Default for UpstreamOptions {
@@ -32,6 +35,7 @@ impl Default for UpstreamOptions {
             connect_timeout: Duration::from_secs(5),
             response_timeout: Duration::from_secs(60),
             pool_idle_timeout: Duration::from_secs(4),
+            extra_roots: Vec::new(),
         }
     }
 }
@@ -74,7 +78,8 @@ fn copy_parts(parts: &http::request::Parts) -> http::request::Parts {
 
 impl Upstream {
     pub fn new(opts: UpstreamOptions) -> Self {
-        Self { pool: ConnPool::new(opts.connect_timeout, opts.pool_idle_timeout), opts }
+        let tls = UpstreamTls::new(&opts.extra_roots);
+        Self { pool: ConnPool::new(opts.connect_timeout, opts.pool_idle_timeout, tls), opts }
     }
 
     /// Sends `parts` (origin-form URI, Host set) and `body` to the route's
@@ -89,24 +94,35 @@ impl Upstream {
         body: ClientBody,
     ) -> Result<(Response<UpstreamBody>, SocketAddr), UpstreamError> {
         let timeout = route.policy.response_timeout.unwrap_or(self.opts.response_timeout);
-        self.send_to(&route.backend, timeout, parts, body).await
+        let wire = match route.policy.backend_protocol {
+            BackendProtocol::Http => Wire::H1,
+            BackendProtocol::Https => Wire::H1Tls { verify: !route.policy.backend_tls_verify_off },
+            BackendProtocol::H2c | BackendProtocol::Grpc => Wire::H2c,
+        };
+        self.send_to(&route.backend, wire, timeout, parts, body).await
     }
 
-    /// [`Upstream::send`] to any backend, with the response timeout given.
+    /// [`Upstream::send`] to any backend, over `wire`, with the response
+    /// timeout given. Over TLS the name checked is the Service's DNS name,
+    /// `NAME.NAMESPACE.svc`.
     pub async fn send_to(
         &self,
         backend: &Backend,
+        wire: Wire,
         timeout: Duration,
         parts: http::request::Parts,
         body: ClientBody,
     ) -> Result<(Response<UpstreamBody>, SocketAddr), UpstreamError> {
         let deadline = Instant::now() + timeout;
+        let server_name: Option<Arc<str>> = matches!(wire, Wire::H1Tls { .. })
+            .then(|| format!("{}.{}.svc", backend.service.name, backend.service.namespace).into());
         let mut request = Some((parts, body));
         let mut last_error = UpstreamError::Unreachable("no endpoints".into());
         for endpoint in backend.endpoints_in_pick_order() {
             let mut fresh_retry = true;
             loop {
-                let checkout = match tokio::time::timeout_at(deadline, self.pool.checkout(endpoint)).await {
+                let target = Target { endpoint, wire, server_name: server_name.clone() };
+                let checkout = match tokio::time::timeout_at(deadline, self.pool.checkout(&target)).await {
                     Err(_) => return Err(UpstreamError::ResponseTimeout),
                     Ok(Ok(c)) => c,
                     Ok(Err(e)) => {

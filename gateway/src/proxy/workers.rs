@@ -33,19 +33,24 @@ pub fn bind_reuseport(addr: SocketAddr, count: usize) -> std::io::Result<Vec<std
     Ok(out)
 }
 
-/// Starts one worker thread per listener. Each returned receiver completes
+/// Starts one worker thread per plain listener; worker `i` also serves
+/// `https[i]` with `tls`, when given. Each returned receiver completes
 /// when its worker has drained after `shutdown`.
 pub fn spawn(
     listeners: Vec<std::net::TcpListener>,
+    https: Vec<std::net::TcpListener>,
+    tls: Option<Arc<rustls::ServerConfig>>,
     routes: Arc<ArcSwap<RouteTable>>,
     proxy: ProxyOptions,
     opts: ListenerOptions,
     shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<Vec<oneshot::Receiver<()>>> {
     let mut done = Vec::with_capacity(listeners.len());
+    let mut https = https.into_iter();
     for (i, listener) in listeners.into_iter().enumerate() {
         let (tx, rx) = oneshot::channel();
         let (routes, proxy, opts, shutdown) = (routes.clone(), proxy.clone(), opts.clone(), shutdown.clone());
+        let secure = https.next().zip(tls.clone());
         std::thread::Builder::new().name(format!("wasmgress-worker-{i}")).spawn(move || {
             let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
                 Ok(r) => r,
@@ -55,13 +60,24 @@ pub fn spawn(
                 }
             };
             runtime.block_on(async move {
-                match tokio::net::TcpListener::from_std(listener) {
-                    Ok(listener) => {
-                        let proxy = Arc::new(Proxy::new(routes, proxy));
-                        server::serve(listener, proxy, opts, shutdown).await;
+                let proxy = Arc::new(Proxy::new(routes, proxy));
+                let plain = async {
+                    match tokio::net::TcpListener::from_std(listener) {
+                        Ok(l) => server::serve(l, proxy.clone(), opts.clone(), None, shutdown.clone()).await,
+                        Err(e) => tracing::error!(worker = i, error = %e, "cannot register the listener"),
                     }
-                    Err(e) => tracing::error!(worker = i, error = %e, "cannot register the listener"),
-                }
+                };
+                let secure = async {
+                    let Some((listener, config)) = secure else { return };
+                    match tokio::net::TcpListener::from_std(listener) {
+                        Ok(l) => {
+                            let acceptor = tokio_rustls::TlsAcceptor::from(config);
+                            server::serve(l, proxy.clone(), opts.clone(), Some(acceptor), shutdown.clone()).await
+                        }
+                        Err(e) => tracing::error!(worker = i, error = %e, "cannot register the HTTPS listener"),
+                    }
+                };
+                tokio::join!(plain, secure);
             });
             let _ = tx.send(());
         })?;

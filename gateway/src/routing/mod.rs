@@ -122,6 +122,29 @@ pub struct RoutePolicy {
     pub response_timeout: Option<Duration>,
     /// The plugins every request of the route goes through.
     pub plugins: Option<Arc<crate::wasm::chain::PluginChain>>,
+    /// `wasmgress.io/ssl-redirect: "false"`: plain HTTP is served, not redirected.
+    pub ssl_redirect_off: bool,
+    /// `Strict-Transport-Security` for answers over HTTPS.
+    pub hsts: Option<http::HeaderValue>,
+    /// How the upstream is spoken to.
+    pub backend_protocol: BackendProtocol,
+    /// `wasmgress.io/backend-tls-verify: "false"`: an HTTPS upstream's
+    /// certificate is not checked.
+    pub backend_tls_verify_off: bool,
+}
+
+/// `wasmgress.io/backend-protocol`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum BackendProtocol {
+    /// HTTP/1.1 over TCP.
+    #[default]
+    Http,
+    /// HTTP/1.1 over TLS.
+    Https,
+    /// HTTP/2 over TCP (prior knowledge).
+    H2c,
+    /// gRPC: HTTP/2 over TCP, trailers kept.
+    Grpc,
 }
 
 /// What a request lands on: which Ingress rule, and where it goes.
@@ -134,6 +157,9 @@ pub struct Route {
     pub path_match: PathMatch,
     pub backend: Arc<Backend>,
     pub policy: Arc<RoutePolicy>,
+    /// The host is listed in the Ingress's `spec.tls`: plain HTTP requests
+    /// are redirected to HTTPS (unless the policy says not to).
+    pub tls: bool,
 }
 
 /// Which requests a set of rules applies to.
@@ -404,6 +430,7 @@ mod tests {
             path_match: m,
             backend: Arc::new(Backend::new(ObjectKey::new("default", svc), "80".into(), vec![])),
             policy: Arc::default(),
+            tls: false,
         })
     }
 

@@ -8,15 +8,52 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use crate::duration;
-use crate::routing::RoutePolicy;
+use crate::routing::{BackendProtocol, RoutePolicy};
 use crate::wasm::chain::FailurePolicy;
 
 pub const PREFIX: &str = "wasmgress.io/";
 pub const PROXY_READ_TIMEOUT: &str = "wasmgress.io/proxy-read-timeout";
 pub const PLUGINS: &str = "wasmgress.io/plugins";
+pub const SSL_REDIRECT: &str = "wasmgress.io/ssl-redirect";
+pub const HSTS: &str = "wasmgress.io/hsts";
+pub const BACKEND_PROTOCOL: &str = "wasmgress.io/backend-protocol";
+pub const BACKEND_TLS_VERIFY: &str = "wasmgress.io/backend-tls-verify";
 
 /// Annotations this version understands.
-const KNOWN: &[&str] = &[PLUGINS, PROXY_READ_TIMEOUT];
+const KNOWN: &[&str] = &[PLUGINS, PROXY_READ_TIMEOUT, SSL_REDIRECT, HSTS, BACKEND_PROTOCOL, BACKEND_TLS_VERIFY];
+
+/// HSTS for `wasmgress.io/hsts: "true"`: one year.
+const HSTS_DEFAULT: &str = "max-age=31536000";
+
+fn boolean(value: &str) -> Result<bool, String> {
+    match value {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        other => Err(format!("must be \"true\" or \"false\", not {other:?}")),
+    }
+}
+
+/// `"true"` (one year), `"false"`, or a header value such as
+/// `max-age=63072000; includeSubDomains; preload`.
+fn hsts(value: &str) -> Result<Option<http::HeaderValue>, String> {
+    let text = match value {
+        "false" => return Ok(None),
+        "true" => HSTS_DEFAULT,
+        v if v.starts_with("max-age=") => v,
+        other => return Err(format!("must be \"true\", \"false\" or a max-age=... value, not {other:?}")),
+    };
+    http::HeaderValue::from_str(text).map(Some).map_err(|_| format!("{text:?} is not a valid header value"))
+}
+
+fn backend_protocol(value: &str) -> Result<BackendProtocol, String> {
+    match value.to_ascii_uppercase().as_str() {
+        "HTTP" => Ok(BackendProtocol::Http),
+        "HTTPS" => Ok(BackendProtocol::Https),
+        "H2C" => Ok(BackendProtocol::H2c),
+        "GRPC" => Ok(BackendProtocol::Grpc),
+        _ => Err(format!("must be HTTP, HTTPS, H2C or GRPC, not {value:?}")),
+    }
+}
 
 /// A plugin an Ingress asks for: an installed module by name, and data.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -105,6 +142,22 @@ pub fn parse(annotations: Option<&BTreeMap<String, String>>) -> Parsed {
                 Ok(_) => out.errors.push(format!("annotation {key}: must be greater than zero")),
                 Err(e) => out.errors.push(format!("annotation {key}: {e}")),
             },
+            SSL_REDIRECT => match boolean(value) {
+                Ok(on) => out.policy.ssl_redirect_off = !on,
+                Err(e) => out.errors.push(format!("annotation {key}: {e}")),
+            },
+            HSTS => match hsts(value) {
+                Ok(v) => out.policy.hsts = v,
+                Err(e) => out.errors.push(format!("annotation {key}: {e}")),
+            },
+            BACKEND_PROTOCOL => match backend_protocol(value) {
+                Ok(p) => out.policy.backend_protocol = p,
+                Err(e) => out.errors.push(format!("annotation {key}: {e}")),
+            },
+            BACKEND_TLS_VERIFY => match boolean(value) {
+                Ok(on) => out.policy.backend_tls_verify_off = !on,
+                Err(e) => out.errors.push(format!("annotation {key}: {e}")),
+            },
             _ => out.warnings.push(format!("unknown annotation {key} is ignored (known: {})", KNOWN.join(", "))),
         }
     }
@@ -149,6 +202,25 @@ mod tests {
         assert!(parse_plugins("- name: waf\n  failure: maybe").unwrap_err().contains("failure must be closed or open"));
         assert!(parse_plugins("- name: \"../etc/passwd\"").unwrap_err().contains("name must be a plugin name"));
         assert!(parse_plugins("- name: waf\n  sha256: abc").unwrap_err().contains("64 hex digits"));
+    }
+
+    #[test]
+    fn tls_and_backend_annotations_are_parsed() {
+        let p = parse(Some(&map(&[
+            (SSL_REDIRECT, "false"),
+            (HSTS, "true"),
+            (BACKEND_PROTOCOL, "grpc"),
+            (BACKEND_TLS_VERIFY, "false"),
+        ])));
+        assert!(p.errors.is_empty(), "{:?}", p.errors);
+        assert!(p.policy.ssl_redirect_off && p.policy.backend_tls_verify_off);
+        assert_eq!(p.policy.hsts.as_ref().map(|v| v.to_str().unwrap()), Some("max-age=31536000"));
+        assert_eq!(p.policy.backend_protocol, BackendProtocol::Grpc);
+        let custom = parse(Some(&map(&[(HSTS, "max-age=63072000; includeSubDomains; preload")])));
+        assert_eq!(custom.policy.hsts.unwrap(), "max-age=63072000; includeSubDomains; preload");
+        let bad = parse(Some(&map(&[(SSL_REDIRECT, "yes"), (HSTS, "always"), (BACKEND_PROTOCOL, "FTP")])));
+        assert_eq!(bad.errors.len(), 3, "{:?}", bad.errors);
+        assert!(bad.errors.iter().any(|e| e.contains("must be HTTP, HTTPS, H2C or GRPC")));
     }
 
     #[test]

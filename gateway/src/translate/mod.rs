@@ -9,6 +9,7 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
+use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
@@ -142,6 +143,7 @@ pub fn translate_with_plugins<'a>(
             path_match: PathMatch::DefaultBackend,
             backend,
             policy: Arc::default(),
+            tls: false,
         }));
     }
     t.diagnostics.extend(t.table.endpoint_warnings());
@@ -222,8 +224,20 @@ impl<'a> Translation<'a, '_> {
             return;
         }
         let policy = Arc::new(policy);
+        let tls_hosts: HashSet<String> = ingress
+            .spec
+            .iter()
+            .flat_map(|s| s.tls.iter().flatten())
+            .flat_map(|t| t.hosts.iter().flatten())
+            .map(|h| h.to_ascii_lowercase())
+            .collect();
         for rule in rules {
-            self.add_rule(&key, rule, &policy, &mut warnings);
+            let tls = match &rule.host {
+                HostPattern::Exact(h) => tls_hosts.contains(h),
+                HostPattern::Wildcard(domain) => tls_hosts.contains(&format!("*.{domain}")),
+                HostPattern::Any => false,
+            };
+            self.add_rule(&key, rule, &policy, tls, &mut warnings);
         }
         if let Some(target) = default_backend {
             self.add_default_backend(&key, target, &policy, &mut warnings);
@@ -238,6 +252,7 @@ impl<'a> Translation<'a, '_> {
         owner: &ObjectKey,
         rule: PlannedRule<'a>,
         policy: &Arc<RoutePolicy>,
+        tls: bool,
         warnings: &mut Vec<String>,
     ) {
         if let Some(holder) = self.table.holder(&rule.host, rule.path_match, rule.path) {
@@ -268,6 +283,7 @@ impl<'a> Translation<'a, '_> {
             path_match: rule.path_match,
             backend,
             policy: policy.clone(),
+            tls,
         });
         if let Err(e) = self.table.add(rule.host, route) {
             warnings.push(format!("host {host_label}: {e}; this rule is ignored"));
@@ -296,6 +312,7 @@ impl<'a> Translation<'a, '_> {
             path_match: PathMatch::DefaultBackend,
             backend,
             policy: policy.clone(),
+            tls: false,
         }));
         self.default_owner = Some(owner.clone());
     }
