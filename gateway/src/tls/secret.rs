@@ -137,6 +137,18 @@ mod tests {
         assert!(from_pem(b"nope", other_key.as_bytes()).unwrap_err().contains("no certificate"));
     }
 
+    /// Test-only keys made with openssl in the two legacy encodings
+    /// (rcgen above writes PKCS#8).
+    #[test]
+    fn pkcs1_rsa_and_sec1_ec_keys_are_read() {
+        let rsa = from_pem(include_bytes!("testdata/rsa.crt"), include_bytes!("testdata/rsa-pkcs1.key"));
+        assert!(rsa.is_ok(), "{:?}", rsa.err());
+        let ec = from_pem(include_bytes!("testdata/ec.crt"), include_bytes!("testdata/ec-sec1.key"));
+        assert!(ec.is_ok(), "{:?}", ec.err());
+        let swapped = from_pem(include_bytes!("testdata/rsa.crt"), include_bytes!("testdata/ec-sec1.key"));
+        assert!(swapped.unwrap_err().contains("does not match"));
+    }
+
     #[test]
     fn the_default_certificate_is_generated() {
         let served = self_signed().unwrap();
