@@ -54,7 +54,7 @@ cp plugins/target/wasm32-wasip1/release/header_rewrite.wasm "$WORK/plugins/heade
 
 $BIN --workers "$WORKERS" echo --listen 127.0.0.1:$BACKEND_PORT --name bench & PIDS+=($!)
 WASMGRESS_LOG=warn $BIN --workers "$WORKERS" run --manifests "$WORK/manifests" --plugins "$WORK/plugins" \
-  --http-listen 127.0.0.1:$GATEWAY_PORT --admin-listen 127.0.0.1:$ADMIN_PORT --https-listen off & GW=$!; PIDS+=($GW)
+  --http-listen 127.0.0.1:$GATEWAY_PORT --admin-listen 127.0.0.1:$ADMIN_PORT --https-listen off --access-log off & GW=$!; PIDS+=($GW)
 rss_kib() { awk '/VmRSS/{print $2}' "/proc/$GW/status"; }
 instances() { curl -s "http://127.0.0.1:$ADMIN_PORT/metrics" | awk '/^wasmgress_plugin_instances/{n += $2} END{print n + 0}'; }
 

@@ -36,7 +36,7 @@ wait_http "http://127.0.0.1:$BACKEND_PORT/" bench.local
 mkdir -p "$WORK/manifests"
 { backend_service $BACKEND_PORT; bench_ingress bench bench.local; } > "$WORK/manifests/bench.yaml"
 WASMGRESS_LOG=warn $BIN --workers "$WORKERS" run --manifests "$WORK/manifests" \
-  --http-listen 127.0.0.1:$WASMGRESS_PORT --admin-listen 127.0.0.1:$ADMIN_PORT --https-listen off & WG_PID=$!; PIDS+=($WG_PID)
+  --http-listen 127.0.0.1:$WASMGRESS_PORT --admin-listen 127.0.0.1:$ADMIN_PORT --https-listen off --access-log off & WG_PID=$!; PIDS+=($WG_PID)
 wait_http "http://127.0.0.1:$WASMGRESS_PORT/" bench.local
 
 mkdir -p "$WORK/nginx/logs"

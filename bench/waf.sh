@@ -59,7 +59,7 @@ printf 'wrk.method = "POST"\nwrk.path = "/api/v1/orders"\nwrk.headers["Content-T
 
 $BIN --workers "$WORKERS" echo --listen 127.0.0.1:$BACKEND_PORT --name bench & PIDS+=($!)
 WASMGRESS_LOG=warn $BIN --workers "$WORKERS" run --manifests "$WORK/manifests" --plugins "$WORK/plugins" \
-  --http-listen 127.0.0.1:$GATEWAY_PORT --admin-listen 127.0.0.1:$ADMIN_PORT --https-listen off & GW=$!; PIDS+=($GW)
+  --http-listen 127.0.0.1:$GATEWAY_PORT --admin-listen 127.0.0.1:$ADMIN_PORT --https-listen off --access-log off & GW=$!; PIDS+=($GW)
 for host in plain waf; do wait_http "http://127.0.0.1:$GATEWAY_PORT/" "$host.local"; done
 problems=$(curl -s "http://127.0.0.1:$ADMIN_PORT/diagnostics")
 [ -z "$problems" ] || { echo "configuration problems: $problems" >&2; exit 1; }

@@ -51,6 +51,7 @@ fn respond(
                 let _ = writeln!(out, "wasmgress_plugin_instances{{plugin=\"{plugin}\"}} {n}");
             }
             crate::wasm::metrics::render(&mut out);
+            crate::telemetry::metrics::render(&mut out);
             if let Some(tls) = tls {
                 tls.write_metrics(&mut out);
             }

@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use crate::diagnostics::{Diagnostic, Severity};
 use crate::routing::RouteTable;
 use crate::source::Snapshot;
+use crate::telemetry::metrics;
 use crate::tls::TlsStore;
 use crate::translate::{PluginResolver, TranslateOptions, refresh_endpoints, translate_with_plugins};
 
@@ -48,6 +49,7 @@ impl Applier {
         diagnostics.extend(self.plugins.diagnostics());
         let rules = table.rule_count();
         self.routes.store(Arc::new(table));
+        metrics::reloaded(!diagnostics.iter().any(|d| d.severity == Severity::Rejected), rules);
         self.status.send_modify(|s| {
             log_changes(&s.diagnostics, &diagnostics);
             s.generation += 1;
@@ -71,6 +73,7 @@ impl Applier {
             diagnostics.sort();
             diagnostics.dedup();
             log_changes(&s.diagnostics, &diagnostics);
+            metrics::reloaded(!diagnostics.iter().any(|d| d.severity == Severity::Rejected), s.rules);
             s.generation += 1;
             s.diagnostics = diagnostics;
             tracing::info!(generation = s.generation, backends = changed, "endpoints updated in place");

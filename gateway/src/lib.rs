@@ -17,6 +17,7 @@ pub mod proxy;
 pub mod routing;
 pub mod source;
 pub mod status;
+pub mod telemetry;
 pub mod tls;
 pub mod translate;
 pub mod wasm;

@@ -16,6 +16,7 @@ use wasmgress::routing::ObjectKey;
 use wasmgress::source::files::FileSource;
 use wasmgress::status::election::ElectionConfig;
 use wasmgress::status::publish::{PublishAddress, PublishConfig};
+use wasmgress::telemetry::access::Sink;
 use wasmgress::translate::{PluginResolver, TranslateOptions, UncheckedPlugins, translate_with_plugins};
 use wasmgress::wasm::{PluginRuntime, Plugins, RuntimeOptions};
 use wasmgress::{Gateway, GatewayConfig, demo, duration};
@@ -40,6 +41,12 @@ struct Cli {
     /// Worker threads serving traffic (default: one per CPU).
     #[arg(long, global = true, env = "WASMGRESS_WORKERS")]
     workers: Option<usize>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum AccessLog {
+    Off,
+    Json,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -137,6 +144,9 @@ struct RunArgs {
     admin_listen: SocketAddr,
     #[command(flatten)]
     class: ClassArgs,
+    /// One JSON line per request on stdout, or off.
+    #[arg(long, env = "WASMGRESS_ACCESS_LOG", default_value = "json")]
+    access_log: AccessLog,
     /// Keep X-Forwarded-* headers sent by clients (only behind a trusted proxy).
     #[arg(long, env = "WASMGRESS_TRUST_FORWARDED_HEADERS")]
     trust_forwarded_headers: bool,
@@ -305,6 +315,10 @@ impl RunArgs {
                     response_timeout: self.upstream_response_timeout,
                     extra_roots: self.upstream_roots()?,
                     ..UpstreamOptions::default()
+                },
+                access_log: match self.access_log {
+                    AccessLog::Off => Sink::Off,
+                    AccessLog::Json => Sink::Stdout,
                 },
                 ..ProxyOptions::default()
             },

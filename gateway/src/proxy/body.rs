@@ -1,6 +1,7 @@
 //! Body types on both sides of the proxy.
 
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
@@ -113,15 +114,17 @@ pub struct RequestBody {
     body: Option<ClientBody>,
     end_stream: bool,
     hint: SizeHint,
+    /// Counts the bytes sent, for the request's metrics.
+    sent: Option<Arc<AtomicU64>>,
 }
 
 impl RequestBody {
     /// Wraps a body; the returned handle reclaims it if it was never polled.
-    pub fn new(body: ClientBody) -> (Self, Reclaim) {
+    pub fn new(body: ClientBody, sent: Option<Arc<AtomicU64>>) -> (Self, Reclaim) {
         let end_stream = body.is_end_stream();
         let hint = body.size_hint();
         let slot = Arc::new(Mutex::new(Some(body)));
-        (Self { slot: slot.clone(), body: None, end_stream, hint }, Reclaim(slot))
+        (Self { slot: slot.clone(), body: None, end_stream, hint, sent }, Reclaim(slot))
     }
 }
 
@@ -143,10 +146,16 @@ impl Body for RequestBody {
         if this.body.is_none() {
             this.body = this.slot.lock().ok().and_then(|mut slot| slot.take());
         }
-        match this.body.as_mut() {
+        let frame = match this.body.as_mut() {
             Some(b) => Pin::new(b).poll_frame(cx),
             None => Poll::Ready(None),
+        };
+        if let (Poll::Ready(Some(Ok(f))), Some(sent)) = (&frame, &this.sent)
+            && let Some(data) = f.data_ref()
+        {
+            sent.fetch_add(data.len() as u64, Ordering::Relaxed);
         }
+        frame
     }
 
     fn is_end_stream(&self) -> bool {

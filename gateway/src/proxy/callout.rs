@@ -87,8 +87,10 @@ impl CallOut for ServiceCaller {
             };
             let body = ClientBody::Full(Full::new(Bytes::from(call.body)));
             let answer = tokio::time::timeout(call.timeout, async {
-                let (resp, _) =
-                    upstream.send_to(&backend, Wire::H1, call.timeout, parts, body).await.map_err(|e| e.to_string())?;
+                let (resp, _) = upstream
+                    .send_to(&backend, Wire::H1, call.timeout, parts, body, None)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 let (parts, body) = resp.into_parts();
                 let body = Limited::new(body, MAX_CALL_RESPONSE).collect().await.map_err(|e| e.to_string())?;
                 Ok::<_, String>((parts, body.to_bytes()))

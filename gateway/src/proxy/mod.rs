@@ -4,6 +4,7 @@ mod body;
 pub mod callout;
 mod filter;
 pub mod headers;
+mod metered;
 mod plugins;
 mod pool;
 pub mod server;

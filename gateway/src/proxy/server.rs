@@ -16,6 +16,7 @@ use tokio_rustls::TlsAcceptor;
 
 use super::Proxy;
 use super::headers::Peer;
+use crate::telemetry::metrics;
 
 /// Connection-level limits of a listener.
 #[derive(Debug, Clone)]
@@ -63,6 +64,7 @@ pub async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
+                let open = metrics::connection_opened(tls.is_some());
                 let peer = Peer::new(client, stream.local_addr().unwrap_or(client), scheme);
                 let proxy = proxy.clone();
                 let service = service_fn(move |req| {
@@ -78,6 +80,7 @@ pub async fn serve(
                             if let Err(e) = conn.await {
                                 tracing::debug!(%client, error = %e, "connection ended with an error");
                             }
+                            drop(open);
                         });
                     }
                     Some(acceptor) => {
@@ -93,6 +96,7 @@ pub async fn serve(
                             if let Err(e) = watcher.watch(conn.into_owned()).await {
                                 tracing::debug!(%client, error = %e, "connection ended with an error");
                             }
+                            drop(open);
                         });
                     }
                 }

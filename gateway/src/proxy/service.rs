@@ -12,9 +12,11 @@ use tokio::io::copy_bidirectional;
 
 use super::body::{ClientBody, ResponseBody};
 use super::headers::{self, Peer};
+use super::metered::{Decision, Metered, Record};
 use super::upstream::{Upstream, UpstreamError, UpstreamOptions};
 use super::{filter, plugins};
 use crate::routing::{BackendProtocol, RouteTable, host, path};
+use crate::telemetry::access::Sink;
 use crate::wasm::chain::Verdict;
 use crate::wasm::headers::RequestHead;
 use crate::wasm::host::RequestInfo;
@@ -27,6 +29,8 @@ pub struct ProxyOptions {
     pub upstream: UpstreamOptions,
     /// There is an HTTPS listener: plain requests for TLS hosts are redirected.
     pub https_redirect: bool,
+    /// Where access log lines go.
+    pub access_log: Sink,
 }
 
 /// The request handler shared by every connection.
@@ -34,6 +38,7 @@ pub struct Proxy {
     routes: Arc<ArcSwap<RouteTable>>,
     upstream: Upstream,
     opts: ProxyOptions,
+    access_log: Arc<Sink>,
 }
 
 /// A short plain-text answer from the gateway itself. It never echoes
@@ -48,27 +53,24 @@ pub fn local_response(status: StatusCode, text: &'static str) -> Response<Respon
 impl Proxy {
     pub fn new(routes: Arc<ArcSwap<RouteTable>>, opts: ProxyOptions) -> Self {
         let upstream = Upstream::new(opts.upstream.clone());
-        Self { routes, upstream, opts }
+        let access_log = Arc::new(opts.access_log.clone());
+        Self { routes, upstream, opts, access_log }
     }
 
-    pub async fn handle(&self, req: Request<Incoming>, peer: Peer) -> Response<ResponseBody> {
-        let mut hsts = None;
-        let mut resp = self.serve(req, &peer, &mut hsts).await;
+    pub async fn handle(&self, req: Request<Incoming>, peer: Peer) -> Response<Metered> {
+        let mut record = Record::new(&req, &peer);
+        let mut resp = self.serve(req, &peer, &mut record).await;
         if peer.scheme == "https"
-            && let Some(value) = hsts
+            && let Some(value) = record.hsts.take()
         {
             resp.headers_mut().insert(header::STRICT_TRANSPORT_SECURITY, value);
         }
-        resp
+        record.status = resp.status().as_u16();
+        resp.map(|body| Metered::new(body, record, self.access_log.clone()))
     }
 
-    /// Answers one request; sets `hsts` once the route is known.
-    async fn serve(
-        &self,
-        mut req: Request<Incoming>,
-        peer: &Peer,
-        hsts: &mut Option<HeaderValue>,
-    ) -> Response<ResponseBody> {
+    /// Answers one request, noting in `rec` what it did.
+    async fn serve(&self, mut req: Request<Incoming>, peer: &Peer, rec: &mut Record) -> Response<ResponseBody> {
         // The URI's authority (HTTP/2, or HTTP/1.1 absolute-form) wins over
         // Host, as RFC 9112 §3.2.2 requires of a server.
         let authority = match req.uri().authority() {
@@ -88,7 +90,8 @@ impl Proxy {
             Some(r) => r.clone(),
             None => return local_response(StatusCode::NOT_FOUND, "no route for this host and path\n"),
         };
-        hsts.clone_from(&route.policy.hsts);
+        rec.route = Some(route.clone());
+        rec.hsts.clone_from(&route.policy.hsts);
         if route.tls && peer.scheme == "http" && self.opts.https_redirect && !route.policy.ssl_redirect_off {
             return redirect_to_https(&host, req.uri());
         }
@@ -164,8 +167,12 @@ impl Proxy {
             let shared = filter::share(stream);
             match verdict {
                 Verdict::Continue => {}
-                Verdict::Respond(local) => return filter::finish(&shared, plugins::local_answer(local)),
+                Verdict::Respond(local) => {
+                    rec.decision = Decision::Plugin;
+                    return filter::finish(&shared, plugins::local_answer(local));
+                }
                 Verdict::Failed => {
+                    rec.decision = Decision::Plugin;
                     return filter::finish(
                         &shared,
                         local_response(StatusCode::SERVICE_UNAVAILABLE, "service unavailable\n"),
@@ -190,8 +197,15 @@ impl Proxy {
                 None => answer,
             };
         }
-        let (mut resp, endpoint) = match self.upstream.send(&route, parts, body).await {
-            Ok(r) => r,
+        let asked = std::time::Instant::now();
+        let (mut resp, endpoint) = match self.upstream.send(&route, parts, body, &rec.sent).await {
+            Ok(r) => {
+                let waited = asked.elapsed();
+                route.metrics.upstream.observe(waited);
+                rec.upstream = Some((r.1, waited));
+                rec.decision = Decision::Upstream;
+                r
+            }
             Err(e) => {
                 // A plugin that stopped the request body half-way decides the answer.
                 let stopped = plugin_stream.as_ref().and_then(filter::stopped);

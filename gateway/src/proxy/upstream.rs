@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use http::{Method, Request, Response};
@@ -92,6 +93,7 @@ impl Upstream {
         route: &Route,
         parts: http::request::Parts,
         body: ClientBody,
+        sent: &Arc<AtomicU64>,
     ) -> Result<(Response<UpstreamBody>, SocketAddr), UpstreamError> {
         let timeout = route.policy.response_timeout.unwrap_or(self.opts.response_timeout);
         let wire = match route.policy.backend_protocol {
@@ -99,7 +101,7 @@ impl Upstream {
             BackendProtocol::Https => Wire::H1Tls { verify: !route.policy.backend_tls_verify_off },
             BackendProtocol::H2c | BackendProtocol::Grpc => Wire::H2c,
         };
-        self.send_to(&route.backend, wire, timeout, parts, body).await
+        self.send_to(&route.backend, wire, timeout, parts, body, Some(sent)).await
     }
 
     /// [`Upstream::send`] to any backend, over `wire`, with the response
@@ -112,6 +114,7 @@ impl Upstream {
         timeout: Duration,
         parts: http::request::Parts,
         body: ClientBody,
+        sent: Option<&Arc<AtomicU64>>,
     ) -> Result<(Response<UpstreamBody>, SocketAddr), UpstreamError> {
         let deadline = Instant::now() + timeout;
         let server_name: Option<Arc<str>> = matches!(wire, Wire::H1Tls { .. })
@@ -139,7 +142,7 @@ impl Upstream {
                 };
                 let retry_copy =
                     (checkout.reused && fresh_retry && retry_safe(&parts, &body)).then(|| copy_parts(&parts));
-                let (request_body, reclaim) = RequestBody::new(body);
+                let (request_body, reclaim) = RequestBody::new(body, sent.cloned());
                 let mut checkout = checkout;
                 let sent = checkout.sender.try_send_request(Request::from_parts(parts, request_body));
                 match tokio::time::timeout_at(deadline, sent).await {

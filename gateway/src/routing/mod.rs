@@ -160,6 +160,16 @@ pub struct Route {
     /// The host is listed in the Ingress's `spec.tls`: plain HTTP requests
     /// are redirected to HTTPS (unless the policy says not to).
     pub tls: bool,
+    /// The counters of this route's (Ingress, Service) pair.
+    pub metrics: Arc<crate::telemetry::metrics::RouteMetrics>,
+}
+
+impl Route {
+    /// The metrics cell for requests through `ingress` to `backend`.
+    pub fn metrics_for(ingress: Option<&ObjectKey>, backend: &Backend) -> Arc<crate::telemetry::metrics::RouteMetrics> {
+        let ingress = ingress.map(ToString::to_string).unwrap_or_default();
+        crate::telemetry::metrics::route(&ingress, &backend.service.to_string())
+    }
 }
 
 /// Which requests a set of rules applies to.
@@ -431,6 +441,7 @@ mod tests {
             backend: Arc::new(Backend::new(ObjectKey::new("default", svc), "80".into(), vec![])),
             policy: Arc::default(),
             tls: false,
+            metrics: Arc::default(),
         })
     }
 
