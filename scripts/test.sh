@@ -13,6 +13,15 @@ if command -v rustup >/dev/null; then
   done
 fi
 
+# A real OTLP collector for the tracing tests: rotel, whose PyPI wheel ships
+# its binary.
+ROTEL="$PWD/target/otel/rotel/rotel-agent"
+if [ ! -x "$ROTEL" ]; then
+  command -v python3 >/dev/null || { echo "python3 not found: it installs the OTLP collector the tests use" >&2; exit 1; }
+  python3 -m pip install --quiet --disable-pip-version-check --target target/otel rotel==0.0.1a15
+fi
+export WASMGRESS_ROTEL_AGENT="$ROTEL"
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 cargo fmt --manifest-path tests/plugins/Cargo.toml --all -- --check

@@ -22,6 +22,7 @@ use crate::source::kube::KubeSource;
 use crate::source::watch::DirWatch;
 use crate::status::election::ElectionConfig;
 use crate::status::publish::PublishConfig;
+use crate::telemetry::trace::Tracing;
 use crate::tls::TlsStore;
 use crate::translate::{NoPlugins, PluginResolver, TranslateOptions};
 use crate::wasm::{PluginRuntime, Plugins, RuntimeOptions};
@@ -136,6 +137,7 @@ pub struct Gateway {
     workers: Vec<oneshot::Receiver<()>>,
     /// What must finish before the process exits (status writes, the Lease).
     control: Vec<tokio::task::JoinHandle<()>>,
+    tracing: Option<Arc<Tracing>>,
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
@@ -251,7 +253,8 @@ impl Gateway {
         .map_err(bind_error)?;
         tokio::spawn(admin::serve(admin_listener, status.clone(), tls, shutdown_rx));
         tracing::info!(%http_addr, ?https_addr, %admin_addr, source = ?cfg.source, "wasmgress is serving");
-        Ok(Self { http_addr, https_addr, admin_addr, routes, status, shutdown, workers, control })
+        let tracing = cfg.proxy.tracing.clone();
+        Ok(Self { http_addr, https_addr, admin_addr, routes, status, shutdown, workers, control, tracing })
     }
 
     pub fn http_addr(&self) -> SocketAddr {
@@ -289,6 +292,10 @@ impl Gateway {
         }
         for task in self.control {
             let _ = task.await;
+        }
+        if let Some(tracing) = self.tracing {
+            // Blocks until the batch is exported, which runs on this runtime.
+            let _ = tokio::task::spawn_blocking(move || tracing.shutdown()).await;
         }
     }
 }

@@ -17,6 +17,7 @@ use wasmgress::source::files::FileSource;
 use wasmgress::status::election::ElectionConfig;
 use wasmgress::status::publish::{PublishAddress, PublishConfig};
 use wasmgress::telemetry::access::Sink;
+use wasmgress::telemetry::trace::Tracing;
 use wasmgress::translate::{PluginResolver, TranslateOptions, UncheckedPlugins, translate_with_plugins};
 use wasmgress::wasm::{PluginRuntime, Plugins, RuntimeOptions};
 use wasmgress::{Gateway, GatewayConfig, demo, duration};
@@ -144,6 +145,9 @@ struct RunArgs {
     admin_listen: SocketAddr,
     #[command(flatten)]
     class: ClassArgs,
+    /// Continue the trace of an incoming `traceparent` (false: start a new trace, linked to it).
+    #[arg(long, env = "WASMGRESS_TRUST_INCOMING_TRACE", default_value_t = true, action = clap::ArgAction::Set)]
+    trust_incoming_trace: bool,
     /// One JSON line per request on stdout, or off.
     #[arg(long, env = "WASMGRESS_ACCESS_LOG", default_value = "json")]
     access_log: AccessLog,
@@ -316,6 +320,7 @@ impl RunArgs {
                     extra_roots: self.upstream_roots()?,
                     ..UpstreamOptions::default()
                 },
+                tracing: Tracing::from_env(self.trust_incoming_trace)?,
                 access_log: match self.access_log {
                     AccessLog::Off => Sink::Off,
                     AccessLog::Json => Sink::Stdout,

@@ -412,5 +412,6 @@ pub fn metric(exposition: &str, series: &str) -> Option<u64> {
 }
 
 pub mod kube_api;
+pub mod otlp;
 pub mod rbac;
 pub mod waf;

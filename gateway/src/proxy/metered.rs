@@ -19,6 +19,7 @@ use super::headers::Peer;
 use crate::routing::Route;
 use crate::telemetry::access::{self, Entry, Sink};
 use crate::telemetry::metrics::{self, RouteMetrics};
+use crate::telemetry::trace;
 
 /// Who answered a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +48,8 @@ pub struct Record {
     /// Request body bytes sent upstream.
     pub sent: Arc<AtomicU64>,
     pub hsts: Option<HeaderValue>,
+    /// The server span, when tracing is on.
+    pub span: Option<opentelemetry_sdk::trace::Span>,
 }
 
 impl Record {
@@ -70,11 +73,22 @@ impl Record {
             upstream: None,
             sent: Arc::default(),
             hsts: None,
+            span: None,
         }
     }
 
-    fn finish(self, bytes_out: u64, aborted: bool, sink: &Sink) {
+    /// The trace id, when tracing is on.
+    pub fn trace_id(&self) -> Option<String> {
+        use opentelemetry::trace::Span as _;
+        self.span.as_ref().map(|s| s.span_context().trace_id().to_string())
+    }
+
+    fn finish(mut self, bytes_out: u64, aborted: bool, sink: &Sink) {
         let duration = self.start.elapsed();
+        let trace_id = self.trace_id();
+        if let Some(span) = self.span.as_mut() {
+            trace::end_server_span(span, self.status);
+        }
         let bytes_in = self.sent.load(Ordering::Relaxed);
         let cell = match &self.route {
             Some(r) => &r.metrics,
@@ -108,6 +122,7 @@ impl Record {
             ingress: ingress.as_deref(),
             service: service.as_deref(),
             plugins: &plugins,
+            trace_id: trace_id.as_deref(),
             decision: match self.decision {
                 Decision::Upstream => "upstream",
                 Decision::Plugin => "plugin",

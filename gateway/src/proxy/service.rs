@@ -17,9 +17,12 @@ use super::upstream::{Upstream, UpstreamError, UpstreamOptions};
 use super::{filter, plugins};
 use crate::routing::{BackendProtocol, RouteTable, host, path};
 use crate::telemetry::access::Sink;
+use crate::telemetry::trace::{self, Tracing};
 use crate::wasm::chain::Verdict;
 use crate::wasm::headers::RequestHead;
 use crate::wasm::host::RequestInfo;
+use opentelemetry::KeyValue;
+use opentelemetry::trace::{Span as _, SpanKind, Status};
 
 /// How the proxy treats requests, beyond what routes say.
 #[derive(Debug, Clone, Default)]
@@ -31,6 +34,8 @@ pub struct ProxyOptions {
     pub https_redirect: bool,
     /// Where access log lines go.
     pub access_log: Sink,
+    /// OpenTelemetry tracing, when on.
+    pub tracing: Option<Arc<Tracing>>,
 }
 
 /// The request handler shared by every connection.
@@ -59,6 +64,9 @@ impl Proxy {
 
     pub async fn handle(&self, req: Request<Incoming>, peer: Peer) -> Response<Metered> {
         let mut record = Record::new(&req, &peer);
+        if let Some(tracing) = &self.opts.tracing {
+            record.span = Some(server_span(tracing, &req, &peer));
+        }
         let mut resp = self.serve(req, &peer, &mut record).await;
         if peer.scheme == "https"
             && let Some(value) = record.hsts.take()
@@ -90,6 +98,14 @@ impl Proxy {
             Some(r) => r.clone(),
             None => return local_response(StatusCode::NOT_FOUND, "no route for this host and path\n"),
         };
+        if let Some(span) = rec.span.as_mut() {
+            span.update_name(format!("{} {}", req.method(), route.path));
+            span.set_attribute(KeyValue::new("http.route", route.path.clone()));
+            if let Some(ingress) = &route.ingress {
+                span.set_attribute(KeyValue::new("wasmgress.ingress", ingress.to_string()));
+            }
+            span.set_attribute(KeyValue::new("wasmgress.service", route.backend.service.to_string()));
+        }
         rec.route = Some(route.clone());
         rec.hsts.clone_from(&route.policy.hsts);
         if route.tls && peer.scheme == "http" && self.opts.https_redirect && !route.policy.ssl_redirect_off {
@@ -159,6 +175,7 @@ impl Proxy {
                 source: Some(peer.client),
                 destination: Some(peer.local),
                 ingress: route.ingress.as_ref().map(ToString::to_string).unwrap_or_default(),
+                trace_id: rec.trace_id(),
             });
             let mut stream = chain.stream(info);
             let head = RequestHead { parts, scheme: peer.scheme };
@@ -197,8 +214,29 @@ impl Proxy {
                 None => answer,
             };
         }
+        let mut upstream_span = None;
+        if let (Some(tracing), Some(server)) = (&self.opts.tracing, &rec.span) {
+            let attributes = vec![
+                KeyValue::new("http.request.method", parts.method.to_string()),
+                KeyValue::new("wasmgress.service", route.backend.service.to_string()),
+            ];
+            let span = tracing.child(server.span_context(), "upstream", SpanKind::Client, attributes);
+            tracing.inject(span.span_context(), &mut parts.headers);
+            upstream_span = Some(span);
+        }
         let asked = std::time::Instant::now();
-        let (mut resp, endpoint) = match self.upstream.send(&route, parts, body, &rec.sent).await {
+        let sent = self.upstream.send(&route, parts, body, &rec.sent).await;
+        if let Some(mut span) = upstream_span {
+            match &sent {
+                Ok((resp, endpoint)) => {
+                    span.set_attributes(trace::endpoint_attributes(*endpoint));
+                    span.set_attribute(KeyValue::new("http.response.status_code", i64::from(resp.status().as_u16())));
+                }
+                Err(e) => span.set_status(Status::error(e.to_string())),
+            }
+            span.end();
+        }
+        let (mut resp, endpoint) = match sent {
             Ok(r) => {
                 let waited = asked.elapsed();
                 route.metrics.upstream.observe(waited);
@@ -271,6 +309,36 @@ fn for_upstream(parts: &mut http::request::Parts, protocol: BackendProtocol, te_
         parts.headers.insert(header::TE, HeaderValue::from_static("trailers"));
     }
     Ok(())
+}
+
+/// The server span of a request, with the request attributes of the HTTP
+/// semantic conventions.
+fn server_span(tracing: &Tracing, req: &Request<Incoming>, peer: &Peer) -> opentelemetry_sdk::trace::Span {
+    let host = req.uri().host().or_else(|| {
+        let h = req.headers().get(header::HOST)?.to_str().ok()?;
+        Some(h.rsplit_once(':').map_or(h, |(name, _)| name))
+    });
+    let mut attributes = vec![
+        KeyValue::new("http.request.method", req.method().to_string()),
+        KeyValue::new("url.path", req.uri().path().to_string()),
+        KeyValue::new("url.scheme", peer.scheme),
+        KeyValue::new("client.address", peer.client.ip().to_string()),
+        KeyValue::new(
+            "network.protocol.version",
+            match req.version() {
+                Version::HTTP_2 => "2",
+                Version::HTTP_10 => "1.0",
+                _ => "1.1",
+            },
+        ),
+    ];
+    if let Some(host) = host {
+        attributes.push(KeyValue::new("server.address", host.to_string()));
+    }
+    if let Some(ua) = req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()) {
+        attributes.push(KeyValue::new("user_agent.original", ua.to_string()));
+    }
+    tracing.server_span(req.headers(), attributes, req.method().to_string())
 }
 
 /// 308 to the same host and target over HTTPS (the port is the load

@@ -33,6 +33,8 @@ pub struct Entry<'a> {
     pub service: Option<&'a str>,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     pub plugins: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<&'a str>,
     /// `continue`, or who answered instead of the upstream: `plugin`
     /// (a plugin answered or failed closed), `gateway` (no route, 5xx...).
     pub decision: &'a str,

@@ -39,6 +39,8 @@ pub struct RequestInfo {
     pub destination: Option<std::net::SocketAddr>,
     /// `namespace/name` of the Ingress whose route the request took.
     pub ingress: String,
+    /// `wasmgress.trace_id`: the request's trace, when tracing is on.
+    pub trace_id: Option<String>,
 }
 
 impl RequestInfo {
@@ -275,6 +277,7 @@ fn property(state: &HostState, path: &[u8]) -> Option<Vec<u8>> {
         "destination.port" => info.destination.map(|a| i64::from(a.port()).to_le_bytes().to_vec()),
         "response.code" => stream.and_then(|s| s.response_code).map(|c| i64::from(c).to_le_bytes().to_vec()),
         "wasmgress.ingress" | "ingress" => text(&info.ingress),
+        "wasmgress.trace_id" => info.trace_id.as_deref().map(|t| t.as_bytes().to_vec()),
         _ => None,
     }
 }

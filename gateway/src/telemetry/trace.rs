@@ -1,0 +1,164 @@
+//! OpenTelemetry tracing of requests, exported over OTLP and configured by
+//! the standard environment variables (`OTEL_EXPORTER_OTLP_ENDPOINT`,
+//! `OTEL_EXPORTER_OTLP_PROTOCOL`, `OTEL_SERVICE_NAME`,
+//! `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_SAMPLER`/`_ARG`).
+//!
+//! Spans are made with the OpenTelemetry API directly rather than through
+//! `tracing` and a bridge layer: with tracing off there is no span, no
+//! layer and no allocation on the request path — one `Option` check.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http::HeaderMap;
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
+use opentelemetry::trace::{
+    Link, Span as _, SpanContext, SpanKind, Status, TraceContextExt, Tracer as _, TracerProvider as _,
+};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider, Span};
+
+/// The live tracer, when tracing is on.
+pub struct Tracing {
+    provider: SdkTracerProvider,
+    tracer: SdkTracer,
+    propagator: TraceContextPropagator,
+    /// Continue the trace of an incoming `traceparent` (else start a new
+    /// one, linked to it).
+    trust_incoming: bool,
+}
+
+impl std::fmt::Debug for Tracing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Tracing")
+    }
+}
+
+/// Why tracing could not start.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot set up OTLP trace export: {0}")]
+pub struct TraceError(String);
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+impl Tracing {
+    /// Tracing as the environment asks for it: `None` when no OTLP endpoint
+    /// is set. Must run inside the Tokio runtime that will export.
+    pub fn from_env(trust_incoming: bool) -> Result<Option<Arc<Self>>, TraceError> {
+        if env("OTEL_EXPORTER_OTLP_ENDPOINT").is_none() && env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").is_none() {
+            return Ok(None);
+        }
+        let protocol = env("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+            .or_else(|| env("OTEL_EXPORTER_OTLP_PROTOCOL"))
+            .unwrap_or_else(|| "http/protobuf".into());
+        // The HTTP builder refuses `grpc` in the environment, so the
+        // exporter is picked from the variable, not left to the builders.
+        let exporter = match protocol.as_str() {
+            "grpc" => opentelemetry_otlp::SpanExporter::builder().with_tonic().build(),
+            "http/protobuf" => opentelemetry_otlp::SpanExporter::builder().with_http().build(),
+            other => {
+                return Err(TraceError(format!("OTEL_EXPORTER_OTLP_PROTOCOL {other:?}: use grpc or http/protobuf")));
+            }
+        }
+        .map_err(|e| TraceError(e.to_string()))?;
+        // The batch processor runs on the Tokio runtime (the thread-based one
+        // cannot drive the HTTP exporter's async client).
+        let processor = opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor::builder(
+            exporter,
+            opentelemetry_sdk::runtime::Tokio,
+        )
+        .build();
+        let mut resource = opentelemetry_sdk::Resource::builder();
+        let named = env("OTEL_SERVICE_NAME").is_some()
+            || env("OTEL_RESOURCE_ATTRIBUTES").is_some_and(|a| a.contains("service.name="));
+        if !named {
+            resource = resource.with_service_name("wasmgress");
+        }
+        let provider =
+            SdkTracerProvider::builder().with_span_processor(processor).with_resource(resource.build()).build();
+        let tracer = provider.tracer("wasmgress");
+        tracing::info!(%protocol, "OpenTelemetry tracing on");
+        Ok(Some(Arc::new(Self { provider, tracer, propagator: TraceContextPropagator::new(), trust_incoming })))
+    }
+
+    /// The server span of a request, child of the incoming `traceparent`
+    /// when trusted.
+    pub fn server_span(&self, headers: &HeaderMap, attributes: Vec<KeyValue>, name: String) -> Span {
+        let incoming = self.propagator.extract(&HeaderExtractor(headers));
+        let remote = incoming.span().span_context().clone();
+        let builder = self.tracer.span_builder(name).with_kind(SpanKind::Server).with_attributes(attributes);
+        if self.trust_incoming || !remote.is_valid() {
+            self.tracer.build_with_context(builder, &incoming)
+        } else {
+            let builder = builder.with_links(vec![Link::with_context(remote)]);
+            self.tracer.build_with_context(builder, &Context::new())
+        }
+    }
+
+    /// A child span of `parent` (a plugin phase, an upstream request).
+    pub fn child(&self, parent: &SpanContext, name: &'static str, kind: SpanKind, attributes: Vec<KeyValue>) -> Span {
+        let cx = Context::new().with_remote_span_context(parent.clone());
+        let builder = self.tracer.span_builder(name).with_kind(kind).with_attributes(attributes);
+        self.tracer.build_with_context(builder, &cx)
+    }
+
+    /// Sets `traceparent` (and `tracestate`) for `span` on an outgoing
+    /// request, replacing any copy the client sent.
+    pub fn inject(&self, span: &SpanContext, headers: &mut HeaderMap) {
+        headers.remove("traceparent");
+        headers.remove("tracestate");
+        let cx = Context::new().with_remote_span_context(span.clone());
+        self.propagator.inject_context(&cx, &mut HeaderInjector(headers));
+    }
+
+    /// Exports what is buffered and stops.
+    pub fn shutdown(&self) {
+        if let Err(e) = self.provider.shutdown() {
+            tracing::warn!(error = %e, "trace export did not finish cleanly");
+        }
+    }
+}
+
+/// Ends a request's server span with its outcome.
+pub fn end_server_span(span: &mut Span, status: u16) {
+    span.set_attribute(KeyValue::new("http.response.status_code", i64::from(status)));
+    if status >= 500 {
+        span.set_status(Status::error(format!("HTTP {status}")));
+    }
+    span.end();
+}
+
+/// `server.address` / `server.port` of an upstream endpoint.
+pub fn endpoint_attributes(endpoint: SocketAddr) -> [KeyValue; 2] {
+    [
+        KeyValue::new("server.address", endpoint.ip().to_string()),
+        KeyValue::new("server.port", i64::from(endpoint.port())),
+    ]
+}
+
+struct HeaderExtractor<'a>(&'a HeaderMap);
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|k| k.as_str()).collect()
+    }
+}
+
+struct HeaderInjector<'a>(&'a mut HeaderMap);
+
+impl Injector for HeaderInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(name), Ok(value)) =
+            (http::HeaderName::from_bytes(key.as_bytes()), http::HeaderValue::from_str(&value))
+        {
+            self.0.insert(name, value);
+        }
+    }
+}
