@@ -247,3 +247,88 @@ async fn spans_pass_through_a_real_collector_over_grpc_and_http() {
         t.gw.wait().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_plugin_callback_is_a_child_span_and_a_duration_sample() {
+    let receiver = Receiver::start().await;
+    let backend = Backend::start("plugged").await;
+    let plugins = plugin_dir(&[("noop", "test_noop"), ("headers", "test_headers")]);
+    let dir = TempDir::new();
+    let list = "- name: noop\n- name: headers\n  config: {request_header: \"x-env=dev\"}";
+    dir.write("svc.yaml", &service("plugged", &[backend.addr]));
+    dir.write("ing.yaml", &annotated_ingress("plugged", "plugged.example.com", "plugged", &plugins_annotation(list)));
+    let mut cfg = config(dir.path());
+    cfg.plugins = Some(wasmgress::gateway::PluginConfig {
+        dir: plugins.path().to_path_buf(),
+        cache: None,
+        runtime: wasmgress::wasm::RuntimeOptions::default(),
+    });
+    cfg.proxy.tracing = Some(tracing_from_env(&format!("http://{}", receiver.addr), "http/protobuf", true));
+    let gw = wasmgress::Gateway::start(cfg).await.unwrap();
+    assert!(problems(&gw, "default/plugged").is_empty(), "{:?}", problems(&gw, "default/plugged"));
+
+    assert_eq!(get(gw.http_addr(), "plugged.example.com", "/").await.status, 200);
+    let seen = backend.last();
+    assert_eq!(seen.headers["x-env"], "dev", "the plugins ran");
+    let (trace_id, _) = traceparent_of(&seen);
+    // Server, upstream, and per plugin: request headers, response headers, log.
+    let spans = spans_of(&receiver, &trace_id, 2 + 2 * 3).await;
+    let server = spans.iter().find(|s| s.span.kind == 2).unwrap();
+    let plugin_spans: Vec<_> = spans.iter().filter(|s| s.span.name == "plugin").collect();
+    for plugin in ["noop", "headers"] {
+        for phase in ["request_headers", "response_headers", "log"] {
+            let span = plugin_spans
+                .iter()
+                .find(|s| {
+                    s.attr("wasmgress.plugin").as_deref() == Some(plugin)
+                        && s.attr("wasmgress.phase").as_deref() == Some(phase)
+                })
+                .unwrap_or_else(|| panic!("a span for {plugin} {phase}"));
+            assert_eq!(span.parent_id(), server.span_id(), "{plugin} {phase} is a child of the server span");
+            assert_eq!(span.attr("wasmgress.plugin.action").as_deref(), Some("continue"));
+        }
+    }
+    let url = format!("http://{}/metrics", gw.admin_addr());
+    let text = String::from_utf8(
+        http_body_util::BodyExt::collect(client().get(url.parse().unwrap()).await.unwrap().into_body())
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+    .unwrap();
+    let count =
+        metric(&text, "wasmgress_plugin_callback_duration_seconds_count{plugin=\"headers\",phase=\"request_headers\"}");
+    assert!(count >= Some(1), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugins_http_call_carries_the_requests_trace() {
+    let receiver = Receiver::start().await;
+    let (app, auth) = (Backend::start("app").await, Backend::start("allow").await);
+    let plugins = plugin_dir(&[("callout", "test_callout")]);
+    let dir = TempDir::new();
+    dir.write("svc.yaml", &service("app", &[app.addr]));
+    dir.write("auth.yaml", &service("auth", &[auth.addr]));
+    dir.write(
+        "ing.yaml",
+        &annotated_ingress("i", "app.com", "app", &plugins_annotation("- name: callout\n  config: auth:80")),
+    );
+    let mut cfg = config(dir.path());
+    cfg.plugins = Some(wasmgress::gateway::PluginConfig {
+        dir: plugins.path().to_path_buf(),
+        cache: None,
+        runtime: wasmgress::wasm::RuntimeOptions::default(),
+    });
+    cfg.proxy.tracing = Some(tracing_from_env(&format!("http://{}", receiver.addr), "http/protobuf", true));
+    let gw = wasmgress::Gateway::start(cfg).await.unwrap();
+    let req = Request::get(format!("http://{}/page", gw.http_addr()))
+        .header("host", "app.com")
+        .header("x-token", "t1")
+        .body(Full::<Bytes>::default())
+        .unwrap();
+    assert_eq!(send(req).await.status, 200);
+    let (call_trace, _) = traceparent_of(&auth.last());
+    let (app_trace, _) = traceparent_of(&app.last());
+    assert_eq!(call_trace, app_trace, "the plugin's call is part of the request's trace");
+}

@@ -17,7 +17,7 @@ use super::upstream::{Upstream, UpstreamError, UpstreamOptions};
 use super::{filter, plugins};
 use crate::routing::{BackendProtocol, RouteTable, host, path};
 use crate::telemetry::access::Sink;
-use crate::telemetry::trace::{self, Tracing};
+use crate::telemetry::trace::{self, TraceParent, Tracing};
 use crate::wasm::chain::Verdict;
 use crate::wasm::headers::RequestHead;
 use crate::wasm::host::RequestInfo;
@@ -175,7 +175,12 @@ impl Proxy {
                 source: Some(peer.client),
                 destination: Some(peer.local),
                 ingress: route.ingress.as_ref().map(ToString::to_string).unwrap_or_default(),
-                trace_id: rec.trace_id(),
+                trace: match (&self.opts.tracing, &rec.span) {
+                    (Some(tracing), Some(span)) => {
+                        Some(TraceParent { tracing: tracing.clone(), span: span.span_context().clone() })
+                    }
+                    _ => None,
+                },
             });
             let mut stream = chain.stream(info);
             let head = RequestHead { parts, scheme: peer.scheme };

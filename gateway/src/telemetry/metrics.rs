@@ -93,6 +93,74 @@ pub fn route(ingress: &str, service: &str) -> Arc<RouteMetrics> {
     cells.entry((ingress.to_string(), service.to_string())).or_default().clone()
 }
 
+/// The Proxy-Wasm callbacks a request runs through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    RequestHeaders,
+    RequestBody,
+    RequestTrailers,
+    ResponseHeaders,
+    ResponseBody,
+    ResponseTrailers,
+    HttpCallResponse,
+    Log,
+}
+
+impl Phase {
+    const ALL: [Phase; 8] = [
+        Phase::RequestHeaders,
+        Phase::RequestBody,
+        Phase::RequestTrailers,
+        Phase::ResponseHeaders,
+        Phase::ResponseBody,
+        Phase::ResponseTrailers,
+        Phase::HttpCallResponse,
+        Phase::Log,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::RequestHeaders => "request_headers",
+            Phase::RequestBody => "request_body",
+            Phase::RequestTrailers => "request_trailers",
+            Phase::ResponseHeaders => "response_headers",
+            Phase::ResponseBody => "response_body",
+            Phase::ResponseTrailers => "response_trailers",
+            Phase::HttpCallResponse => "http_call_response",
+            Phase::Log => "log",
+        }
+    }
+}
+
+/// Callback durations of one plugin, by phase.
+#[derive(Default)]
+pub struct PluginMetrics {
+    phases: [Histogram; 8],
+}
+
+impl std::fmt::Debug for PluginMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PluginMetrics")
+    }
+}
+
+impl PluginMetrics {
+    pub fn observe(&self, phase: Phase, d: Duration) {
+        self.phases[phase as usize].observe(d);
+    }
+}
+
+fn plugin_cells() -> &'static Mutex<BTreeMap<String, Arc<PluginMetrics>>> {
+    static CELLS: OnceLock<Mutex<BTreeMap<String, Arc<PluginMetrics>>>> = OnceLock::new();
+    CELLS.get_or_init(Default::default)
+}
+
+/// The callback durations of plugin `name`, shared by all its specs.
+pub fn plugin(name: &str) -> Arc<PluginMetrics> {
+    let mut cells = plugin_cells().lock().unwrap_or_else(|e| e.into_inner());
+    cells.entry(name.to_string()).or_default().clone()
+}
+
 /// Open client connections, by listener.
 static CONNECTIONS: [AtomicI64; 2] = [AtomicI64::new(0), AtomicI64::new(0)];
 static RELOADS: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
@@ -167,6 +235,20 @@ pub fn render(out: &mut String) {
         for (key, cell) in &cells {
             let n = if pick == 0 { &cell.request_bytes } else { &cell.response_bytes };
             let _ = writeln!(out, "{name}{{{}}} {}", labels(key), n.load(Ordering::Relaxed));
+        }
+    }
+    out.push_str("# HELP wasmgress_plugin_callback_duration_seconds Time in one plugin callback, by plugin and phase.\n# TYPE wasmgress_plugin_callback_duration_seconds histogram\n");
+    let plugins: Vec<(String, Arc<PluginMetrics>)> = {
+        let cells = plugin_cells().lock().unwrap_or_else(|e| e.into_inner());
+        cells.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    };
+    for (name, cell) in &plugins {
+        for phase in Phase::ALL {
+            let h = &cell.phases[phase as usize];
+            if h.count.load(Ordering::Relaxed) > 0 {
+                let labels = format!("plugin=\"{}\",phase=\"{}\"", escape(name), phase.as_str());
+                h.render(out, "wasmgress_plugin_callback_duration_seconds", &labels);
+            }
         }
     }
     out.push_str(

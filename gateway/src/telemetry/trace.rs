@@ -122,6 +122,53 @@ impl Tracing {
     }
 }
 
+/// A request's place in its trace, for the spans of its plugins.
+#[derive(Clone)]
+pub struct TraceParent {
+    pub tracing: Arc<Tracing>,
+    pub span: SpanContext,
+}
+
+impl std::fmt::Debug for TraceParent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TraceParent({})", self.span.trace_id())
+    }
+}
+
+impl TraceParent {
+    pub fn trace_id(&self) -> String {
+        self.span.trace_id().to_string()
+    }
+
+    /// `traceparent` (and `tracestate`) naming this span as the parent, for
+    /// requests plugins send.
+    pub fn propagation_headers(&self) -> Vec<(String, String)> {
+        let mut headers = HeaderMap::new();
+        self.tracing.inject(&self.span, &mut headers);
+        headers.iter().filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string()))).collect()
+    }
+
+    /// The span of one plugin callback.
+    pub fn plugin_span(&self, plugin: &str, phase: &'static str) -> Span {
+        let attributes =
+            vec![KeyValue::new("wasmgress.plugin", plugin.to_string()), KeyValue::new("wasmgress.phase", phase)];
+        self.tracing.child(&self.span, "plugin", SpanKind::Internal, attributes)
+    }
+}
+
+/// Ends a plugin callback's span: its action, or why it failed (`trap`,
+/// `deadline`, `memory`...), as an error.
+pub fn end_plugin_span(span: &mut Span, outcome: Result<&'static str, &'static str>) {
+    match outcome {
+        Ok(action) => span.set_attribute(KeyValue::new("wasmgress.plugin.action", action)),
+        Err(reason) => {
+            span.set_attribute(KeyValue::new("wasmgress.plugin.failure", reason));
+            span.set_status(Status::error(reason));
+        }
+    }
+    span.end();
+}
+
 /// Ends a request's server span with its outcome.
 pub fn end_server_span(span: &mut Span, status: u16) {
     span.set_attribute(KeyValue::new("http.response.status_code", i64::from(status)));

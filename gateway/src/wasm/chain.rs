@@ -36,6 +36,8 @@ pub struct PluginSpec {
     pub config: Arc<[u8]>,
     pub failure: FailurePolicy,
     pub runtime: Arc<PluginRuntime>,
+    /// Callback durations by phase, shared by every spec of this plugin.
+    pub metrics: Arc<PluginMetrics>,
 }
 
 impl std::fmt::Debug for PluginSpec {
@@ -49,9 +51,12 @@ static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
 
 impl PluginSpec {
     pub fn new(plugin: Arc<Plugin>, config: Arc<[u8]>, failure: FailurePolicy, runtime: Arc<PluginRuntime>) -> Self {
-        Self { id: NEXT_SPEC.fetch_add(1, Ordering::Relaxed), plugin, config, failure, runtime }
+        let metrics = crate::telemetry::metrics::plugin(&plugin.name);
+        Self { id: NEXT_SPEC.fetch_add(1, Ordering::Relaxed), plugin, config, failure, runtime, metrics }
     }
 }
+
+pub use crate::telemetry::metrics::{Phase, PluginMetrics};
 
 /// The ordered plugins of a route.
 #[derive(Debug)]
@@ -434,6 +439,7 @@ impl PluginStream {
         &mut self,
         spec: &Arc<PluginSpec>,
         generation: u64,
+        phase: Phase,
         heads: &mut Heads,
         prepare: impl FnOnce(&mut StreamState),
         f: impl FnOnce(&mut PluginVm, StreamState) -> (StreamState, Result<T, VmError>),
@@ -441,14 +447,36 @@ impl PluginStream {
         let mut state = self.state(heads);
         prepare(&mut state);
         let mut state = Some(state);
+        let mut span = self.info.trace.as_ref().map(|t| t.plugin_span(&spec.plugin.name, phase.as_str()));
+        let started = std::time::Instant::now();
         let result = with_vm(spec, Some(generation), |vm| {
             let (back, r) = f(vm, state.take().unwrap_or_default());
             state = Some(back);
             r
         });
+        spec.metrics.observe(phase, started.elapsed());
         let mut state = state.unwrap_or_default();
+        if let Some(span) = span.as_mut() {
+            let outcome = match &result {
+                Err(e) => Err(e.reason()),
+                Ok(_) if state.local_response.is_some() => Ok("respond"),
+                Ok(_) => Ok("continue"),
+            };
+            crate::telemetry::trace::end_plugin_span(span, outcome);
+        }
         self.restore(&mut state, heads);
         (state, result.map(|(v, _)| v))
+    }
+
+    /// A plugin's call carries the request's trace: exactly one
+    /// `traceparent`, replacing any the plugin set.
+    fn traced(&self, mut call: HttpCall) -> HttpCall {
+        if let Some(trace) = &self.info.trace {
+            call.headers
+                .retain(|(k, _)| !k.eq_ignore_ascii_case("traceparent") && !k.eq_ignore_ascii_case("tracestate"));
+            call.headers.extend(trace.propagation_headers().into_iter().map(|(k, v)| (k, v.into_bytes())));
+        }
+        call
     }
 
     /// The namespace calls without one go to: the Ingress's.
@@ -462,9 +490,11 @@ impl PluginStream {
     async fn run_headers(&mut self, i: usize, response: bool, heads: &mut Heads, end_of_stream: bool) -> Step {
         let Some((generation, context)) = self.contexts[i] else { return Step::Next };
         let spec = self.chain.plugins[i].clone();
+        let phase = if response { Phase::ResponseHeaders } else { Phase::RequestHeaders };
         let (st, result) = self.callback(
             &spec,
             generation,
+            phase,
             heads,
             |_| {},
             |vm, state| {
@@ -482,17 +512,18 @@ impl PluginStream {
         let namespace = self.namespace();
         if action != abi::ACTION_PAUSE || calls.is_empty() {
             for call in calls {
-                deliver_later(spec.clone(), generation, call, namespace.clone());
+                deliver_later(spec.clone(), generation, self.traced(call), namespace.clone());
             }
             return Step::Next;
         }
         let mut pending: std::collections::VecDeque<_> =
-            calls.into_iter().map(|c| start_call(&spec, c, namespace.as_deref())).collect();
+            calls.into_iter().map(|c| start_call(&spec, self.traced(c), namespace.as_deref())).collect();
         while let Some((token, call)) = pending.pop_front() {
             let answer = call.await.unwrap_or_default();
             let (st, result) = self.callback(
                 &spec,
                 generation,
+                Phase::HttpCallResponse,
                 heads,
                 |_| {},
                 |vm, state| {
@@ -501,7 +532,9 @@ impl PluginStream {
                 },
             );
             match result {
-                Ok(more) => pending.extend(more.into_iter().map(|c| start_call(&spec, c, namespace.as_deref()))),
+                Ok(more) => {
+                    pending.extend(more.into_iter().map(|c| start_call(&spec, self.traced(c), namespace.as_deref())))
+                }
                 Err(e) => return self.failed(i, &e),
             }
             if let Some(local) = st.local_response {
@@ -562,9 +595,11 @@ impl PluginStream {
                 }
             }
             let prepare = |state: &mut StreamState| (state.body, state.body_kind) = (body, Some(kind));
-            let (state, result) = self.callback(&spec, generation, &mut Heads::default(), prepare, |vm, state| {
-                vm.on_body(context, response, state, end_of_stream)
-            });
+            let phase = if response { Phase::ResponseBody } else { Phase::RequestBody };
+            let (state, result) =
+                self.callback(&spec, generation, phase, &mut Heads::default(), prepare, |vm, state| {
+                    vm.on_body(context, response, state, end_of_stream)
+                });
             match result {
                 Ok(action) => {
                     if let Some(local) = state.local_response {
@@ -610,9 +645,11 @@ impl PluginStream {
             let prepare = |state: &mut StreamState| {
                 *(if response { &mut state.response_trailers } else { &mut state.request_trailers }) = given;
             };
-            let (mut st, result) = self.callback(&spec, generation, &mut Heads::default(), prepare, |vm, state| {
-                vm.on_trailers(context, response, state)
-            });
+            let phase = if response { Phase::ResponseTrailers } else { Phase::RequestTrailers };
+            let (mut st, result) =
+                self.callback(&spec, generation, phase, &mut Heads::default(), prepare, |vm, state| {
+                    vm.on_trailers(context, response, state)
+                });
             trailers = if response { st.response_trailers.take() } else { st.request_trailers.take() };
             if let Err(e) = result
                 && let Step::Stop(v) = self.failed(i, &e)
@@ -647,7 +684,9 @@ impl PluginStream {
             let spec = self.chain.plugins[i].clone();
             let prepare = |state: &mut StreamState| state.response_code = status;
             let (_, result) =
-                self.callback(&spec, generation, &mut Heads::default(), prepare, |vm, state| vm.finish(context, state));
+                self.callback(&spec, generation, Phase::Log, &mut Heads::default(), prepare, |vm, state| {
+                    vm.finish(context, state)
+                });
             match result {
                 // The context is already gone with its instance: nothing to end.
                 Ok(_) | Err(VmError::Replaced) => {}

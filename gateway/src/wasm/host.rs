@@ -39,8 +39,9 @@ pub struct RequestInfo {
     pub destination: Option<std::net::SocketAddr>,
     /// `namespace/name` of the Ingress whose route the request took.
     pub ingress: String,
-    /// `wasmgress.trace_id`: the request's trace, when tracing is on.
-    pub trace_id: Option<String>,
+    /// The request's server span, when tracing is on: plugin callbacks
+    /// are its children; `wasmgress.trace_id` reads its trace id.
+    pub trace: Option<crate::telemetry::trace::TraceParent>,
 }
 
 impl RequestInfo {
@@ -277,7 +278,7 @@ fn property(state: &HostState, path: &[u8]) -> Option<Vec<u8>> {
         "destination.port" => info.destination.map(|a| i64::from(a.port()).to_le_bytes().to_vec()),
         "response.code" => stream.and_then(|s| s.response_code).map(|c| i64::from(c).to_le_bytes().to_vec()),
         "wasmgress.ingress" | "ingress" => text(&info.ingress),
-        "wasmgress.trace_id" => info.trace_id.as_deref().map(|t| t.as_bytes().to_vec()),
+        "wasmgress.trace_id" => info.trace.as_ref().map(|t| t.trace_id().into_bytes()),
         _ => None,
     }
 }
