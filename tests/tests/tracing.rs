@@ -332,3 +332,36 @@ async fn a_plugins_http_call_carries_the_requests_trace() {
     let (app_trace, _) = traceparent_of(&app.last());
     assert_eq!(call_trace, app_trace, "the plugin's call is part of the request's trace");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_endpoint_tried_is_an_upstream_span() {
+    let receiver = Receiver::start().await;
+    let backend = Backend::start("alive").await;
+    let dead = closed_port().await;
+    let dir = TempDir::new();
+    dir.write("svc.yaml", &service("two", &[dead, backend.addr]));
+    dir.write("ing.yaml", &ingress("two", "two.example.com", "/", "two"));
+    let mut cfg = config(dir.path());
+    cfg.proxy.tracing = Some(tracing_from_env(&format!("http://{}", receiver.addr), "http/protobuf", true));
+    let gw = wasmgress::Gateway::start(cfg).await.unwrap();
+    // Round robin starts one of two requests at the dead endpoint.
+    let mut traces = Vec::new();
+    for _ in 0..2 {
+        assert_eq!(get(gw.http_addr(), "two.example.com", "/").await.status, 200);
+        traces.push(traceparent_of(&backend.last()));
+    }
+    let mut retried = false;
+    for (trace_id, parent) in traces {
+        let spans = spans_of(&receiver, &trace_id, 2).await;
+        let attempts: Vec<_> = spans.iter().filter(|s| s.span.kind == 3).collect();
+        let ok = attempts.iter().find(|s| s.span_id() == parent).expect("the backend's parent is an attempt span");
+        assert_eq!(ok.attr("server.port"), Some(backend.addr.port().to_string()));
+        if attempts.len() == 2 {
+            let failed = attempts.iter().find(|s| s.span_id() != parent).unwrap();
+            assert_eq!(failed.attr("server.port"), Some(dead.port().to_string()));
+            assert_eq!(failed.span.status.as_ref().map(|s| s.code), Some(2), "the refused attempt is an error");
+            retried = true;
+        }
+    }
+    assert!(retried, "one request tried the dead endpoint first");
+}

@@ -13,7 +13,7 @@ use http_body_util::{BodyExt, Full, Limited};
 
 use super::body::ClientBody;
 use super::pool::Wire;
-use super::upstream::{Upstream, UpstreamOptions};
+use super::upstream::{Upstream, UpstreamOptions, Watch};
 use crate::routing::RouteTable;
 use crate::wasm::callout::{CallFuture, CallOut, HttpCall, HttpCallResponse};
 
@@ -88,7 +88,7 @@ impl CallOut for ServiceCaller {
             let body = ClientBody::Full(Full::new(Bytes::from(call.body)));
             let answer = tokio::time::timeout(call.timeout, async {
                 let (resp, _) = upstream
-                    .send_to(&backend, Wire::H1, call.timeout, parts, body, None)
+                    .send_to(&backend, Wire::H1, call.timeout, parts, body, Watch::default())
                     .await
                     .map_err(|e| e.to_string())?;
                 let (parts, body) = resp.into_parts();

@@ -13,16 +13,16 @@ use tokio::io::copy_bidirectional;
 use super::body::{ClientBody, ResponseBody};
 use super::headers::{self, Peer};
 use super::metered::{Decision, Metered, Record};
-use super::upstream::{Upstream, UpstreamError, UpstreamOptions};
+use super::upstream::{Upstream, UpstreamError, UpstreamOptions, Watch};
 use super::{filter, plugins};
 use crate::routing::{BackendProtocol, RouteTable, host, path};
 use crate::telemetry::access::Sink;
-use crate::telemetry::trace::{self, TraceParent, Tracing};
+use crate::telemetry::trace::{TraceParent, Tracing};
 use crate::wasm::chain::Verdict;
 use crate::wasm::headers::RequestHead;
 use crate::wasm::host::RequestInfo;
 use opentelemetry::KeyValue;
-use opentelemetry::trace::{Span as _, SpanKind, Status};
+use opentelemetry::trace::Span as _;
 
 /// How the proxy treats requests, beyond what routes say.
 #[derive(Debug, Clone, Default)]
@@ -79,6 +79,13 @@ impl Proxy {
 
     /// Answers one request, noting in `rec` what it did.
     async fn serve(&self, mut req: Request<Incoming>, peer: &Peer, rec: &mut Record) -> Response<ResponseBody> {
+        // Where the plugins' and upstream attempts' spans hang.
+        let trace = match (&self.opts.tracing, &rec.span) {
+            (Some(tracing), Some(span)) => {
+                Some(TraceParent { tracing: tracing.clone(), span: span.span_context().clone() })
+            }
+            _ => None,
+        };
         // The URI's authority (HTTP/2, or HTTP/1.1 absolute-form) wins over
         // Host, as RFC 9112 §3.2.2 requires of a server.
         let authority = match req.uri().authority() {
@@ -175,12 +182,7 @@ impl Proxy {
                 source: Some(peer.client),
                 destination: Some(peer.local),
                 ingress: route.ingress.as_ref().map(ToString::to_string).unwrap_or_default(),
-                trace: match (&self.opts.tracing, &rec.span) {
-                    (Some(tracing), Some(span)) => {
-                        Some(TraceParent { tracing: tracing.clone(), span: span.span_context().clone() })
-                    }
-                    _ => None,
-                },
+                trace: trace.clone(),
             });
             let mut stream = chain.stream(info);
             let head = RequestHead { parts, scheme: peer.scheme };
@@ -219,28 +221,9 @@ impl Proxy {
                 None => answer,
             };
         }
-        let mut upstream_span = None;
-        if let (Some(tracing), Some(server)) = (&self.opts.tracing, &rec.span) {
-            let attributes = vec![
-                KeyValue::new("http.request.method", parts.method.to_string()),
-                KeyValue::new("wasmgress.service", route.backend.service.to_string()),
-            ];
-            let span = tracing.child(server.span_context(), "upstream", SpanKind::Client, attributes);
-            tracing.inject(span.span_context(), &mut parts.headers);
-            upstream_span = Some(span);
-        }
         let asked = std::time::Instant::now();
-        let sent = self.upstream.send(&route, parts, body, &rec.sent).await;
-        if let Some(mut span) = upstream_span {
-            match &sent {
-                Ok((resp, endpoint)) => {
-                    span.set_attributes(trace::endpoint_attributes(*endpoint));
-                    span.set_attribute(KeyValue::new("http.response.status_code", i64::from(resp.status().as_u16())));
-                }
-                Err(e) => span.set_status(Status::error(e.to_string())),
-            }
-            span.end();
-        }
+        let watch = Watch { sent: Some(&rec.sent), trace: trace.as_ref() };
+        let sent = self.upstream.send(&route, parts, body, watch).await;
         let (mut resp, endpoint) = match sent {
             Ok(r) => {
                 let waited = asked.elapsed();

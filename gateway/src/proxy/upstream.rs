@@ -13,6 +13,7 @@ use super::body::{ClientBody, RequestBody, UpstreamBody};
 use super::pool::{ConnPool, ConnectError, Target, Wire};
 use super::tls_client::UpstreamTls;
 use crate::routing::{Backend, BackendProtocol, Route};
+use crate::telemetry::trace::{Attempt, TraceParent};
 
 /// Timeouts and pooling of upstream connections.
 #[derive(Debug, Clone)]
@@ -61,6 +62,14 @@ pub struct Upstream {
     opts: UpstreamOptions,
 }
 
+/// What watches a request on its way upstream: a counter of the body
+/// bytes sent, and the trace its attempts belong to.
+#[derive(Clone, Copy, Default)]
+pub struct Watch<'a> {
+    pub sent: Option<&'a Arc<AtomicU64>>,
+    pub trace: Option<&'a TraceParent>,
+}
+
 /// Requests that may be sent twice (RFC 9110 §9.2.2) when a reused
 /// connection turns out closed: without a body, so nothing is lost either.
 fn retry_safe(parts: &http::request::Parts, body: &ClientBody) -> bool {
@@ -93,7 +102,7 @@ impl Upstream {
         route: &Route,
         parts: http::request::Parts,
         body: ClientBody,
-        sent: &Arc<AtomicU64>,
+        watch: Watch<'_>,
     ) -> Result<(Response<UpstreamBody>, SocketAddr), UpstreamError> {
         let timeout = route.policy.response_timeout.unwrap_or(self.opts.response_timeout);
         let wire = match route.policy.backend_protocol {
@@ -101,7 +110,7 @@ impl Upstream {
             BackendProtocol::Https => Wire::H1Tls { verify: !route.policy.backend_tls_verify_off },
             BackendProtocol::H2c | BackendProtocol::Grpc => Wire::H2c,
         };
-        self.send_to(&route.backend, wire, timeout, parts, body, Some(sent)).await
+        self.send_to(&route.backend, wire, timeout, parts, body, watch).await
     }
 
     /// [`Upstream::send`] to any backend, over `wire`, with the response
@@ -114,7 +123,7 @@ impl Upstream {
         timeout: Duration,
         parts: http::request::Parts,
         body: ClientBody,
-        sent: Option<&Arc<AtomicU64>>,
+        watch: Watch<'_>,
     ) -> Result<(Response<UpstreamBody>, SocketAddr), UpstreamError> {
         let deadline = Instant::now() + timeout;
         let server_name: Option<Arc<str>> = matches!(wire, Wire::H1Tls { .. })
@@ -125,11 +134,17 @@ impl Upstream {
             let mut fresh_retry = true;
             loop {
                 let target = Target { endpoint, wire, server_name: server_name.clone() };
+                let method = request.as_ref().map(|(p, _)| p.method.clone()).unwrap_or_default();
+                let attempt = Attempt::start(watch.trace, endpoint, &method);
                 let checkout = match tokio::time::timeout_at(deadline, self.pool.checkout(&target)).await {
-                    Err(_) => return Err(UpstreamError::ResponseTimeout),
+                    Err(_) => {
+                        attempt.failed("connect timed out");
+                        return Err(UpstreamError::ResponseTimeout);
+                    }
                     Ok(Ok(c)) => c,
                     Ok(Err(e)) => {
                         tracing::debug!(%endpoint, error = %e, "upstream connect failed");
+                        attempt.failed(&e.to_string());
                         last_error = match e {
                             ConnectError::Timeout => UpstreamError::ConnectTimeout,
                             e => UpstreamError::Unreachable(format!("{endpoint}: {e}")),
@@ -137,19 +152,27 @@ impl Upstream {
                         break;
                     }
                 };
-                let Some((parts, body)) = request.take() else {
+                let Some((mut parts, body)) = request.take() else {
                     return Err(last_error);
                 };
+                attempt.inject(watch.trace, &mut parts.headers);
                 let retry_copy =
                     (checkout.reused && fresh_retry && retry_safe(&parts, &body)).then(|| copy_parts(&parts));
-                let (request_body, reclaim) = RequestBody::new(body, sent.cloned());
+                let (request_body, reclaim) = RequestBody::new(body, watch.sent.cloned());
                 let mut checkout = checkout;
                 let sent = checkout.sender.try_send_request(Request::from_parts(parts, request_body));
                 match tokio::time::timeout_at(deadline, sent).await {
-                    Err(_) => return Err(UpstreamError::ResponseTimeout),
-                    Ok(Ok(resp)) => return Ok((resp.map(|b| UpstreamBody::new(b, checkout)), endpoint)),
+                    Err(_) => {
+                        attempt.failed("response timed out");
+                        return Err(UpstreamError::ResponseTimeout);
+                    }
+                    Ok(Ok(resp)) => {
+                        attempt.answered(resp.status().as_u16());
+                        return Ok((resp.map(|b| UpstreamBody::new(b, checkout)), endpoint));
+                    }
                     Ok(Err(mut e)) => {
                         let reason = e.error().to_string();
+                        attempt.failed(&reason);
                         let unsent = e.take_message().map(|req| req.into_parts());
                         let again = match (unsent, retry_copy) {
                             (Some((parts, _)), _) => reclaim.take().map(|b| (parts, b)),

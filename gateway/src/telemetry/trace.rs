@@ -156,6 +156,40 @@ impl TraceParent {
     }
 }
 
+/// The span of one upstream attempt (one endpoint tried), when tracing.
+pub struct Attempt(Option<Span>);
+
+impl Attempt {
+    pub fn start(parent: Option<&TraceParent>, endpoint: SocketAddr, method: &http::Method) -> Self {
+        Attempt(parent.map(|p| {
+            let mut attributes = endpoint_attributes(endpoint).to_vec();
+            attributes.push(KeyValue::new("http.request.method", method.to_string()));
+            p.tracing.child(&p.span, "upstream", SpanKind::Client, attributes)
+        }))
+    }
+
+    /// Puts this attempt's `traceparent` on the request it sends.
+    pub fn inject(&self, parent: Option<&TraceParent>, headers: &mut HeaderMap) {
+        if let (Some(span), Some(p)) = (&self.0, parent) {
+            p.tracing.inject(span.span_context(), headers);
+        }
+    }
+
+    pub fn answered(self, status: u16) {
+        if let Some(mut span) = self.0 {
+            span.set_attribute(KeyValue::new("http.response.status_code", i64::from(status)));
+            span.end();
+        }
+    }
+
+    pub fn failed(self, why: &str) {
+        if let Some(mut span) = self.0 {
+            span.set_status(Status::error(why.to_string()));
+            span.end();
+        }
+    }
+}
+
 /// Ends a plugin callback's span: its action, or why it failed (`trap`,
 /// `deadline`, `memory`...), as an error.
 pub fn end_plugin_span(span: &mut Span, outcome: Result<&'static str, &'static str>) {
