@@ -38,8 +38,8 @@ pub struct Record {
     time: SystemTime,
     client: SocketAddr,
     method: Method,
-    host: String,
-    path: String,
+    /// Host and path, kept only when the access log is on.
+    target: Option<(String, String)>,
     version: Version,
     pub status: u16,
     pub route: Option<Arc<Route>>,
@@ -53,19 +53,21 @@ pub struct Record {
 }
 
 impl Record {
-    pub fn new<B>(req: &Request<B>, peer: &Peer) -> Self {
-        let host = req
-            .uri()
-            .authority()
-            .map(|a| a.as_str())
-            .or_else(|| req.headers().get(http::header::HOST).and_then(|h| h.to_str().ok()));
+    pub fn new<B>(req: &Request<B>, peer: &Peer, logged: bool) -> Self {
+        let target = logged.then(|| {
+            let host = req
+                .uri()
+                .authority()
+                .map(|a| a.as_str())
+                .or_else(|| req.headers().get(http::header::HOST).and_then(|h| h.to_str().ok()));
+            (host.unwrap_or_default().to_string(), req.uri().path().to_string())
+        });
         Self {
             start: Instant::now(),
             time: SystemTime::now(),
             client: peer.client,
             method: req.method().clone(),
-            host: host.unwrap_or_default().to_string(),
-            path: req.uri().path().to_string(),
+            target,
             version: req.version(),
             status: 0,
             route: None,
@@ -95,9 +97,7 @@ impl Record {
             None => unrouted(),
         };
         cell.record(&self.method, self.status, duration, bytes_in, bytes_out);
-        if !sink.is_on() {
-            return;
-        }
+        let Some((host, path)) = &self.target else { return };
         let route = self.route.as_deref();
         let ingress = route.and_then(|r| r.ingress.as_ref()).map(ToString::to_string);
         let service = route.map(|r| r.backend.service.to_string());
@@ -110,8 +110,8 @@ impl Record {
             time,
             client: self.client,
             method: self.method.as_str(),
-            host: &self.host,
-            path: &self.path,
+            host,
+            path,
             protocol: protocol(self.version),
             status: self.status,
             bytes_in,

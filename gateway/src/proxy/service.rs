@@ -63,7 +63,7 @@ impl Proxy {
     }
 
     pub async fn handle(&self, req: Request<Incoming>, peer: Peer) -> Response<Metered> {
-        let mut record = Record::new(&req, &peer);
+        let mut record = Record::new(&req, &peer, self.access_log.is_on());
         if let Some(tracing) = &self.opts.tracing {
             record.span = Some(server_span(tracing, &req, &peer));
         }
@@ -105,7 +105,7 @@ impl Proxy {
             Some(r) => r.clone(),
             None => return local_response(StatusCode::NOT_FOUND, "no route for this host and path\n"),
         };
-        if let Some(span) = rec.span.as_mut() {
+        if let Some(span) = rec.span.as_mut().filter(|s| s.is_recording()) {
             span.update_name(format!("{} {}", req.method(), route.path));
             span.set_attribute(KeyValue::new("http.route", route.path.clone()));
             if let Some(ingress) = &route.ingress {
@@ -302,31 +302,49 @@ fn for_upstream(parts: &mut http::request::Parts, protocol: BackendProtocol, te_
 /// The server span of a request, with the request attributes of the HTTP
 /// semantic conventions.
 fn server_span(tracing: &Tracing, req: &Request<Incoming>, peer: &Peer) -> opentelemetry_sdk::trace::Span {
-    let host = req.uri().host().or_else(|| {
-        let h = req.headers().get(header::HOST)?.to_str().ok()?;
-        Some(h.rsplit_once(':').map_or(h, |(name, _)| name))
-    });
-    let mut attributes = vec![
-        KeyValue::new("http.request.method", req.method().to_string()),
-        KeyValue::new("url.path", req.uri().path().to_string()),
-        KeyValue::new("url.scheme", peer.scheme),
-        KeyValue::new("client.address", peer.client.ip().to_string()),
-        KeyValue::new(
-            "network.protocol.version",
-            match req.version() {
-                Version::HTTP_2 => "2",
-                Version::HTTP_10 => "1.0",
-                _ => "1.1",
-            },
-        ),
-    ];
-    if let Some(host) = host {
-        attributes.push(KeyValue::new("server.address", host.to_string()));
+    let attributes = || {
+        let host = req.uri().host().or_else(|| {
+            let h = req.headers().get(header::HOST)?.to_str().ok()?;
+            Some(h.rsplit_once(':').map_or(h, |(name, _)| name))
+        });
+        let mut attributes = vec![
+            KeyValue::new("http.request.method", req.method().to_string()),
+            KeyValue::new("url.path", req.uri().path().to_string()),
+            KeyValue::new("url.scheme", peer.scheme),
+            KeyValue::new("client.address", peer.client.ip().to_string()),
+            KeyValue::new(
+                "network.protocol.version",
+                match req.version() {
+                    Version::HTTP_2 => "2",
+                    Version::HTTP_10 => "1.0",
+                    _ => "1.1",
+                },
+            ),
+        ];
+        if let Some(host) = host {
+            attributes.push(KeyValue::new("server.address", host.to_string()));
+        }
+        if let Some(ua) = req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()) {
+            attributes.push(KeyValue::new("user_agent.original", ua.to_string()));
+        }
+        attributes
+    };
+    // Named by method until the route is known.
+    tracing.server_span(req.headers(), method_name(req.method()), attributes)
+}
+
+/// A span name for a method, without allocating for the common ones.
+fn method_name(method: &http::Method) -> &'static str {
+    match *method {
+        http::Method::GET => "GET",
+        http::Method::HEAD => "HEAD",
+        http::Method::POST => "POST",
+        http::Method::PUT => "PUT",
+        http::Method::DELETE => "DELETE",
+        http::Method::PATCH => "PATCH",
+        http::Method::OPTIONS => "OPTIONS",
+        _ => "HTTP",
     }
-    if let Some(ua) = req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()) {
-        attributes.push(KeyValue::new("user_agent.original", ua.to_string()));
-    }
-    tracing.server_span(req.headers(), attributes, req.method().to_string())
 }
 
 /// 308 to the same host and target over HTTPS (the port is the load

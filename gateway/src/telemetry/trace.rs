@@ -86,23 +86,44 @@ impl Tracing {
 
     /// The server span of a request, child of the incoming `traceparent`
     /// when trusted.
-    pub fn server_span(&self, headers: &HeaderMap, attributes: Vec<KeyValue>, name: String) -> Span {
+    /// Attributes are made only for a span the sampler kept: an unsampled
+    /// request pays for ids and propagation, not for strings.
+    pub fn server_span(
+        &self,
+        headers: &HeaderMap,
+        name: &'static str,
+        attributes: impl FnOnce() -> Vec<KeyValue>,
+    ) -> Span {
         let incoming = self.propagator.extract(&HeaderExtractor(headers));
         let remote = incoming.span().span_context().clone();
-        let builder = self.tracer.span_builder(name).with_kind(SpanKind::Server).with_attributes(attributes);
-        if self.trust_incoming || !remote.is_valid() {
+        let builder = self.tracer.span_builder(name).with_kind(SpanKind::Server);
+        let mut span = if self.trust_incoming || !remote.is_valid() {
             self.tracer.build_with_context(builder, &incoming)
         } else {
             let builder = builder.with_links(vec![Link::with_context(remote)]);
             self.tracer.build_with_context(builder, &Context::new())
+        };
+        if span.is_recording() {
+            span.set_attributes(attributes());
         }
+        span
     }
 
-    /// A child span of `parent` (a plugin phase, an upstream request).
-    pub fn child(&self, parent: &SpanContext, name: &'static str, kind: SpanKind, attributes: Vec<KeyValue>) -> Span {
+    /// A child span of `parent` (a plugin phase, an upstream request), with
+    /// attributes if it is sampled.
+    pub fn child(
+        &self,
+        parent: &SpanContext,
+        name: &'static str,
+        kind: SpanKind,
+        attributes: impl FnOnce() -> Vec<KeyValue>,
+    ) -> Span {
         let cx = Context::new().with_remote_span_context(parent.clone());
-        let builder = self.tracer.span_builder(name).with_kind(kind).with_attributes(attributes);
-        self.tracer.build_with_context(builder, &cx)
+        let mut span = self.tracer.build_with_context(self.tracer.span_builder(name).with_kind(kind), &cx);
+        if span.is_recording() {
+            span.set_attributes(attributes());
+        }
+        span
     }
 
     /// Sets `traceparent` (and `tracestate`) for `span` on an outgoing
@@ -151,7 +172,7 @@ impl TraceParent {
     /// The span of one plugin callback.
     pub fn plugin_span(&self, plugin: &str, phase: &'static str) -> Span {
         let attributes =
-            vec![KeyValue::new("wasmgress.plugin", plugin.to_string()), KeyValue::new("wasmgress.phase", phase)];
+            || vec![KeyValue::new("wasmgress.plugin", plugin.to_string()), KeyValue::new("wasmgress.phase", phase)];
         self.tracing.child(&self.span, "plugin", SpanKind::Internal, attributes)
     }
 }
@@ -162,8 +183,11 @@ pub struct Attempt(Option<Span>);
 impl Attempt {
     pub fn start(parent: Option<&TraceParent>, endpoint: SocketAddr, method: &http::Method) -> Self {
         Attempt(parent.map(|p| {
-            let mut attributes = endpoint_attributes(endpoint).to_vec();
-            attributes.push(KeyValue::new("http.request.method", method.to_string()));
+            let attributes = || {
+                let mut attributes = endpoint_attributes(endpoint).to_vec();
+                attributes.push(KeyValue::new("http.request.method", method.to_string()));
+                attributes
+            };
             p.tracing.child(&p.span, "upstream", SpanKind::Client, attributes)
         }))
     }
