@@ -77,15 +77,7 @@ for round in $(seq "$ROUNDS"); do
 done
 
 echo "wrk: $CONNECTIONS connections, $DURATION x $ROUNDS rounds; gateway: $WORKERS worker(s); $(nproc) CPUs; medians"
-printf '%-8s %12s %10s %10s %14s %16s %16s\n' route "requests/s" "p50 (us)" "p99 (us)" "vs plain rps" "CPU us/request" "added CPU (us)"
-declare -A RPS CPU
-for t in "${TARGETS[@]}"; do
-  RPS[$t]=$(awk '{print $1}' "$WORK/$t.txt" | median)
-  CPU[$t]=$(awk '{print $4}' "$WORK/$t.txt" | median)
-  p50=$(awk '{print $2}' "$WORK/$t.txt" | median); p99=$(awk '{print $3}' "$WORK/$t.txt" | median)
-  ratio=$(awk -v a="${RPS[$t]}" -v b="${RPS[plain]}" 'BEGIN{printf "%+.1f%%", (a/b - 1) * 100}')
-  added=$(awk -v a="${CPU[$t]}" -v b="${CPU[plain]}" 'BEGIN{printf "%+.2f", a - b}')
-  printf '%-8s %12s %10s %10s %14s %16s %16s\n' "$t" "${RPS[$t]}" "$p50" "$p99" "$ratio" "${CPU[$t]}" "$added"
-done
+cpu_header route plain
+for t in "${TARGETS[@]}"; do cpu_row "$t" "$WORK/$t.txt" "$WORK/plain.txt"; done
 echo "plugin instances: $INSTANCES; RSS they added: $(( (RSS_AFTER - RSS_BEFORE) / 1024 )) MiB, $(( (RSS_AFTER - RSS_BEFORE) / (INSTANCES > 0 ? INSTANCES : 1) )) KiB per instance"
 echo "gateway RSS with the plugin routes warm: $(( $(awk '/VmRSS/{print $2}' /proc/$GW/status) / 1024 )) MiB"

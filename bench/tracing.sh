@@ -59,13 +59,5 @@ for round in $(seq "$ROUNDS"); do
 done
 
 echo "wrk: $CONNECTIONS connections, $DURATION x $ROUNDS rounds; gateway: $WORKERS worker(s); $(nproc) CPUs; medians"
-printf '%-12s %12s %10s %10s %14s %16s %16s\n' tracing "requests/s" "p50 (us)" "p99 (us)" "vs off rps" "CPU us/request" "added CPU (us)"
-declare -A RPS CPU
-for c in "${CASES[@]}"; do
-  f="$WORK/$c.txt"
-  RPS[$c]=$(awk '{print $1}' "$f" | median); CPU[$c]=$(awk '{print $4}' "$f" | median)
-  p50=$(awk '{print $2}' "$f" | median); p99=$(awk '{print $3}' "$f" | median)
-  ratio=$(awk -v a="${RPS[$c]}" -v b="${RPS[off]}" 'BEGIN{printf "%+.1f%%", (a/b - 1) * 100}')
-  added=$(awk -v a="${CPU[$c]}" -v b="${CPU[off]}" 'BEGIN{printf "%+.2f", a - b}')
-  printf '%-12s %12s %10s %10s %14s %16s %16s\n' "$c" "${RPS[$c]}" "$p50" "$p99" "$ratio" "${CPU[$c]}" "$added"
-done
+cpu_header tracing off
+for c in "${CASES[@]}"; do cpu_row "$c" "$WORK/$c.txt" "$WORK/off.txt"; done

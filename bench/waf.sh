@@ -79,14 +79,5 @@ for round in $(seq "$ROUNDS"); do
 done
 
 echo "wrk: $CONNECTIONS connections, $DURATION x $ROUNDS rounds; gateway: $WORKERS worker(s); $(nproc) CPUs; medians; POST body ${#BODY} bytes"
-printf '%-12s %12s %10s %10s %14s %16s %16s\n' case "requests/s" "p50 (us)" "p99 (us)" "vs plain rps" "CPU us/request" "added CPU (us)"
-declare -A RPS CPU
-for c in "${CASES[@]}"; do
-  f="$WORK/${c%:*}-${c#*:}.txt"
-  RPS[$c]=$(awk '{print $1}' "$f" | median); CPU[$c]=$(awk '{print $4}' "$f" | median)
-  p50=$(awk '{print $2}' "$f" | median); p99=$(awk '{print $3}' "$f" | median)
-  base="plain:${c#*:}"
-  ratio=$(awk -v a="${RPS[$c]}" -v b="${RPS[$base]}" 'BEGIN{printf "%+.1f%%", (a/b - 1) * 100}')
-  added=$(awk -v a="${CPU[$c]}" -v b="${CPU[$base]}" 'BEGIN{printf "%+.2f", a - b}')
-  printf '%-12s %12s %10s %10s %14s %16s %16s\n' "$c" "${RPS[$c]}" "$p50" "$p99" "$ratio" "${CPU[$c]}" "$added"
-done
+cpu_header case plain
+for c in "${CASES[@]}"; do cpu_row "$c" "$WORK/${c%:*}-${c#*:}.txt" "$WORK/plain-${c#*:}.txt"; done

@@ -68,6 +68,18 @@ async fn start_traced_to(receiver: Receiver, endpoint: &str, protocol: &str, tru
     Traced { gw, backend, receiver, _dir: dir }
 }
 
+/// A gateway with the plugins in `plugins`, exporting over http/protobuf to `receiver`.
+async fn start_traced_with_plugins(dir: &TempDir, plugins: &TempDir, receiver: &Receiver) -> wasmgress::Gateway {
+    let mut cfg = config(dir.path());
+    cfg.plugins = Some(wasmgress::gateway::PluginConfig {
+        dir: plugins.path().to_path_buf(),
+        cache: None,
+        runtime: wasmgress::wasm::RuntimeOptions::default(),
+    });
+    cfg.proxy.tracing = Some(tracing_from_env(&format!("http://{}", receiver.addr), "http/protobuf", true));
+    wasmgress::Gateway::start(cfg).await.unwrap()
+}
+
 /// Waits for `n` spans of one trace.
 async fn spans_of(receiver: &Receiver, trace_id: &str, n: usize) -> Vec<otlp::Received> {
     eventually(&format!("{n} spans of trace {trace_id}"), || async {
@@ -257,14 +269,7 @@ async fn each_plugin_callback_is_a_child_span_and_a_duration_sample() {
     let list = "- name: noop\n- name: headers\n  config: {request_header: \"x-env=dev\"}";
     dir.write("svc.yaml", &service("plugged", &[backend.addr]));
     dir.write("ing.yaml", &annotated_ingress("plugged", "plugged.example.com", "plugged", &plugins_annotation(list)));
-    let mut cfg = config(dir.path());
-    cfg.plugins = Some(wasmgress::gateway::PluginConfig {
-        dir: plugins.path().to_path_buf(),
-        cache: None,
-        runtime: wasmgress::wasm::RuntimeOptions::default(),
-    });
-    cfg.proxy.tracing = Some(tracing_from_env(&format!("http://{}", receiver.addr), "http/protobuf", true));
-    let gw = wasmgress::Gateway::start(cfg).await.unwrap();
+    let gw = start_traced_with_plugins(&dir, &plugins, &receiver).await;
     assert!(problems(&gw, "default/plugged").is_empty(), "{:?}", problems(&gw, "default/plugged"));
 
     assert_eq!(get(gw.http_addr(), "plugged.example.com", "/").await.status, 200);
@@ -314,14 +319,7 @@ async fn a_plugins_http_call_carries_the_requests_trace() {
         "ing.yaml",
         &annotated_ingress("i", "app.com", "app", &plugins_annotation("- name: callout\n  config: auth:80")),
     );
-    let mut cfg = config(dir.path());
-    cfg.plugins = Some(wasmgress::gateway::PluginConfig {
-        dir: plugins.path().to_path_buf(),
-        cache: None,
-        runtime: wasmgress::wasm::RuntimeOptions::default(),
-    });
-    cfg.proxy.tracing = Some(tracing_from_env(&format!("http://{}", receiver.addr), "http/protobuf", true));
-    let gw = wasmgress::Gateway::start(cfg).await.unwrap();
+    let gw = start_traced_with_plugins(&dir, &plugins, &receiver).await;
     let req = Request::get(format!("http://{}/page", gw.http_addr()))
         .header("host", "app.com")
         .header("x-token", "t1")
