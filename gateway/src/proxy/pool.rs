@@ -151,6 +151,10 @@ impl ConnPool {
             let sender = self.connect_h2(target).await?;
             if let Ok(mut m) = self.h2.lock() {
                 m.insert(target.clone(), sender.clone());
+                // Forget endpoints whose connection closed (pods that went away).
+                if m.len() > 64 {
+                    m.retain(|_, s| !s.is_closed());
+                }
             }
             return Ok(self.checked_out(Sender::H2(sender), target, false));
         }
