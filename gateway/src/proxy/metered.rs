@@ -139,6 +139,7 @@ fn unrouted() -> &'static RouteMetrics {
     CELL.get_or_init(|| metrics::route("", ""))
 }
 
+/// A request's protocol as plugins (`request.protocol`) and the access log name it.
 pub fn protocol(v: Version) -> &'static str {
     match v {
         Version::HTTP_09 => "HTTP/0.9",

@@ -12,7 +12,7 @@ use tokio::io::copy_bidirectional;
 
 use super::body::{ClientBody, ResponseBody};
 use super::headers::{self, Peer};
-use super::metered::{Decision, Metered, Record};
+use super::metered::{self, Decision, Metered, Record};
 use super::upstream::{Upstream, UpstreamError, UpstreamOptions, Watch};
 use super::{filter, plugins};
 use crate::routing::{BackendProtocol, RouteTable, host, path};
@@ -172,13 +172,7 @@ impl Proxy {
                 path: parts.uri.clone(),
                 host: host.unwrap_or_default(),
                 scheme: peer.scheme,
-                protocol: match version {
-                    Version::HTTP_09 => "HTTP/0.9",
-                    Version::HTTP_10 => "HTTP/1.0",
-                    Version::HTTP_2 => "HTTP/2",
-                    Version::HTTP_3 => "HTTP/3",
-                    _ => "HTTP/1.1",
-                },
+                protocol: metered::protocol(version),
                 source: Some(peer.client),
                 destination: Some(peer.local),
                 ingress: route.ingress.as_ref().map(ToString::to_string).unwrap_or_default(),
