@@ -115,11 +115,11 @@ pub async fn run(
     applier: Arc<Applier>,
     mut snapshots: watch::Receiver<Snapshot>,
     mut plugin_changes: Option<watch::Receiver<u64>>,
-    initial: Option<Snapshot>,
+    initial: Option<Arc<Snapshot>>,
 ) {
     // The snapshot the live table was built from; a later one that differs
     // only in EndpointSlices is applied in place.
-    let mut applied: Option<Snapshot> = initial;
+    let mut applied: Option<Arc<Snapshot>> = initial;
     loop {
         // New plugin modules mean new specs for the same objects.
         let plugins_changed = async {
@@ -141,7 +141,8 @@ pub async fn run(
             plugin_changes = None;
             continue;
         }
-        let snapshot = snapshots.borrow_and_update().clone();
+        // One copy of the snapshot, shared by the translation and `applied`.
+        let snapshot = Arc::new(snapshots.borrow_and_update().clone());
         let in_place = !plugins_changed_now && applied.as_ref().is_some_and(|last| endpoints_only(last, &snapshot));
         applied = Some(snapshot.clone());
         let applier = applier.clone();

@@ -151,7 +151,7 @@ impl Gateway {
     pub async fn start(cfg: GatewayConfig) -> Result<Self, StartError> {
         // Files are read before serving; a cluster is listed in the
         // background and /readyz waits for its first route table.
-        let (first, mut file_source) = match &cfg.source {
+        let (first, file_source) = match &cfg.source {
             SourceConfig::Files(dir) => {
                 let mut source = FileSource::new(dir);
                 let first = source.load().map_err(|source| StartError::Manifests { dir: dir.clone(), source })?;
@@ -214,31 +214,26 @@ impl Gateway {
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut control = Vec::new();
         let (snapshot_tx, snapshot_rx) = watch::channel(first.clone().unwrap_or_default());
-        match &cfg.source {
-            SourceConfig::Files(_) => {
-                if let Some(source) = file_source.take() {
-                    tokio::spawn(source.watch(snapshot_tx, cfg.rescan_interval));
-                }
-            }
-            SourceConfig::Cluster(cluster) => {
-                tokio::spawn(KubeSource::new(cluster.client.clone(), cluster.watch_namespace.clone()).run(snapshot_tx));
-                control.push(tokio::spawn(crate::status::run(
-                    cluster.client.clone(),
-                    cluster.election.clone(),
-                    cluster.publish.clone(),
-                    cfg.translate.clone(),
-                    snapshot_rx.clone(),
-                    status.clone(),
-                    shutdown_rx.clone(),
-                )));
-            }
+        if let Some(source) = file_source {
+            tokio::spawn(source.watch(snapshot_tx, cfg.rescan_interval));
+        } else if let SourceConfig::Cluster(cluster) = &cfg.source {
+            tokio::spawn(KubeSource::new(cluster.client.clone(), cluster.watch_namespace.clone()).run(snapshot_tx));
+            control.push(tokio::spawn(crate::status::run(
+                cluster.client.clone(),
+                cluster.election.clone(),
+                cluster.publish.clone(),
+                cfg.translate.clone(),
+                snapshot_rx.clone(),
+                status.clone(),
+                shutdown_rx.clone(),
+            )));
         }
         let plugin_changes = installed.map(|(plugins, dir)| {
             let (tx, rx) = watch::channel(0);
             tokio::spawn(watch_plugins(plugins, dir, cfg.rescan_interval, tx));
             rx
         });
-        tokio::spawn(controller::run(applier, snapshot_rx, plugin_changes, first));
+        tokio::spawn(controller::run(applier, snapshot_rx, plugin_changes, first.map(Arc::new)));
 
         let proxy = ProxyOptions { https_redirect: https_addr.is_some(), ..cfg.proxy.clone() };
         let workers = workers::spawn(
