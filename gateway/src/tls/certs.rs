@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::api::networking::v1::Ingress;
 use rustls::sign::CertifiedKey;
 
 use super::secret::{self, Served};
@@ -14,7 +13,6 @@ use crate::cluster::ClusterState;
 use crate::diagnostics::Diagnostic;
 use crate::routing::ObjectKey;
 use crate::translate::TranslateOptions;
-use crate::translate::class::ClassFilter;
 
 /// Certificates by host name.
 pub struct CertTable {
@@ -111,11 +109,7 @@ pub fn build(
         },
     };
     let mut table = CertTable::only(default);
-    let filter = ClassFilter::new(state, opts);
-    let mut ingresses: Vec<&Ingress> = state.ingresses.iter().filter(|i| filter.selects(i)).collect();
-    ingresses.sort_by_cached_key(|i| {
-        (i.metadata.creation_timestamp.clone(), i.metadata.namespace.clone(), i.metadata.name.clone())
-    });
+    let ingresses = crate::translate::ours_oldest_first(state, opts);
     // Which Ingress (and Secret) each host's certificate came from.
     let mut owners: HashMap<String, (ObjectKey, String)> = HashMap::new();
     for ingress in ingresses {

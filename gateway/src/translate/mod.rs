@@ -101,18 +101,24 @@ pub fn translate<'a>(state: &'a ClusterState, opts: &'a TranslateOptions) -> (Ro
     translate_with_plugins(state, opts, &NoPlugins)
 }
 
+/// The Ingresses of our class, oldest first: on a conflict (a path rule, a
+/// TLS host) the oldest Ingress keeps it.
+pub fn ours_oldest_first<'a>(state: &'a ClusterState, opts: &TranslateOptions) -> Vec<&'a Ingress> {
+    let filter = ClassFilter::new(state, opts);
+    let mut ingresses: Vec<&Ingress> = state.ingresses.iter().filter(|i| filter.selects(i)).collect();
+    ingresses.sort_by_cached_key(|i| {
+        (i.metadata.creation_timestamp.clone(), i.metadata.namespace.clone(), i.metadata.name.clone())
+    });
+    ingresses
+}
+
 /// [`translate`], resolving plugin annotations with `plugins`.
 pub fn translate_with_plugins<'a>(
     state: &'a ClusterState,
     opts: &'a TranslateOptions,
     plugins: &dyn PluginResolver,
 ) -> (RouteTable, Vec<Diagnostic>) {
-    let filter = ClassFilter::new(state, opts);
-    let mut ingresses: Vec<&Ingress> = state.ingresses.iter().filter(|i| filter.selects(i)).collect();
-    // Oldest first: on a conflict the oldest Ingress keeps the rule.
-    ingresses.sort_by_cached_key(|i| {
-        (i.metadata.creation_timestamp.clone(), i.metadata.namespace.clone(), i.metadata.name.clone())
-    });
+    let ingresses = ours_oldest_first(state, opts);
     let mut t = Translation {
         table: RouteTable::default(),
         diagnostics: Vec::new(),
