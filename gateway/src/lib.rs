@@ -15,6 +15,7 @@ pub mod echo;
 pub mod gateway;
 pub mod proxy;
 pub mod routing;
+pub mod size;
 pub mod source;
 pub mod status;
 pub mod telemetry;

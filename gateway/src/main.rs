@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use wasmgress::diagnostics::Severity;
 use wasmgress::gateway::{ClusterConfig, PluginConfig, SourceConfig};
 use wasmgress::proxy::ProxyOptions;
+use wasmgress::proxy::intake::IntakeLimits;
 use wasmgress::proxy::server::ListenerOptions;
 use wasmgress::proxy::upstream::UpstreamOptions;
 use wasmgress::routing::ObjectKey;
@@ -20,7 +21,7 @@ use wasmgress::telemetry::access::Sink;
 use wasmgress::telemetry::trace::Tracing;
 use wasmgress::translate::{PluginResolver, TranslateOptions, UncheckedPlugins, translate_with_plugins};
 use wasmgress::wasm::{PluginRuntime, Plugins, RuntimeOptions};
-use wasmgress::{Gateway, GatewayConfig, demo, duration};
+use wasmgress::{Gateway, GatewayConfig, demo, duration, size};
 
 // A proxy allocates small, short-lived buffers per request on every worker
 // thread: mimalloc's thread-local free lists serve that pattern well.
@@ -166,6 +167,22 @@ struct RunArgs {
     /// Timeout for a client to send its request headers.
     #[arg(long, env = "WASMGRESS_CLIENT_HEADER_TIMEOUT", default_value = "30s", value_parser = duration::parse)]
     client_header_timeout: Duration,
+    /// Timeout between two pieces of a client's request body (then 408).
+    #[arg(long, env = "WASMGRESS_CLIENT_BODY_TIMEOUT", default_value = "60s", value_parser = duration::parse)]
+    client_body_timeout: Duration,
+    /// The largest request body (then 413), unless an Ingress sets
+    /// wasmgress.io/proxy-body-size; 0: no limit. nginx units (8m) or Ki/Mi/Gi.
+    #[arg(long, env = "WASMGRESS_PROXY_BODY_SIZE", default_value = "1m", value_parser = size::parse)]
+    proxy_body_size: u64,
+    /// The largest request head: request line and headers (then 431).
+    #[arg(long, env = "WASMGRESS_MAX_HEADER_BYTES", default_value = "32Ki", value_parser = parse_size)]
+    max_header_bytes: usize,
+    /// The longest request target, path and query (then 414).
+    #[arg(long, env = "WASMGRESS_MAX_REQUEST_TARGET", default_value = "8Ki", value_parser = parse_size)]
+    max_request_target: usize,
+    /// Open client connections per listener; more wait until one closes.
+    #[arg(long, env = "WASMGRESS_MAX_CONNECTIONS", default_value_t = 16_384)]
+    max_connections: usize,
     /// Directory of installed plugins (`NAME.wasm`); default: `plugins/` next to the binary, if present.
     #[arg(long, env = "WASMGRESS_PLUGINS")]
     plugins: Option<PathBuf>,
@@ -264,16 +281,7 @@ fn parse_listen(s: &str) -> Result<Listen, String> {
 }
 
 fn parse_size(s: &str) -> Result<usize, String> {
-    let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: usize = digits.parse().map_err(|_| format!("{s:?} is not a size (e.g. 64Mi)"))?;
-    let scale = match unit {
-        "" => 1,
-        "Ki" => 1 << 10,
-        "Mi" => 1 << 20,
-        "Gi" => 1 << 30,
-        _ => return Err(format!("{s:?}: unknown unit {unit:?} (use Ki, Mi or Gi)")),
-    };
-    n.checked_mul(scale).ok_or_else(|| format!("{s:?} is too large"))
+    usize::try_from(size::parse(s)?).map_err(|_| format!("{s:?} is too large"))
 }
 
 /// `plugins/` next to the binary, when it exists.
@@ -325,11 +333,18 @@ impl RunArgs {
                     AccessLog::Off => Sink::Off,
                     AccessLog::Json => Sink::Stdout,
                 },
+                intake: IntakeLimits {
+                    max_request_target: self.max_request_target,
+                    max_body: (self.proxy_body_size > 0).then_some(self.proxy_body_size),
+                    body_timeout: self.client_body_timeout,
+                },
                 ..ProxyOptions::default()
             },
             listener: ListenerOptions {
                 header_read_timeout: self.client_header_timeout,
                 shutdown_grace: self.shutdown_grace_period,
+                max_connections: self.max_connections,
+                max_header_bytes: self.max_header_bytes,
             },
             plugins: self.plugins.clone().or_else(default_plugin_dir).map(|dir| PluginConfig {
                 dir,

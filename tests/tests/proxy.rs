@@ -242,6 +242,8 @@ async fn request_and_response_bodies_stream_through() {
     let b = Backend::start("b").await;
     let dir = TempDir::new();
     route_to(&dir, "big.com", &[b.addr]);
+    // Over the default 1 MiB limit, as uploads are, with the annotation that lifts it.
+    dir.write("ing.yaml", &annotated_ingress("i", "big.com", "s", "    wasmgress.io/proxy-body-size: 8m\n"));
     let gw = start(dir.path()).await;
     let big: Vec<u8> = (0..4_000_000u32).map(|i| (i % 251) as u8).collect();
     let req = Request::post(format!("http://{}/echo", gw.http_addr()))

@@ -11,6 +11,7 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 
 use super::filter::{FilteredRequest, FilteredResponse};
+use super::intake::Inbound;
 use super::pool::Checkout;
 
 /// Errors of the bodies the gateway sends: the peer's, or a plugin's
@@ -71,7 +72,7 @@ impl Body for ResponseBody {
 /// A client's request body as it goes upstream: as received, read whole
 /// by the plugins, or streaming through their body callbacks.
 pub enum ClientBody {
-    Incoming(Incoming),
+    Incoming(Inbound),
     Full(Full<Bytes>),
     Filtered(Box<FilteredRequest>),
 }
@@ -82,7 +83,7 @@ impl Body for ClientBody {
 
     fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match self.get_mut() {
-            ClientBody::Incoming(b) => Pin::new(b).poll_frame(cx).map_err(Into::into),
+            ClientBody::Incoming(b) => Pin::new(b).poll_frame(cx),
             ClientBody::Full(b) => Pin::new(b).poll_frame(cx).map(|f| f.map(|r| Ok(r.unwrap_or_else(|e| match e {})))),
             ClientBody::Filtered(b) => Pin::new(&mut **b).poll_frame(cx),
         }

@@ -14,9 +14,9 @@ use http::header::{self, HeaderMap, HeaderValue};
 use http::{Response, StatusCode};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
 
 use super::body::{BoxError, ClientBody, ResponseBody, UpstreamBody};
+use super::intake::{self, Fault, Inbound};
 use super::plugins;
 use super::service::local_response;
 use crate::wasm::chain::{BodyVerdict, PluginStream, Verdict};
@@ -176,7 +176,7 @@ fn whole(mut frames: VecDeque<Frame<Bytes>>, headers: &mut HeaderMap) -> Result<
 /// callbacks may still change its headers, so they get the live `head`.
 pub async fn request_body(
     shared: &SharedStream,
-    body: Incoming,
+    body: Inbound,
     head: RequestHead,
 ) -> (RequestHead, Result<ClientBody, Response<ResponseBody>>) {
     if body.is_end_stream() {
@@ -195,7 +195,7 @@ pub async fn request_body(
 
 async fn read_request_body(
     shared: &SharedStream,
-    mut body: Incoming,
+    mut body: Inbound,
     lent: Option<RequestHead>,
 ) -> (RequestHead, Result<ClientBody, Response<ResponseBody>>) {
     let mut consumed = 0;
@@ -208,7 +208,7 @@ async fn read_request_body(
     let result = match read {
         Err(e) => {
             tracing::debug!(error = %e, "client request body failed");
-            Err(local_response(StatusCode::BAD_REQUEST, "bad request body\n"))
+            Err(intake::answer(body.fault().unwrap_or(Fault::Broken)))
         }
         Ok(ReadAhead::Stopped(verdict)) => Err(request_stop(verdict)),
         Ok(ReadAhead::Whole(frames)) => match whole(frames, headers) {
@@ -230,7 +230,7 @@ async fn read_request_body(
 pub struct FilteredRequest {
     shared: SharedStream,
     /// `None` once the client's body has ended.
-    inner: Option<Incoming>,
+    inner: Option<Inbound>,
     pending: VecDeque<Frame<Bytes>>,
 }
 
@@ -251,7 +251,7 @@ impl Body for FilteredRequest {
             }
             let Some(inner) = this.inner.as_mut() else { return Poll::Ready(None) };
             let frame = match ready!(Pin::new(&mut *inner).poll_frame(cx)) {
-                Some(Err(e)) => return Poll::Ready(Some(Err(e.into()))),
+                Some(Err(e)) => return Poll::Ready(Some(Err(e))),
                 Some(Ok(frame)) => Some(frame),
                 None => None,
             };

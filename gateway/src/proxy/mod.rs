@@ -4,6 +4,7 @@ mod body;
 pub mod callout;
 mod filter;
 pub mod headers;
+pub mod intake;
 mod metered;
 mod plugins;
 mod pool;

@@ -11,7 +11,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
 
 use super::Proxy;
@@ -25,11 +25,22 @@ pub struct ListenerOptions {
     pub header_read_timeout: Duration,
     /// How long in-flight requests may take to finish after shutdown starts.
     pub shutdown_grace: Duration,
+    /// Open connections per listener (all workers together); beyond it new
+    /// connections wait in the kernel's backlog until one closes.
+    pub max_connections: usize,
+    /// The largest request head (request line and headers; HTTP/2 header
+    /// list) accepted; larger: 431.
+    pub max_header_bytes: usize,
 }
 
 impl Default for ListenerOptions {
     fn default() -> Self {
-        Self { header_read_timeout: Duration::from_secs(30), shutdown_grace: Duration::from_secs(30) }
+        Self {
+            header_read_timeout: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(30),
+            max_connections: 16_384,
+            max_header_bytes: 32 << 10,
+        }
     }
 }
 
@@ -37,21 +48,47 @@ impl Default for ListenerOptions {
 /// connections are refused), lets in-flight requests finish within the grace
 /// period, and returns. With `tls`, connections are TLS (HTTP/2 or HTTP/1.1
 /// as ALPN chose); a handshake must finish within the header read timeout.
+/// Each connection holds one of `slots` while open.
 pub async fn serve(
     listener: TcpListener,
     proxy: Arc<Proxy>,
     opts: ListenerOptions,
     tls: Option<TlsAcceptor>,
+    slots: Arc<Semaphore>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(opts.header_read_timeout);
-    builder.http2().timer(TokioTimer::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(opts.header_read_timeout)
+        // hyper's floor for its read buffer is 8 KiB.
+        .max_buf_size(opts.max_header_bytes.max(8192));
+    // hyper's HTTP/2 defaults bound what rapid resets, floods and pending
+    // streams can cost: 200 concurrent streams, 20 resets before accept.
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(opts.max_header_bytes).unwrap_or(u32::MAX));
     let builder = Arc::new(builder);
     let graceful = GracefulShutdown::new();
     let local = listener.local_addr().ok();
     let scheme = if tls.is_some() { "https" } else { "http" };
     loop {
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                metrics::connection_limit_reached(tls.is_some());
+                tracing::debug!(listener = ?local, limit = opts.max_connections, "connection limit reached; new connections wait");
+                tokio::select! {
+                    slot = slots.clone().acquire_owned() => match slot {
+                        Ok(slot) => slot,
+                        Err(_) => break,
+                    },
+                    () = stopped(&mut shutdown) => break,
+                }
+            }
+        };
         tokio::select! {
             accepted = listener.accept() => {
                 let (stream, client) = match accepted {
@@ -64,7 +101,7 @@ pub async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let open = metrics::connection_opened(tls.is_some());
+                let open = (metrics::connection_opened(tls.is_some()), slot);
                 let peer = Peer::new(client, stream.local_addr().unwrap_or(client), scheme);
                 let proxy = proxy.clone();
                 let service = service_fn(move |req| {

@@ -12,6 +12,7 @@ use tokio::io::copy_bidirectional;
 
 use super::body::{ClientBody, ResponseBody};
 use super::headers::{self, Peer};
+use super::intake::{self, Inbound, IntakeLimits};
 use super::metered::{self, Decision, Metered, Record};
 use super::upstream::{Upstream, UpstreamError, UpstreamOptions, Watch};
 use super::{filter, plugins};
@@ -36,6 +37,8 @@ pub struct ProxyOptions {
     pub access_log: Sink,
     /// OpenTelemetry tracing, when on.
     pub tracing: Option<Arc<Tracing>>,
+    /// What a client may send.
+    pub intake: IntakeLimits,
 }
 
 /// The request handler shared by every connection.
@@ -86,8 +89,15 @@ impl Proxy {
             }
             _ => None,
         };
+        let target_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+        if let Err(refusal) =
+            intake::check_head(req.method(), req.version(), target_len, req.headers(), &self.opts.intake)
+        {
+            return refusal.answer();
+        }
         // The URI's authority (HTTP/2, or HTTP/1.1 absolute-form) wins over
         // Host, as RFC 9112 §3.2.2 requires of a server.
+        let authority_in_uri = req.uri().authority().is_some();
         let authority = match req.uri().authority() {
             Some(a) => a.as_str(),
             None => match req.headers().get(header::HOST).and_then(|v| v.to_str().ok()) {
@@ -101,7 +111,7 @@ impl Proxy {
         let Ok(path) = path::normalize(req.uri().path()) else {
             return local_response(StatusCode::BAD_REQUEST, "invalid request path\n");
         };
-        let route = match self.routes.load().lookup(&host, &path) {
+        let route = match self.routes.load().lookup(&host, &path::route_key(&path)) {
             Some(r) => r.clone(),
             None => return local_response(StatusCode::NOT_FOUND, "no route for this host and path\n"),
         };
@@ -121,6 +131,14 @@ impl Proxy {
         if route.backend.endpoints().is_empty() {
             tracing::debug!(service = %route.backend.service, "no ready endpoints");
             return local_response(StatusCode::SERVICE_UNAVAILABLE, "service unavailable\n");
+        }
+        let body_limit = match route.policy.max_body {
+            Some(0) => None,
+            Some(n) => Some(n),
+            None => self.opts.intake.max_body,
+        };
+        if intake::declared_too_large(req.headers(), body_limit) {
+            return intake::answer(intake::Fault::TooLarge);
         }
         let origin_form = match req.uri().query() {
             Some(q) => http::Uri::try_from(format!("{path}?{q}")),
@@ -152,7 +170,8 @@ impl Proxy {
         if parts.version == Version::HTTP_2 {
             join_cookies(&mut parts.headers);
         }
-        if !parts.headers.contains_key(header::HOST)
+        // The upstream hears the host the request was routed by.
+        if (authority_in_uri || !parts.headers.contains_key(header::HOST))
             && let Some(h) = host_value
         {
             parts.headers.insert(header::HOST, h);
@@ -162,6 +181,7 @@ impl Proxy {
         parts.extensions = http::Extensions::new();
 
         let mut plugin_stream = None;
+        let (body, fault) = Inbound::new(body, body_limit, self.opts.intake.body_timeout);
         let mut body = ClientBody::Incoming(body);
         if let Some(chain) = &route.policy.plugins {
             let id = parts.headers.get("x-request-id").and_then(|v| v.to_str().ok()).filter(|v| v.len() <= 200);
@@ -229,7 +249,8 @@ impl Proxy {
             Err(e) => {
                 // A plugin that stopped the request body half-way decides the answer.
                 let stopped = plugin_stream.as_ref().and_then(filter::stopped);
-                let answer = stopped.unwrap_or_else(|| {
+                let client_fault = fault.as_ref().and_then(|f| f.get()).map(intake::answer);
+                let answer = stopped.or(client_fault).unwrap_or_else(|| {
                     tracing::warn!(service = %route.backend.service, error = %e, "upstream request failed");
                     match e {
                         UpstreamError::ConnectTimeout | UpstreamError::ResponseTimeout => {

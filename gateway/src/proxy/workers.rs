@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use socket2::{Domain, Protocol, Socket, Type};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{Semaphore, oneshot, watch};
 
 use super::server::{self, ListenerOptions};
 use super::{Proxy, ProxyOptions};
@@ -46,10 +46,14 @@ pub fn spawn(
     shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<Vec<oneshot::Receiver<()>>> {
     let mut done = Vec::with_capacity(listeners.len());
+    // One bound per listening address, shared by the workers' sockets.
+    let plain_slots = Arc::new(Semaphore::new(opts.max_connections.max(1)));
+    let secure_slots = Arc::new(Semaphore::new(opts.max_connections.max(1)));
     let mut https = https.into_iter();
     for (i, listener) in listeners.into_iter().enumerate() {
         let (tx, rx) = oneshot::channel();
         let (routes, proxy, opts, shutdown) = (routes.clone(), proxy.clone(), opts.clone(), shutdown.clone());
+        let (plain_slots, secure_slots) = (plain_slots.clone(), secure_slots.clone());
         let secure = https.next().zip(tls.clone());
         std::thread::Builder::new().name(format!("wasmgress-worker-{i}")).spawn(move || {
             let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
@@ -63,7 +67,9 @@ pub fn spawn(
                 let proxy = Arc::new(Proxy::new(routes, proxy));
                 let plain = async {
                     match tokio::net::TcpListener::from_std(listener) {
-                        Ok(l) => server::serve(l, proxy.clone(), opts.clone(), None, shutdown.clone()).await,
+                        Ok(l) => {
+                            server::serve(l, proxy.clone(), opts.clone(), None, plain_slots, shutdown.clone()).await
+                        }
                         Err(e) => tracing::error!(worker = i, error = %e, "cannot register the listener"),
                     }
                 };
@@ -72,7 +78,15 @@ pub fn spawn(
                     match tokio::net::TcpListener::from_std(listener) {
                         Ok(l) => {
                             let acceptor = tokio_rustls::TlsAcceptor::from(config);
-                            server::serve(l, proxy.clone(), opts.clone(), Some(acceptor), shutdown.clone()).await
+                            server::serve(
+                                l,
+                                proxy.clone(),
+                                opts.clone(),
+                                Some(acceptor),
+                                secure_slots,
+                                shutdown.clone(),
+                            )
+                            .await
                         }
                         Err(e) => tracing::error!(worker = i, error = %e, "cannot register the HTTPS listener"),
                     }

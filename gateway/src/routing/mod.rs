@@ -131,6 +131,9 @@ pub struct RoutePolicy {
     /// `wasmgress.io/backend-tls-verify: "false"`: an HTTPS upstream's
     /// certificate is not checked.
     pub backend_tls_verify_off: bool,
+    /// `wasmgress.io/proxy-body-size`: the largest request body, 0 for no
+    /// limit; `None`: the gateway's default.
+    pub max_body: Option<u64>,
 }
 
 /// `wasmgress.io/backend-protocol`.

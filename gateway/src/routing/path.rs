@@ -13,6 +13,8 @@ pub enum PathError {
     BadEscape,
     #[error("request path has a control character")]
     ControlCharacter,
+    #[error("request path has an overlong UTF-8 escape")]
+    OverlongUtf8,
 }
 
 /// Normalises a request path (without its query): decodes percent-escapes of
@@ -87,6 +89,9 @@ fn decode_safe_escapes(bytes: &[u8]) -> Result<String, PathError> {
         if c < 0x20 || c == 0x7f {
             return Err(PathError::ControlCharacter);
         }
+        if overlong_lead(c, bytes.get(i + 3..i + 6)) {
+            return Err(PathError::OverlongUtf8);
+        }
         if c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'/') {
             out.push(c);
         } else {
@@ -96,6 +101,39 @@ fn decode_safe_escapes(bytes: &[u8]) -> Result<String, PathError> {
     }
     // Only ASCII bytes were produced from escapes; the rest came from a &str.
     String::from_utf8(out).map_err(|_| PathError::BadEscape)
+}
+
+/// An escaped byte that starts an overlong UTF-8 form (`%C0%AE` for `.`):
+/// no valid text is written so, only attempts to hide `.` or `/` from
+/// lenient decoders behind the gateway.
+fn overlong_lead(c: u8, next: Option<&[u8]>) -> bool {
+    let next = match next {
+        Some([b'%', hi, lo]) => hex(*hi).zip(hex(*lo)).map(|(hi, lo)| hi << 4 | lo),
+        _ => None,
+    };
+    match c {
+        0xC0 | 0xC1 => true,
+        0xE0 => next.is_some_and(|n| (0x80..0xA0).contains(&n)),
+        0xF0 => next.is_some_and(|n| (0x80..0x90).contains(&n)),
+        _ => false,
+    }
+}
+
+/// The path routes are matched on: each segment without its `;` parameters
+/// (`/admin;x=1/` is `/admin/`), since servlet containers and others behind
+/// the gateway drop them and would serve the path another route owns.
+pub fn route_key(path: &str) -> Cow<'_, str> {
+    if !path.contains(';') {
+        return Cow::Borrowed(path);
+    }
+    let mut out = String::with_capacity(path.len());
+    for (i, segment) in path.split('/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        out.push_str(segment.split(';').next().unwrap_or_default());
+    }
+    Cow::Owned(out)
 }
 
 fn remove_dot_segments(path: &str) -> String {
@@ -185,5 +223,22 @@ mod tests {
         assert_eq!(normalize("/a%2"), Err(PathError::BadEscape));
         assert_eq!(normalize("/a%00b"), Err(PathError::ControlCharacter));
         assert_eq!(normalize("/a\tb"), Err(PathError::ControlCharacter));
+    }
+
+    #[test]
+    fn overlong_utf8_escapes_are_refused_and_real_text_kept() {
+        for p in ["/%c0%ae%c0%ae/admin", "/%C1%9C", "/%e0%80%ae", "/%f0%80%80%ae"] {
+            assert_eq!(normalize(p), Err(PathError::OverlongUtf8), "{p}");
+        }
+        assert_eq!(n("/%e0%a4%b9"), "/%E0%A4%B9");
+        assert_eq!(n("/%f0%9f%98%80"), "/%F0%9F%98%80");
+    }
+
+    #[test]
+    fn routes_match_without_segment_parameters() {
+        assert_eq!(route_key("/admin;x=1/secret"), "/admin/secret");
+        assert_eq!(route_key("/a;b;c/d;e"), "/a/d");
+        assert_eq!(route_key(";x/y"), "/y");
+        assert!(matches!(route_key("/plain/path"), Cow::Borrowed(_)));
     }
 }

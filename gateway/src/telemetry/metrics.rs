@@ -163,6 +163,8 @@ pub fn plugin(name: &str) -> Arc<PluginMetrics> {
 
 /// Open client connections, by listener.
 static CONNECTIONS: [AtomicI64; 2] = [AtomicI64::new(0), AtomicI64::new(0)];
+/// Times a listener's connection limit held a connection back, by listener.
+static CONNECTION_LIMIT_REACHED: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
 static RELOADS: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
 static ROUTE_RULES: AtomicU64 = AtomicU64::new(0);
 static LAST_RELOAD: AtomicU64 = AtomicU64::new(0);
@@ -180,6 +182,11 @@ impl Drop for ConnectionGuard {
     fn drop(&mut self) {
         CONNECTIONS[self.0].fetch_sub(1, Ordering::Relaxed);
     }
+}
+
+/// A listener's connection limit held a new connection back.
+pub fn connection_limit_reached(tls: bool) {
+    CONNECTION_LIMIT_REACHED[usize::from(tls)].fetch_add(1, Ordering::Relaxed);
 }
 
 /// A configuration was applied: `clean` when no object was rejected.
@@ -256,6 +263,14 @@ pub fn render(out: &mut String) {
     );
     for (listener, n) in ["http", "https"].iter().zip(&CONNECTIONS) {
         let _ = writeln!(out, "wasmgress_active_connections{{listener=\"{listener}\"}} {}", n.load(Ordering::Relaxed));
+    }
+    out.push_str("# HELP wasmgress_connection_limit_reached_total Times a new connection had to wait for a free slot.\n# TYPE wasmgress_connection_limit_reached_total counter\n");
+    for (listener, n) in ["http", "https"].iter().zip(&CONNECTION_LIMIT_REACHED) {
+        let _ = writeln!(
+            out,
+            "wasmgress_connection_limit_reached_total{{listener=\"{listener}\"}} {}",
+            n.load(Ordering::Relaxed)
+        );
     }
     out.push_str("# HELP wasmgress_config_reloads_total Configurations applied: clean, or with rejected objects.\n# TYPE wasmgress_config_reloads_total counter\n");
     for (result, n) in ["clean", "rejections"].iter().zip(&RELOADS) {

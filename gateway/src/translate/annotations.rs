@@ -18,9 +18,11 @@ pub const SSL_REDIRECT: &str = "wasmgress.io/ssl-redirect";
 pub const HSTS: &str = "wasmgress.io/hsts";
 pub const BACKEND_PROTOCOL: &str = "wasmgress.io/backend-protocol";
 pub const BACKEND_TLS_VERIFY: &str = "wasmgress.io/backend-tls-verify";
+pub const PROXY_BODY_SIZE: &str = "wasmgress.io/proxy-body-size";
 
 /// Annotations this version understands.
-const KNOWN: &[&str] = &[PLUGINS, PROXY_READ_TIMEOUT, SSL_REDIRECT, HSTS, BACKEND_PROTOCOL, BACKEND_TLS_VERIFY];
+const KNOWN: &[&str] =
+    &[PLUGINS, PROXY_READ_TIMEOUT, PROXY_BODY_SIZE, SSL_REDIRECT, HSTS, BACKEND_PROTOCOL, BACKEND_TLS_VERIFY];
 
 /// HSTS for `wasmgress.io/hsts: "true"`: one year.
 const HSTS_DEFAULT: &str = "max-age=31536000";
@@ -142,6 +144,10 @@ pub fn parse(annotations: Option<&BTreeMap<String, String>>) -> Parsed {
                 Ok(_) => out.errors.push(format!("annotation {key}: must be greater than zero")),
                 Err(e) => out.errors.push(format!("annotation {key}: {e}")),
             },
+            PROXY_BODY_SIZE => match crate::size::parse(value) {
+                Ok(n) => out.policy.max_body = Some(n),
+                Err(e) => out.errors.push(format!("annotation {key}: {e}")),
+            },
             SSL_REDIRECT => match boolean(value) {
                 Ok(on) => out.policy.ssl_redirect_off = !on,
                 Err(e) => out.errors.push(format!("annotation {key}: {e}")),
@@ -178,6 +184,14 @@ mod tests {
         let p = parse(Some(&map(&[(PROXY_READ_TIMEOUT, "2s"), ("other.io/x", "y")])));
         assert_eq!(p.policy.response_timeout, Some(Duration::from_secs(2)));
         assert!(p.errors.is_empty() && p.warnings.is_empty());
+    }
+
+    #[test]
+    fn body_size_is_parsed_in_nginx_units() {
+        assert_eq!(parse(Some(&map(&[(PROXY_BODY_SIZE, "8m")]))).policy.max_body, Some(8 << 20));
+        assert_eq!(parse(Some(&map(&[(PROXY_BODY_SIZE, "0")]))).policy.max_body, Some(0));
+        let bad = parse(Some(&map(&[(PROXY_BODY_SIZE, "8 megs")])));
+        assert!(bad.errors[0].starts_with("annotation wasmgress.io/proxy-body-size:"), "{:?}", bad.errors);
     }
 
     #[test]

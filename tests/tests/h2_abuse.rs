@@ -1,0 +1,107 @@
+//! HTTP/2 abuse over h2c: rapid reset (CVE-2023-44487), SETTINGS and PING
+//! floods, oversized header lists. Each abusive connection is closed or
+//! held to bounded work, its resources are released, and other clients are
+//! served meanwhile. One test per binary: it reads the process-wide
+//! connection gauge.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use http::StatusCode;
+use tokio::io::AsyncWriteExt;
+use wasmgress_tests::h2_frames::{self, *};
+use wasmgress_tests::*;
+
+async fn open_connections(admin: SocketAddr) -> Option<u64> {
+    let resp =
+        client().request(http::Request::get(format!("http://{admin}/metrics")).body(Default::default()).unwrap());
+    use http_body_util::BodyExt;
+    let body = resp.await.unwrap().into_body().collect().await.unwrap().to_bytes();
+    metric(&String::from_utf8_lossy(&body), r#"wasmgress_active_connections{listener="http"}"#)
+}
+
+#[tokio::test]
+async fn abusive_http2_connections_are_closed_and_released() {
+    let b = Backend::start("b").await;
+    let dir = TempDir::new();
+    route_to(&dir, "h2.com", &[b.addr]);
+    let gw = start(dir.path()).await;
+    let addr = gw.http_addr();
+    let within = Duration::from_secs(10);
+
+    // Rapid reset: open streams and cancel them at once, thousands of times.
+    let (read, mut write) = h2_frames::connect(addr).await;
+    let writer = tokio::spawn(async move {
+        let block = get_block("h2.com", "/slow/50", &[]);
+        let mut sent = 0u32;
+        for i in 0..20_000u32 {
+            let id = 1 + 2 * i;
+            let mut burst = frame(HEADERS, END_HEADERS | END_STREAM, id, &block);
+            burst.extend(frame(RST_STREAM, 0, id, &8u32.to_be_bytes()));
+            if write.write_all(&burst).await.is_err() {
+                break;
+            }
+            sent += 1;
+        }
+        sent
+    });
+    let server = read_until_closed(read, within).await;
+    let sent = writer.await.unwrap();
+    assert!(server.closed, "the rapid-reset connection was closed: {server:?}");
+    assert!(server.goaway.is_some(), "with a GOAWAY saying why: {server:?}");
+    let reached = b.seen().len();
+    assert!(reached < sent as usize, "{reached} of {sent} reset streams reached the backend");
+    assert_eq!(get(addr, "h2.com", "/").await.status, StatusCode::OK);
+
+    // SETTINGS flood, never reading the acknowledgements.
+    let (read, mut write) = h2_frames::connect(addr).await;
+    let flood = frame(SETTINGS, 0, 0, &[]).repeat(1000);
+    let writer = tokio::spawn(async move {
+        for _ in 0..1000 {
+            if tokio::time::timeout(Duration::from_secs(2), write.write_all(&flood)).await.is_err() {
+                // The gateway stopped reading: its output is bounded.
+                return false;
+            }
+        }
+        true
+    });
+    let accepted_all = writer.await.unwrap();
+    drop(read);
+    assert!(!accepted_all, "a million SETTINGS frames unread must not be buffered without bound");
+    assert_eq!(get(addr, "h2.com", "/").await.status, StatusCode::OK);
+
+    // PING flood, the same.
+    let (read, mut write) = h2_frames::connect(addr).await;
+    let flood = frame(PING, 0, 0, &[7; 8]).repeat(1000);
+    let writer = tokio::spawn(async move {
+        for _ in 0..1000 {
+            if tokio::time::timeout(Duration::from_secs(2), write.write_all(&flood)).await.is_err() {
+                return false;
+            }
+        }
+        true
+    });
+    let accepted_all = writer.await.unwrap();
+    drop(read);
+    assert!(!accepted_all, "a million PINGs unread must not be buffered without bound");
+    assert_eq!(get(addr, "h2.com", "/").await.status, StatusCode::OK);
+
+    // A header list over the limit: refused without reaching the backend.
+    let before = b.seen().len();
+    let (read, mut write) = h2_frames::connect(addr).await;
+    let big = "a".repeat(15_000);
+    let block = get_block("h2.com", "/big", &[("x-a", &big), ("x-b", &big), ("x-c", &big)]);
+    write.write_all(&header_frames(1, &block)).await.unwrap();
+    let server = read_until_closed(read, Duration::from_secs(2)).await;
+    assert!(server.rst_streams + server.headers + usize::from(server.goaway.is_some()) > 0, "{server:?}");
+    drop(write);
+    assert!(b.seen()[before..].iter().all(|r| r.uri != "/big"), "the oversized request reached the backend");
+
+    // Every abusive connection is gone; only the idle pool of the test client may remain.
+    eventually("abusive connections released", || async {
+        open_connections(gw.admin_addr()).await.is_some_and(|n| n <= 1)
+    })
+    .await;
+    assert_eq!(get(addr, "h2.com", "/").await.status, StatusCode::OK);
+    gw.shutdown();
+}
