@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::controller::ConfigStatus;
+use crate::diagnostics::Diagnostic;
 use crate::tls::TlsStore;
 
 fn respond(
@@ -24,13 +25,7 @@ fn respond(
 ) -> Response<Full<Bytes>> {
     let (code, body) = match req.uri().path() {
         "/healthz" => (StatusCode::OK, "ok\n".to_string()),
-        "/readyz" => {
-            if status.borrow().generation > 0 {
-                (StatusCode::OK, "ready\n".to_string())
-            } else {
-                (StatusCode::SERVICE_UNAVAILABLE, "no route table yet\n".to_string())
-            }
-        }
+        "/readyz" => readiness(&status.borrow()),
         "/diagnostics" => {
             let s = status.borrow();
             let mut out = String::new();
@@ -50,6 +45,9 @@ fn respond(
             for (plugin, n) in crate::wasm::vm::instance_counts() {
                 let _ = writeln!(out, "wasmgress_plugin_instances{{plugin=\"{plugin}\"}} {n}");
             }
+            let stale = status.borrow().diagnostics.iter().any(Diagnostic::is_source_problem);
+            out.push_str("# HELP wasmgress_config_stale 1 while the configuration source cannot be read and the last good table serves.\n# TYPE wasmgress_config_stale gauge\n");
+            let _ = writeln!(out, "wasmgress_config_stale {}", u8::from(stale));
             crate::wasm::metrics::render(&mut out);
             crate::telemetry::metrics::render(&mut out);
             if let Some(tls) = tls {
@@ -62,6 +60,21 @@ fn respond(
     let mut resp = Response::new(Full::new(Bytes::from(body)));
     *resp.status_mut() = code;
     resp
+}
+
+/// Ready once a route table serves. A source that cannot be read keeps the
+/// replica ready, serving its last good table: an unreachable API server
+/// must not take every replica out of its Service at once. The answer says
+/// the table may be stale, and why.
+fn readiness(status: &ConfigStatus) -> (StatusCode, String) {
+    if status.generation == 0 {
+        return (StatusCode::SERVICE_UNAVAILABLE, "no route table yet\n".to_string());
+    }
+    let mut out = String::from("ready\n");
+    for d in status.diagnostics.iter().filter(|d| d.is_source_problem()) {
+        let _ = writeln!(out, "stale: {d}");
+    }
+    (StatusCode::OK, out)
 }
 
 /// Serves the admin endpoints until `shutdown` turns true.

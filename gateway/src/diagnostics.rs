@@ -23,7 +23,17 @@ pub struct Diagnostic {
     pub message: String,
 }
 
+/// The kind of a problem with the configuration source itself: the
+/// manifest directory unreadable, or a cluster watch failing. The live
+/// table may be stale while one lasts.
+pub const SOURCE: &str = "source";
+
 impl Diagnostic {
+    /// Whether the problem is the source's, not one object's.
+    pub fn is_source_problem(&self) -> bool {
+        self.kind == SOURCE
+    }
+
     pub fn rejected(kind: &'static str, object: impl fmt::Display, message: impl Into<String>) -> Self {
         Self { kind, object: object.to_string(), severity: Severity::Rejected, message: message.into() }
     }

@@ -140,6 +140,11 @@ pub struct FakeApi {
     watches: Arc<watch::Sender<usize>>,
     /// While true, lists hang (an API server that is slow to answer).
     paused: Arc<watch::Sender<bool>>,
+    /// While true, connections are dropped as soon as they are accepted
+    /// (an API server that is down).
+    down: Arc<watch::Sender<bool>>,
+    /// The open connections, to cut when going down.
+    connections: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
 }
 
 impl FakeApi {
@@ -152,19 +157,27 @@ impl FakeApi {
             cut: Arc::new(watch::channel(0).0),
             watches: Arc::new(watch::channel(0).0),
             paused: Arc::new(watch::channel(false).0),
+            down: Arc::new(watch::channel(false).0),
+            connections: Arc::default(),
         };
         let server = api.clone();
         tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else { continue };
-                let server = server.clone();
+                if *server.down.borrow() {
+                    continue;
+                }
+                let handler = server.clone();
                 let svc = service_fn(move |req| {
-                    let server = server.clone();
+                    let server = handler.clone();
                     async move { Ok::<_, Infallible>(server.handle(req).await) }
                 });
-                tokio::spawn(
+                let task = tokio::spawn(
                     auto::Builder::new(TokioExecutor::new()).serve_connection(TokioIo::new(stream), svc).into_owned(),
                 );
+                let mut open = server.connections.lock().unwrap();
+                open.retain(|c| !c.is_finished());
+                open.push(task.abort_handle());
             }
         });
         api
@@ -254,6 +267,19 @@ impl FakeApi {
 
     pub fn resume_lists(&self) {
         self.paused.send_replace(false);
+    }
+
+    /// Goes down: every open connection is cut, and new ones are dropped
+    /// at once until [`FakeApi::come_back`].
+    pub fn go_down(&self) {
+        self.down.send_replace(true);
+        for connection in self.connections.lock().unwrap().drain(..) {
+            connection.abort();
+        }
+    }
+
+    pub fn come_back(&self) {
+        self.down.send_replace(false);
     }
 
     /// How many watch streams are open.

@@ -190,6 +190,36 @@ async fn no_update_is_lost_when_watches_drop_or_expire() {
     gw.wait().await;
 }
 
+#[tokio::test]
+async fn an_unreachable_api_server_keeps_the_last_table_and_readyz_says_stale() {
+    let a = Backend::start("a").await;
+    let api = FakeApi::start().await;
+    let dir = TempDir::new();
+    api.apply_yaml(&service("a", &[a.addr]));
+    api.apply_yaml(&ingress("web", "web.example.com", "/", "a"));
+    let gw = start_replica(&api, &dir, "replica-a", None).await;
+    wait_answers(&gw, "web.example.com", "a").await;
+    let admin = gw.admin_addr();
+
+    api.go_down();
+    eventually("readyz reports the stale configuration", || async {
+        get(admin, "localhost", "/readyz").await.body.contains("stale: cluster")
+    })
+    .await;
+    assert_eq!(readyz(&gw).await, 200, "serving the last good table, so still ready");
+    assert!(answers(&gw, "web.example.com", "a").await, "the last good table serves");
+    let metrics = get(admin, "localhost", "/metrics").await.body;
+    assert_eq!(metric(&metrics, "wasmgress_config_stale"), Some(1));
+
+    // Back up: what changed meanwhile arrives and the staleness clears.
+    api.apply_yaml(&ingress("late", "late.example.com", "/", "a"));
+    api.come_back();
+    wait_answers(&gw, "late.example.com", "a").await;
+    eventually("readyz no longer stale", || async { get(admin, "localhost", "/readyz").await.body == "ready\n" }).await;
+    gw.shutdown();
+    gw.wait().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_namespace_limits_what_is_routed() {
     let a = Backend::start("a").await;

@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use super::Snapshot;
 use super::watch::DirWatch;
 use crate::cluster::{Accepted, ClusterState};
-use crate::diagnostics::Diagnostic;
+use crate::diagnostics::{self, Diagnostic};
 
 /// A file as last read: what identified its version, and what it held.
 struct CachedFile {
@@ -83,10 +83,26 @@ impl FileSource {
                         changed
                     });
                 }
-                Err(e) => tracing::error!(
-                    dir = %self.dir.display(), error = %e,
-                    "cannot read the manifest directory; serving the last good configuration"
-                ),
+                Err(e) => {
+                    tracing::error!(
+                        dir = %self.dir.display(), error = %e,
+                        "cannot read the manifest directory; serving the last good configuration"
+                    );
+                    let problem = Diagnostic::warning(
+                        diagnostics::SOURCE,
+                        self.dir.display(),
+                        format!("cannot read the manifest directory ({e}); serving the last good configuration"),
+                    );
+                    // The objects stay as last read; only the problem is added.
+                    tx.send_if_modified(|current| {
+                        if current.diagnostics.contains(&problem) {
+                            return false;
+                        }
+                        current.diagnostics.retain(|d| !d.is_source_problem());
+                        current.diagnostics.push(problem);
+                        true
+                    });
+                }
             }
         }
     }

@@ -11,6 +11,7 @@ use futures_util::StreamExt;
 use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
+use kube::api::ListParams;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
@@ -18,7 +19,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::{Notify, watch};
 
 use crate::cluster::ClusterState;
-use crate::diagnostics::Diagnostic;
+use crate::diagnostics::{self, Diagnostic};
 use crate::source::Snapshot;
 
 /// Only TLS Secrets: the gateway never holds other Secrets in memory.
@@ -27,6 +28,8 @@ pub const TLS_SECRETS: &str = "type=kubernetes.io/tls";
 /// How long a burst of changes may run before a snapshot is published: a
 /// rolling update touches many EndpointSlices within a few milliseconds.
 const SETTLE: Duration = Duration::from_millis(50);
+/// How often a failing kind is listed to see whether the API answers again.
+const RECOVERY_PROBE: Duration = Duration::from_secs(1);
 
 /// What to watch.
 #[derive(Clone)]
@@ -130,6 +133,9 @@ impl KubeSource {
         K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
     {
         let (store, writer) = reflector::store();
+        // A cheap read of the same objects, to tell when the API answers again.
+        let probe = ListParams { field_selector: config.field_selector.clone(), limit: Some(1), ..Default::default() };
+        let probe_api = api.clone();
         let stream = reflector::reflector(writer, watcher(api, config).default_backoff());
         let (changed, failures) = (changed.clone(), failures.clone());
         tokio::spawn(async move {
@@ -147,18 +153,47 @@ impl KubeSource {
                         }
                     }
                     Err(e) => {
-                        let message = format!("watching {kind}s failed, retrying: {e}");
+                        let message = format!("watching {kind} objects failed, retrying: {e}");
                         let mut failed = failures.lock().unwrap_or_else(|e| e.into_inner());
+                        let first = !failed.contains_key(kind);
                         if failed.get(kind) != Some(&message) {
                             tracing::warn!(kind, error = %e, "watch failed; retrying with backoff");
                             failed.insert(kind, message);
                             changed.notify_one();
+                        }
+                        if first {
+                            let recovery =
+                                recovery(kind, probe_api.clone(), probe.clone(), failures.clone(), changed.clone());
+                            tokio::spawn(recovery);
                         }
                     }
                 }
             }
         });
         store
+    }
+}
+
+/// Clears `kind`'s failure once a list of it succeeds again. A quiet kind's
+/// resumed watch yields nothing to say it recovered, while the API server
+/// answering is what the failure was about; changes made meanwhile arrive
+/// when the watch's backoff ends.
+async fn recovery<K>(kind: &'static str, api: Api<K>, probe: ListParams, failures: Failures, changed: Arc<Notify>)
+where
+    K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned,
+{
+    loop {
+        tokio::time::sleep(RECOVERY_PROBE).await;
+        if !failures.lock().unwrap_or_else(|e| e.into_inner()).contains_key(kind) {
+            return;
+        }
+        if api.list_metadata(&probe).await.is_ok() {
+            if failures.lock().unwrap_or_else(|e| e.into_inner()).remove(kind).is_some() {
+                tracing::info!(kind, "the API server answers again");
+                changed.notify_one();
+            }
+            return;
+        }
     }
 }
 
@@ -175,7 +210,7 @@ impl Stores {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
-            .map(|(kind, message)| Diagnostic::warning("cluster", kind, message.clone()))
+            .map(|(kind, message)| Diagnostic::warning(diagnostics::SOURCE, format!("cluster {kind}"), message.clone()))
             .collect();
         Snapshot { state, diagnostics }
     }
