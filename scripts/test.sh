@@ -26,6 +26,7 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 cargo fmt --manifest-path tests/plugins/Cargo.toml --all -- --check
 cargo fmt --manifest-path plugins/Cargo.toml --all -- --check
+cargo fmt --manifest-path fuzz/Cargo.toml --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 # The SDK's Proxy-Wasm glue exists only in its WebAssembly build.

@@ -411,6 +411,7 @@ pub fn metric(exposition: &str, series: &str) -> Option<u64> {
     exposition.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }
 
+pub mod fuzz;
 pub mod h2_frames;
 pub mod kube_api;
 pub mod otlp;

@@ -26,20 +26,30 @@ pub fn normalize(authority: &str) -> Result<Cow<'_, str>, HostError> {
         if !rest.is_empty() {
             check_port(rest.strip_prefix(':').ok_or(HostError::BadPort)?)?;
         }
+        let literal = &authority[1..end];
+        if literal.is_empty() || !literal.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.') {
+            return Err(HostError::BadCharacter);
+        }
         &authority[..=end]
     } else {
-        match authority.rsplit_once(':') {
+        let name = match authority.rsplit_once(':') {
             Some((h, port)) => {
                 check_port(port)?;
                 h
             }
             None => authority,
+        };
+        // One trailing dot is the fully qualified form of the same name;
+        // any other empty label is no name at all.
+        let name = name.strip_suffix('.').unwrap_or(name);
+        if name.starts_with('.') || name.ends_with('.') || name.contains("..") {
+            return Err(HostError::BadCharacter);
         }
+        if name.bytes().any(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))) {
+            return Err(HostError::BadCharacter);
+        }
+        name
     };
-    let host = host.strip_suffix('.').unwrap_or(host);
-    if host.bytes().any(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'[' | b']' | b':'))) {
-        return Err(HostError::BadCharacter);
-    }
     if host.bytes().any(|b| b.is_ascii_uppercase()) {
         Ok(Cow::Owned(host.to_ascii_lowercase()))
     } else {
@@ -80,5 +90,17 @@ mod tests {
         assert_eq!(normalize("foo.com:"), Err(HostError::BadPort));
         assert_eq!(normalize("foo com"), Err(HostError::BadCharacter));
         assert_eq!(normalize("foo/com"), Err(HostError::BadCharacter));
+    }
+
+    #[test]
+    fn malformed_names_are_rejected_so_normal_forms_are_fixed_points() {
+        // Each of these once normalised to a name that normalised again to
+        // another ("x:1:2" -> "x:1" -> "x"), breaking the fixed-point
+        // property the paths_and_hosts fuzz target checks.
+        for bad in ["x:1:2", "a..b", ".a", "a..", "a]b", "[zz]", "[]", "[::1", "a[::1]"] {
+            assert!(normalize(bad).is_err(), "{bad}");
+        }
+        assert_eq!(normalize("[::ABC]:443").unwrap(), "[::abc]");
+        assert_eq!(normalize("").unwrap(), "");
     }
 }

@@ -154,7 +154,9 @@ fn read_file(path: &Path, modified: Option<SystemTime>, len: u64, previous: Opti
     }
 }
 
-fn parse_documents(path: &Path, text: &str) -> Result<Vec<Value>, String> {
+/// The objects in one manifest file's text: one JSON document, or YAML documents
+/// separated by `---` (empty ones skipped).
+pub fn parse_documents(path: &Path, text: &str) -> Result<Vec<Value>, String> {
     let values: Vec<Value> = if path.extension().is_some_and(|e| e == "json") {
         vec![serde_json::from_str(text).map_err(|e| e.to_string())?]
     } else {

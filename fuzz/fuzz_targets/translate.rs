@@ -1,0 +1,4 @@
+#![no_main]
+//! See wasmgress_tests::fuzz::translate_manifests for the properties checked.
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| wasmgress_tests::fuzz::translate_manifests(data));
