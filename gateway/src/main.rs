@@ -161,6 +161,10 @@ struct RunArgs {
     /// PEM file of CA certificates trusted for HTTPS upstreams, besides the system's.
     #[arg(long, env = "WASMGRESS_UPSTREAM_CA_FILE")]
     upstream_ca_file: Option<PathBuf>,
+    /// HTTP/1.1 connections busy at once per upstream endpoint and worker;
+    /// more requests wait for one (within their response timeout).
+    #[arg(long, env = "WASMGRESS_UPSTREAM_MAX_CONNECTIONS", default_value_t = 1024)]
+    upstream_max_connections: usize,
     /// Timeout for an upstream's response headers (per Ingress: wasmgress.io/proxy-read-timeout).
     #[arg(long, env = "WASMGRESS_UPSTREAM_RESPONSE_TIMEOUT", default_value = "60s", value_parser = duration::parse)]
     upstream_response_timeout: Duration,
@@ -326,6 +330,7 @@ impl RunArgs {
                     connect_timeout: self.upstream_connect_timeout,
                     response_timeout: self.upstream_response_timeout,
                     extra_roots: self.upstream_roots()?,
+                    max_connections_per_endpoint: self.upstream_max_connections,
                     ..UpstreamOptions::default()
                 },
                 tracing: Tracing::from_env(self.trust_incoming_trace)?,

@@ -156,6 +156,26 @@ async fn an_upstream_closing_connections_costs_no_request() {
 }
 
 #[tokio::test]
+async fn requests_beyond_the_busy_connection_cap_wait_for_a_connection() {
+    let b = Backend::start("b").await;
+    let dir = TempDir::new();
+    route_to(&dir, "capped.com", &[b.addr]);
+    let mut cfg = config(dir.path());
+    cfg.workers = 1;
+    cfg.proxy.upstream.max_connections_per_endpoint = 2;
+    let gw = wasmgress::Gateway::start(cfg).await.unwrap();
+    let a = gw.http_addr();
+    let requests: Vec<_> =
+        (0..6).map(|_| tokio::spawn(async move { get(a, "capped.com", "/slow/200").await })).collect();
+    for r in requests {
+        let answer = r.await.unwrap();
+        assert_eq!((answer.status, answer.body.as_str()), (StatusCode::OK, "b"));
+    }
+    assert_eq!(b.connections(), 2, "six concurrent requests over two upstream connections");
+    gw.shutdown();
+}
+
+#[tokio::test]
 async fn all_endpoints_refusing_gives_502() {
     let dir = TempDir::new();
     dir.write(

@@ -15,6 +15,7 @@ use hyper::client::conn::{TrySendError, http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tokio_rustls::TlsConnector;
 
@@ -96,6 +97,11 @@ struct Idle {
 pub struct ConnPool {
     idle: Mutex<HashMap<Target, Vec<Idle>>>,
     h2: Mutex<HashMap<Target, http2::SendRequest<RequestBody>>>,
+    /// HTTP/1.1 connections busy with a request, bounded per target: a
+    /// burst of clients queues here instead of opening a connection (and a
+    /// file descriptor) each.
+    busy: Mutex<HashMap<Target, Arc<Semaphore>>>,
+    max_busy_per_endpoint: usize,
     tls: UpstreamTls,
     connect_timeout: Duration,
     idle_timeout: Duration,
@@ -114,6 +120,8 @@ pub struct Checkout {
     /// may have been closed by the upstream while idle.
     pub reused: bool,
     pool: Arc<ConnPool>,
+    /// The target's busy slot this HTTP/1.1 connection holds until released.
+    _busy: Option<OwnedSemaphorePermit>,
 }
 
 impl Checkout {
@@ -127,10 +135,17 @@ impl Checkout {
 }
 
 impl ConnPool {
-    pub fn new(connect_timeout: Duration, idle_timeout: Duration, tls: UpstreamTls) -> Arc<Self> {
+    pub fn new(
+        connect_timeout: Duration,
+        idle_timeout: Duration,
+        max_busy_per_endpoint: usize,
+        tls: UpstreamTls,
+    ) -> Arc<Self> {
         Arc::new(Self {
             idle: Mutex::new(HashMap::new()),
             h2: Mutex::new(HashMap::new()),
+            busy: Mutex::new(HashMap::new()),
+            max_busy_per_endpoint: max_busy_per_endpoint.max(1),
             tls,
             connect_timeout,
             idle_timeout,
@@ -139,13 +154,14 @@ impl ConnPool {
     }
 
     /// An open connection to `target`: an idle or shared one, or a new one.
+    /// An HTTP/1.1 target with all its connections busy is waited for.
     pub async fn checkout(self: &Arc<Self>, target: &Target) -> Result<Checkout, ConnectError> {
         if target.wire == Wire::H2c {
             let shared = self.h2.lock().ok().and_then(|m| m.get(target).cloned());
             if let Some(sender) = shared {
                 let mut sender = Sender::H2(sender);
                 if !sender.is_closed() && sender.ready().await {
-                    return Ok(self.checked_out(sender, target, true));
+                    return Ok(self.checked_out(sender, target, true, None));
                 }
             }
             let sender = self.connect_h2(target).await?;
@@ -156,8 +172,9 @@ impl ConnPool {
                     m.retain(|_, s| !s.is_closed());
                 }
             }
-            return Ok(self.checked_out(Sender::H2(sender), target, false));
+            return Ok(self.checked_out(Sender::H2(sender), target, false, None));
         }
+        let busy = self.busy_slot(target).await;
         while let Some(idle) = self.take_idle(target) {
             if idle.sender.is_closed() || idle.since.elapsed() > self.idle_timeout {
                 continue;
@@ -166,15 +183,34 @@ impl ConnPool {
             // response yet; `ready` waits for that, or fails if it closed.
             let mut sender = Sender::H1(idle.sender);
             if sender.ready().await {
-                return Ok(self.checked_out(sender, target, true));
+                return Ok(self.checked_out(sender, target, true, busy));
             }
         }
         let sender = self.connect_h1(target).await?;
-        Ok(self.checked_out(Sender::H1(sender), target, false))
+        Ok(self.checked_out(Sender::H1(sender), target, false, busy))
     }
 
-    fn checked_out(self: &Arc<Self>, sender: Sender, target: &Target, reused: bool) -> Checkout {
-        Checkout { sender, target: target.clone(), reused, pool: self.clone() }
+    fn checked_out(
+        self: &Arc<Self>,
+        sender: Sender,
+        target: &Target,
+        reused: bool,
+        busy: Option<OwnedSemaphorePermit>,
+    ) -> Checkout {
+        Checkout { sender, target: target.clone(), reused, pool: self.clone(), _busy: busy }
+    }
+
+    /// Waits for one of `target`'s busy slots.
+    async fn busy_slot(&self, target: &Target) -> Option<OwnedSemaphorePermit> {
+        let slots = {
+            let mut busy = self.busy.lock().ok()?;
+            // Forget targets with nothing in flight (pods that went away).
+            if busy.len() > 64 {
+                busy.retain(|_, s| s.available_permits() < self.max_busy_per_endpoint);
+            }
+            busy.entry(target.clone()).or_insert_with(|| Arc::new(Semaphore::new(self.max_busy_per_endpoint))).clone()
+        };
+        slots.acquire_owned().await.ok()
     }
 
     fn take_idle(&self, target: &Target) -> Option<Idle> {

@@ -29,6 +29,9 @@ pub struct UpstreamOptions {
     pub pool_idle_timeout: Duration,
     /// CA certificates trusted for HTTPS upstreams besides the system's.
     pub extra_roots: Vec<rustls_pki_types::CertificateDer<'static>>,
+    /// HTTP/1.1 connections busy at once per endpoint and worker; more
+    /// requests wait for one, within their response timeout.
+    pub max_connections_per_endpoint: usize,
 }
 
 impl Default for UpstreamOptions {
@@ -38,6 +41,7 @@ impl Default for UpstreamOptions {
             response_timeout: Duration::from_secs(60),
             pool_idle_timeout: Duration::from_secs(4),
             extra_roots: Vec::new(),
+            max_connections_per_endpoint: 1024,
         }
     }
 }
@@ -89,7 +93,8 @@ fn copy_parts(parts: &http::request::Parts) -> http::request::Parts {
 impl Upstream {
     pub fn new(opts: UpstreamOptions) -> Self {
         let tls = UpstreamTls::new(&opts.extra_roots);
-        Self { pool: ConnPool::new(opts.connect_timeout, opts.pool_idle_timeout, tls), opts }
+        let pool = ConnPool::new(opts.connect_timeout, opts.pool_idle_timeout, opts.max_connections_per_endpoint, tls);
+        Self { pool, opts }
     }
 
     /// Sends `parts` (origin-form URI, Host set) and `body` to the route's
@@ -138,7 +143,7 @@ impl Upstream {
                 let attempt = Attempt::start(watch.trace, endpoint, &method);
                 let checkout = match tokio::time::timeout_at(deadline, self.pool.checkout(&target)).await {
                     Err(_) => {
-                        attempt.failed("connect timed out");
+                        attempt.failed("no connection in time (connect, or every connection busy)");
                         return Err(UpstreamError::ResponseTimeout);
                     }
                     Ok(Ok(c)) => c,

@@ -319,26 +319,40 @@ async fn connections(setup: &Setup, count: usize, duration: Duration) -> bool {
     t.server_errors == 0 && t.failures == 0 && t.other_status == 0 && opened.load(Ordering::Relaxed) == count as u64
 }
 
-/// One request of a class on pooled clients.
+/// Clients for every class: pooled HTTP/1.1 connections, and one h2c
+/// connection multiplexing its requests.
 #[derive(Clone)]
 struct Clients {
     h1: hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, Empty<Bytes>>,
-    h2: hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, Empty<Bytes>>,
+    h2: hyper::client::conn::http2::SendRequest<Empty<Bytes>>,
     gw: SocketAddr,
 }
 
 impl Clients {
-    fn new(gw: SocketAddr) -> Self {
+    async fn new(gw: SocketAddr) -> Self {
         let h1 = hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build_http();
-        let h2 = hyper_util::client::legacy::Client::builder(TokioExecutor::new()).http2_only(true).build_http();
+        let stream = TcpStream::connect(gw).await.expect("connect for h2c");
+        let (h2, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .expect("h2c handshake");
+        tokio::spawn(conn);
         Self { h1, h2, gw }
     }
 
     async fn get(&self, host: &str, path: &str) -> Result<u16, String> {
-        let client = if host == H2 { &self.h2 } else { &self.h1 };
-        let req = Request::get(format!("http://{}{path}", self.gw)).header("host", host).body(Empty::new()).unwrap();
-        let resp = client.request(req).await.map_err(|e| e.to_string())?;
+        let resp = if host == H2 {
+            // HTTP/2 routes by :authority, so the URI carries the host.
+            let req = Request::get(format!("http://{host}{path}")).body(Empty::new()).unwrap();
+            self.h2.clone().send_request(req).await.map_err(|e| e.to_string())?
+        } else {
+            let req =
+                Request::get(format!("http://{}{path}", self.gw)).header("host", host).body(Empty::new()).unwrap();
+            self.h1.request(req).await.map_err(|e| e.to_string())?
+        };
         let status = resp.status().as_u16();
+        if host == H2 && resp.version() != http::Version::HTTP_2 {
+            return Err("not HTTP/2".into());
+        }
         if host == PLUGIN && status == 200 && resp.headers().get("x-rewritten").is_none() {
             return Err("the plugin did not run".into());
         }
@@ -425,7 +439,7 @@ async fn websockets(gw: SocketAddr, count: usize, end: Instant, tally: Shared) {
 async fn soak(setup: &Setup, minutes: u64, rate: u64) -> bool {
     let end = Instant::now() + Duration::from_secs(minutes * 60);
     let tally: Shared = Arc::default();
-    let clients = Clients::new(setup.http);
+    let clients = Clients::new(setup.http).await;
     static HOSTS: [&str; 3] = [PLAIN, PLUGIN, H2];
     let load = tokio::spawn(fixed_rate(clients, &HOSTS, rate, end, tally.clone()));
     let sockets = tokio::spawn(websockets(setup.http, 50, end, tally.clone()));
@@ -507,7 +521,7 @@ async fn churn(setup: &Setup, duration: Duration, changes: u64) -> bool {
     }
     let reloads_before = setup.metric(r#"wasmgress_config_reloads_total{result="clean"}"#).await;
     let tally: Shared = Arc::default();
-    let load = tokio::spawn(fixed_rate(Clients::new(setup.http), &HOSTS, 500, end, tally.clone()));
+    let load = tokio::spawn(fixed_rate(Clients::new(setup.http).await, &HOSTS, 500, end, tally.clone()));
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / changes as f64));
     let mut edits = 0u64;
     while Instant::now() < end {
