@@ -272,6 +272,12 @@ impl ConnPool {
         }
         let Ok(mut idle) = self.idle.lock() else { return };
         let list = idle.entry(target).or_default();
+        // Connections idle past the timeout are closed, not only skipped
+        // when taken: after a burst, the ones at the bottom of the stack
+        // would otherwise stay open (with their buffers) for good. The list
+        // is oldest first, so they are a prefix.
+        let expired = list.partition_point(|i| i.since.elapsed() > self.idle_timeout);
+        list.drain(..expired);
         if list.len() < self.max_idle_per_endpoint {
             list.push(Idle { sender, since: Instant::now() });
         }
