@@ -13,11 +13,7 @@ use wasmgress_tests::h2_frames::{self, *};
 use wasmgress_tests::*;
 
 async fn open_connections(admin: SocketAddr) -> Option<u64> {
-    let resp =
-        client().request(http::Request::get(format!("http://{admin}/metrics")).body(Default::default()).unwrap());
-    use http_body_util::BodyExt;
-    let body = resp.await.unwrap().into_body().collect().await.unwrap().to_bytes();
-    metric(&String::from_utf8_lossy(&body), r#"wasmgress_active_connections{listener="http"}"#)
+    metric(&get(admin, "localhost", "/metrics").await.body, r#"wasmgress_active_connections{listener="http"}"#)
 }
 
 /// Writes `burst` `times` on a fresh h2c connection without reading; false

@@ -99,7 +99,7 @@ async fn connections_over_the_limit_wait_for_a_free_slot() {
     let mut buf = Vec::new();
     let early = tokio::time::timeout(Duration::from_millis(300), fourth.read_to_end(&mut buf)).await;
     assert!(early.is_err(), "answered beyond the limit: {}", String::from_utf8_lossy(&buf));
-    let metrics = admin_get(gw.admin_addr(), "/metrics").await;
+    let metrics = get(gw.admin_addr(), "localhost", "/metrics").await.body;
     assert!(metric(&metrics, r#"wasmgress_connection_limit_reached_total{listener="http"}"#) >= Some(1), "{metrics}");
     // ...and served as soon as one closes.
     drop(idle.pop());
@@ -362,11 +362,4 @@ async fn path_games_cannot_reach_a_route_they_should_not() {
         assert!(!lower.starts_with("/admin/") && !lower.starts_with("/admin;"), "{}", seen.uri);
     }
     gw.shutdown();
-}
-
-async fn admin_get(addr: SocketAddr, path: &str) -> String {
-    let resp = client().request(http::Request::get(format!("http://{addr}{path}")).body(Default::default()).unwrap());
-    let resp = resp.await.expect("admin answers");
-    use http_body_util::BodyExt;
-    String::from_utf8_lossy(&resp.into_body().collect().await.unwrap().to_bytes()).into_owned()
 }

@@ -27,6 +27,7 @@ use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
+use wasmgress_tests::{closed_port, service};
 
 /// The routes every run serves.
 const PLAIN: &str = "plain.soak";
@@ -73,18 +74,6 @@ impl Drop for Setup {
     }
 }
 
-async fn free_port() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap()
-}
-
-fn service(name: &str, addr: SocketAddr) -> String {
-    format!(
-        "apiVersion: v1\nkind: Service\nmetadata: {{name: {name}, namespace: default}}\nspec:\n  ports: [{{name: http, port: 80}}]\n---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: {name}\n  namespace: default\n  labels: {{kubernetes.io/service-name: {name}}}\naddressType: IPv4\nports: [{{name: http, port: {}}}]\nendpoints:\n- addresses: [\"{}\"]\n  conditions: {{ready: true}}\n",
-        addr.port(),
-        addr.ip()
-    )
-}
-
 /// An Ingress for `host` → `svc`, with annotation lines (indented by 4) and
 /// extra Prefix paths.
 fn ingress(name: &str, host: &str, svc: &str, annotations: &str, extra_paths: &[&str]) -> String {
@@ -112,14 +101,14 @@ impl Setup {
         let manifests = std::env::temp_dir().join(format!("wasmgress-loadgen-{}", std::process::id()));
         std::fs::create_dir_all(&manifests).unwrap();
         let write = |file: &str, text: String| std::fs::write(manifests.join(file), text).unwrap();
-        write("services.yaml", format!("{}---\n{}", service("echo", echo), service("ws", ws)));
+        write("services.yaml", format!("{}---\n{}", service("echo", &[echo]), service("ws", &[ws])));
         write("plain.yaml", ingress("plain", PLAIN, "echo", "", &[]));
         write("h2.yaml", ingress("h2", H2, "echo", "", &[]));
         write("ws.yaml", ingress("ws", WS, "ws", "", &[]));
         let rewrite = "    wasmgress.io/plugins: |\n      - name: header-rewrite\n        config:\n          request:\n            set: {x-soak: \"${request_uri}\"}\n          response:\n            set: {x-rewritten: \"yes\"}\n";
         write("plugin.yaml", ingress("plugin", PLUGIN, "echo", rewrite, &[]));
 
-        let (http, admin) = (free_port().await, free_port().await);
+        let (http, admin) = (closed_port().await, closed_port().await);
         let gateway = Command::new(bin)
             .args(["run", "--manifests"])
             .arg(&manifests)
