@@ -75,6 +75,14 @@ pub trait Plugin: Sized + 'static {
         false
     }
 
+    /// Whether [`Plugin::on_response`] does anything. A plugin that only
+    /// looks at requests answers `false`: the request head is then not
+    /// copied for the response hook, nor the response headers read — most
+    /// of what a response costs such a plugin.
+    fn needs_response(&self) -> bool {
+        true
+    }
+
     /// Looks at (and may change) the request before it goes upstream.
     fn on_request(&self, request: &mut Request) -> Decision {
         let _ = request;

@@ -41,7 +41,7 @@ impl<P: Plugin> RootContext for Root<P> {
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
         let plugin = self.plugin.clone()?;
-        Some(Box::new(Stream { plugin, request: None }))
+        Some(Box::new(Stream { plugin, request: None, ran: false }))
     }
 
     fn get_type(&self) -> Option<ContextType> {
@@ -51,8 +51,11 @@ impl<P: Plugin> RootContext for Root<P> {
 
 struct Stream<P> {
     plugin: Rc<P>,
-    /// The request as the client sent it, for the response hook.
+    /// The request as the client sent it, for the response hook (kept
+    /// only when the plugin has one).
     request: Option<Request>,
+    /// Whether the request hook has run.
+    ran: bool,
 }
 
 impl<P> Context for Stream<P> {}
@@ -102,7 +105,7 @@ impl<P: Plugin> Stream<P> {
         }
         // The response hook sees the request's head as the client sent
         // it; the body is not kept for it (it can be large).
-        let original = request.head_only();
+        let original = self.plugin.needs_response().then(|| request.head_only());
         let decision = self.plugin.on_request(&mut request);
         if decision == Decision::Continue {
             if request.headers.changed() || request.target_changed() {
@@ -116,7 +119,8 @@ impl<P: Plugin> Stream<P> {
                 self.set_http_request_body(0, size, request.body().unwrap_or_default());
             }
         }
-        self.request = Some(original);
+        self.request = original;
+        self.ran = true;
         self.respond(decision)
     }
 }
@@ -131,7 +135,7 @@ impl<P: Plugin> HttpContext for Stream<P> {
     }
 
     fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        if !self.plugin.needs_request_body() || self.request.is_some() {
+        if !self.plugin.needs_request_body() || self.ran {
             return Action::Continue;
         }
         if !end_of_stream {

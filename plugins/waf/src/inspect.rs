@@ -1,11 +1,14 @@
 //! What of a request the rules look at: every place a client can put
 //! text, decoded once from its wire format into named values.
 
-use serde_json::Value as Json;
+use std::borrow::Cow;
+use std::fmt::{self, Write};
+
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use wasmgress_sdk::{Request, url_decode};
 
 /// Where a value came from; rules choose their targets from these.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Target {
     Method,
     /// The decoded path (without the query).
@@ -24,13 +27,28 @@ pub enum Target {
     FileName,
 }
 
-/// One inspected value.
+impl Target {
+    /// Every target, in declaration order (`ALL[t as usize] == t`).
+    pub const ALL: [Target; 9] = [
+        Target::Method,
+        Target::Path,
+        Target::Uri,
+        Target::ArgName,
+        Target::Arg,
+        Target::CookieName,
+        Target::Cookie,
+        Target::Header,
+        Target::FileName,
+    ];
+}
+
+/// One inspected value, borrowed from the request where it is there as is.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Field {
+pub struct Field<'a> {
     pub target: Target,
     /// The argument, cookie or header name (lowercase for headers).
-    pub name: String,
-    pub value: String,
+    pub name: Cow<'a, str>,
+    pub value: Cow<'a, str>,
 }
 
 /// Headers whose values are structured by the protocol and carry no
@@ -70,8 +88,8 @@ const PROTOCOL_HEADERS: &[&str] = &[
 
 /// Headers that name an uploaded file (as some upload widgets send it).
 fn is_file_name_header(name: &str) -> bool {
-    let n: String = name.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
-    n == "xfilename" || n == "xfilenames"
+    let letters = || name.bytes().filter(u8::is_ascii_alphanumeric);
+    letters().eq(*b"xfilename") || letters().eq(*b"xfilenames")
 }
 
 /// Problems with the request's framing or body format.
@@ -81,36 +99,54 @@ pub enum BodyProblem {
     Multipart(&'static str),
 }
 
-/// Every field of `request`, and what was wrong with its body.
-pub fn collect(request: &Request) -> (Vec<Field>, Option<BodyProblem>) {
-    let mut fields = Vec::with_capacity(16);
-    let mut push = |target, name: &str, value: &str| {
-        fields.push(Field { target, name: name.to_string(), value: value.to_string() })
-    };
-    push(Target::Method, "", request.method());
-    push(Target::Path, "", &url_decode_path(request.path()));
-    push(Target::Uri, "", request.target());
+/// Every field of `request`, and what was wrong with its body. A body
+/// that is not UTF-8 is read lossily into `lossy`, which the fields then
+/// borrow from.
+pub fn collect<'a>(request: &'a Request, lossy: &'a mut String) -> (Vec<Field<'a>>, Option<BodyProblem>) {
+    let mut fields = Vec::with_capacity(32);
+    let mut push = |target, name, value| fields.push(Field { target, name, value });
+    push(Target::Method, as_is(""), as_is(request.method()));
+    push(Target::Path, as_is(""), Cow::Owned(url_decode_path(request.path())));
+    push(Target::Uri, as_is(""), as_is(request.target()));
     form_fields(request.query(), &mut push);
-    let mut content_type = String::new();
+    let mut content_type = "";
     for (name, value) in request.headers.iter() {
-        let name = name.to_ascii_lowercase();
-        match name.as_str() {
+        let name = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(name.to_ascii_lowercase())
+        } else {
+            as_is(name)
+        };
+        match &*name {
             "cookie" => cookies(value, &mut push),
-            "content-type" => content_type = value.to_string(),
+            "content-type" => content_type = value,
             _ => {}
         }
         if is_file_name_header(&name) {
-            push(Target::FileName, &name, value);
+            push(Target::FileName, name.clone(), as_is(value));
         }
-        if !PROTOCOL_HEADERS.contains(&name.as_str()) {
-            push(Target::Header, &name, value);
+        if !PROTOCOL_HEADERS.contains(&&*name) {
+            push(Target::Header, name, as_is(value));
         }
     }
     let problem = match request.body() {
-        Some(body) if !body.is_empty() => body_fields(&content_type, body, &mut push),
+        Some(body) if !body.is_empty() => {
+            let text: &'a str = match std::str::from_utf8(body) {
+                Ok(text) => text,
+                Err(_) => {
+                    *lossy = String::from_utf8_lossy(body).into_owned();
+                    lossy
+                }
+            };
+            body_fields(content_type, text, &mut push)
+        }
         _ => None,
     };
     (fields, problem)
+}
+
+/// A value taken as it is.
+const fn as_is(s: &str) -> Cow<'_, str> {
+    Cow::Borrowed(s)
 }
 
 /// The path with `%XX` decoded but `+` kept (it is not a space in paths).
@@ -118,69 +154,174 @@ fn url_decode_path(path: &str) -> String {
     url_decode(&path.replace('+', "%2B"))
 }
 
-type Push<'a> = dyn FnMut(Target, &str, &str) + 'a;
+/// A form or query component decoded, borrowed when there is nothing to decode.
+fn form_decode(s: &str) -> Cow<'_, str> {
+    if s.contains(['%', '+']) { Cow::Owned(url_decode(s)) } else { as_is(s) }
+}
 
-fn form_fields(query: &str, push: &mut Push) {
+type Push<'a, 'p> = dyn FnMut(Target, Cow<'a, str>, Cow<'a, str>) + 'p;
+
+fn form_fields<'a>(query: &'a str, push: &mut Push<'a, '_>) {
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        push(Target::ArgName, "", &url_decode(name));
-        push(Target::Arg, &url_decode(name), &url_decode(value));
+        let name = form_decode(name);
+        push(Target::ArgName, as_is(""), name.clone());
+        push(Target::Arg, name, form_decode(value));
     }
 }
 
-fn cookies(header: &str, push: &mut Push) {
+fn cookies<'a>(header: &'a str, push: &mut Push<'a, '_>) {
     for c in header.split(';').map(str::trim).filter(|c| !c.is_empty()) {
         let (name, value) = c.split_once('=').unwrap_or((c, ""));
-        push(Target::CookieName, "", name.trim());
-        push(Target::Cookie, name.trim(), value.trim().trim_matches('"'));
+        push(Target::CookieName, as_is(""), as_is(name.trim()));
+        push(Target::Cookie, as_is(name.trim()), as_is(value.trim().trim_matches('"')));
     }
 }
 
-fn body_fields(content_type: &str, body: &[u8], push: &mut Push) -> Option<BodyProblem> {
-    let text = String::from_utf8_lossy(body);
+fn body_fields<'a>(content_type: &str, text: &'a str, push: &mut Push<'a, '_>) -> Option<BodyProblem> {
     let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     let mime = mime.as_str();
     if mime.is_empty() || mime == "application/x-www-form-urlencoded" {
-        form_fields(&text, push);
+        form_fields(text, push);
     } else if mime == "application/json" || mime.ends_with("+json") {
-        match serde_json::from_str::<Json>(&text) {
-            Ok(doc) => json_fields(&doc, "json", push),
-            Err(e) => {
-                push(Target::Arg, "body", &text);
-                return Some(BodyProblem::Json(e.to_string()));
-            }
+        let mut path = String::from("json");
+        let mut de = serde_json::Deserializer::from_str(text);
+        let parsed = JsonFields { path: &mut path, push }.deserialize(&mut de).and_then(|()| de.end());
+        if let Err(e) = parsed {
+            push(Target::Arg, as_is("body"), as_is(text));
+            return Some(BodyProblem::Json(e.to_string()));
         }
     } else if mime == "multipart/form-data" {
         let Some(boundary) = boundary(content_type) else {
-            push(Target::Arg, "body", &text);
+            push(Target::Arg, as_is("body"), as_is(text));
             return Some(BodyProblem::Multipart("no boundary"));
         };
-        return multipart_fields(&text, &boundary, push).err().map(BodyProblem::Multipart);
+        return multipart_fields(text, &boundary, push).err().map(BodyProblem::Multipart);
     } else if mime.ends_with("/xml") || mime.ends_with("+xml") {
-        xml_fields(&text, push);
+        xml_fields(text, push);
     } else {
-        push(Target::Arg, "body", &text);
+        push(Target::Arg, as_is("body"), as_is(text));
     }
     None
 }
 
-/// Strings, numbers and keys of a JSON document; names are JSON paths.
-fn json_fields(doc: &Json, path: &str, push: &mut Push) {
-    match doc {
-        Json::Object(map) => {
-            for (k, v) in map {
-                push(Target::ArgName, "", k);
-                json_fields(v, &format!("{path}.{k}"), push);
+/// Strings, numbers and keys of a JSON document as it is parsed (no
+/// tree is built); names are JSON paths, grown and cut back in one buffer.
+struct JsonFields<'p, 'a, 'q> {
+    path: &'p mut String,
+    push: &'p mut Push<'a, 'q>,
+}
+
+impl<'a> DeserializeSeed<'a> for JsonFields<'_, 'a, '_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'a>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'a> JsonFields<'_, 'a, '_> {
+    fn value(self, v: Cow<'a, str>) {
+        (self.push)(Target::Arg, Cow::Owned(self.path.clone()), v);
+    }
+
+    fn number(self, n: impl fmt::Display) {
+        let mut text = String::with_capacity(24);
+        let _ = write!(text, "{n}");
+        self.value(Cow::Owned(text));
+    }
+}
+
+impl<'a> Visitor<'a> for JsonFields<'_, 'a, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'a>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key_seed(JsonKey)? {
+            (self.push)(Target::ArgName, as_is(""), key.clone());
+            let at = self.path.len();
+            self.path.push('.');
+            self.path.push_str(&key);
+            map.next_value_seed(JsonFields { path: self.path, push: self.push })?;
+            self.path.truncate(at);
+        }
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'a>>(self, mut items: A) -> Result<(), A::Error> {
+        for i in 0.. {
+            let at = self.path.len();
+            let _ = write!(self.path, "[{i}]");
+            let more = items.next_element_seed(JsonFields { path: self.path, push: self.push })?;
+            self.path.truncate(at);
+            if more.is_none() {
+                break;
             }
         }
-        Json::Array(items) => {
-            for (i, v) in items.iter().enumerate() {
-                json_fields(v, &format!("{path}[{i}]"), push);
-            }
-        }
-        Json::String(s) => push(Target::Arg, path, s),
-        Json::Number(n) => push(Target::Arg, path, &n.to_string()),
-        Json::Bool(_) | Json::Null => {}
+        Ok(())
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'a str) -> Result<(), E> {
+        self.value(as_is(v));
+        Ok(())
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<(), E> {
+        self.value(Cow::Owned(v.to_string()));
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<(), E> {
+        self.number(v);
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<(), E> {
+        self.number(v);
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<(), E> {
+        self.number(v);
+        Ok(())
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+}
+
+/// An object key, borrowed from the document unless it has escapes.
+struct JsonKey;
+
+impl<'a> DeserializeSeed<'a> for JsonKey {
+    type Value = Cow<'a, str>;
+
+    fn deserialize<D: Deserializer<'a>>(self, d: D) -> Result<Cow<'a, str>, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'a> Visitor<'a> for JsonKey {
+    type Value = Cow<'a, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'a str) -> Result<Cow<'a, str>, E> {
+        Ok(as_is(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Cow<'a, str>, E> {
+        Ok(Cow::Owned(v.to_string()))
     }
 }
 
@@ -191,7 +332,7 @@ fn boundary(content_type: &str) -> Option<String> {
     })
 }
 
-fn multipart_fields(body: &str, boundary: &str, push: &mut Push) -> Result<(), &'static str> {
+fn multipart_fields<'a>(body: &'a str, boundary: &str, push: &mut Push<'a, '_>) -> Result<(), &'static str> {
     let delimiter = format!("--{boundary}");
     let mut parts = body.split(delimiter.as_str());
     if parts.next().is_none() {
@@ -215,7 +356,7 @@ fn multipart_fields(body: &str, boundary: &str, push: &mut Push) -> Result<(), &
                 "content-disposition" => {
                     for p in v.split(';').skip(1) {
                         if let Some((pk, pv)) = p.trim().split_once('=') {
-                            let pv = pv.trim().trim_matches('"').to_string();
+                            let pv = pv.trim().trim_matches('"');
                             match pk.trim().to_ascii_lowercase().as_str() {
                                 "name" => name = Some(pv),
                                 "filename" | "filename*" => file_name = Some(pv),
@@ -230,17 +371,17 @@ fn multipart_fields(body: &str, boundary: &str, push: &mut Push) -> Result<(), &
         }
         let name = name.ok_or("a part without a name")?;
         seen = true;
-        push(Target::ArgName, "", &name);
+        push(Target::ArgName, as_is(""), as_is(name));
         match file_name {
             Some(f) => {
-                push(Target::FileName, &name, &f);
+                push(Target::FileName, as_is(name), as_is(f));
                 // Uploaded contents are data, not arguments; text files are
                 // still looked at (scripts uploaded as text).
                 if text {
-                    push(Target::Arg, &name, content);
+                    push(Target::Arg, as_is(name), as_is(content));
                 }
             }
-            None => push(Target::Arg, &name, content),
+            None => push(Target::Arg, as_is(name), as_is(content)),
         }
     }
     Err("no closing boundary")
@@ -248,17 +389,17 @@ fn multipart_fields(body: &str, boundary: &str, push: &mut Push) -> Result<(), &
 
 /// Attribute values and text of an XML document (entities are left for
 /// the transformations, as every value gets them).
-fn xml_fields(body: &str, push: &mut Push) {
+fn xml_fields<'a>(body: &'a str, push: &mut Push<'a, '_>) {
     let mut rest = body;
     while let Some(open) = rest.find('<') {
         let text = rest[..open].trim();
         if !text.is_empty() {
-            push(Target::Arg, "xml", text);
+            push(Target::Arg, as_is("xml"), as_is(text));
         }
         rest = &rest[open..];
         if let Some(after) = rest.strip_prefix("<![CDATA[") {
             let end = after.find("]]>").unwrap_or(after.len());
-            push(Target::Arg, "xml", &after[..end]);
+            push(Target::Arg, as_is("xml"), as_is(&after[..end]));
             rest = after.get(end + 3..).unwrap_or("");
             continue;
         }
@@ -266,7 +407,7 @@ fn xml_fields(body: &str, push: &mut Push) {
         let tag = &rest[1..close];
         if tag.starts_with('!') && !tag.starts_with("!--") {
             // A declaration (DOCTYPE, ENTITY) is itself suspicious: keep it.
-            push(Target::Arg, "xml", &rest[..close.min(rest.len())]);
+            push(Target::Arg, as_is("xml"), as_is(&rest[..close.min(rest.len())]));
         }
         let mut attrs = tag;
         while let Some(eq) = attrs.find('=') {
@@ -277,14 +418,14 @@ fn xml_fields(body: &str, push: &mut Push) {
             };
             let value = &after[1..];
             let end = value.find(q).unwrap_or(value.len());
-            push(Target::Arg, "xml", &value[..end]);
+            push(Target::Arg, as_is("xml"), as_is(&value[..end]));
             attrs = value.get(end + 1..).unwrap_or("");
         }
         rest = rest.get(close + 1..).unwrap_or("");
     }
     let text = rest.trim();
     if !text.is_empty() {
-        push(Target::Arg, "xml", text);
+        push(Target::Arg, as_is("xml"), as_is(text));
     }
 }
 
@@ -294,7 +435,13 @@ mod tests {
     use wasmgress_sdk::testing;
 
     fn values(request: Request, target: Target) -> Vec<(String, String)> {
-        collect(&request).0.into_iter().filter(|f| f.target == target).map(|f| (f.name, f.value)).collect()
+        let mut lossy = String::new();
+        collect(&request, &mut lossy)
+            .0
+            .into_iter()
+            .filter(|f| f.target == target)
+            .map(|f| (f.name.into_owned(), f.value.into_owned()))
+            .collect()
     }
 
     fn pair(a: &str, b: &str) -> (String, String) {
@@ -327,7 +474,7 @@ mod tests {
         let names: Vec<String> = values(r, Target::ArgName).into_iter().map(|(_, v)| v).collect();
         assert!(names.contains(&"__proto__".to_string()), "{names:?}");
         let bad = testing::post("/", "{").header("content-type", "application/json").build();
-        assert!(matches!(collect(&bad).1, Some(BodyProblem::Json(_))));
+        assert!(matches!(collect(&bad, &mut String::new()).1, Some(BodyProblem::Json(_))));
     }
 
     #[test]
@@ -336,11 +483,11 @@ mod tests {
         let r = testing::post("/", body).header("content-type", "multipart/form-data; boundary=XX").build();
         assert_eq!(values(r.clone(), Target::Arg), [pair("title", "hello")]);
         assert_eq!(values(r.clone(), Target::FileName), [pair("f", "a.php")]);
-        assert_eq!(collect(&r).1, None);
+        assert_eq!(collect(&r, &mut String::new()).1, None);
         let open = testing::post("/", "--XX\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nb")
             .header("content-type", "multipart/form-data; boundary=XX")
             .build();
-        assert_eq!(collect(&open).1, Some(BodyProblem::Multipart("no closing boundary")));
+        assert_eq!(collect(&open, &mut String::new()).1, Some(BodyProblem::Multipart("no closing boundary")));
     }
 
     #[test]

@@ -29,6 +29,8 @@
 
 mod config;
 mod engine;
+mod fnv;
+mod gate;
 mod inspect;
 mod rules;
 mod shell;
@@ -107,6 +109,10 @@ impl Plugin for Waf {
         true
     }
 
+    fn needs_response(&self) -> bool {
+        false
+    }
+
     fn on_request(&self, request: &mut Request) -> Decision {
         let hits = self.inspect(request);
         let score: u32 = hits.iter().map(|h| h.severity.score()).sum();
@@ -160,7 +166,8 @@ fn describe(h: &Hit) -> String {
 impl Waf {
     /// Every rule the request matches, protocol checks first.
     pub fn inspect(&self, request: &Request) -> Vec<Hit> {
-        let (mut fields, problem) = inspect::collect(request);
+        let mut lossy = String::new();
+        let (mut fields, problem) = inspect::collect(request, &mut lossy);
         let mut hits = Vec::new();
         let mut total = 0;
         let within = fields

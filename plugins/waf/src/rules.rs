@@ -33,6 +33,8 @@ impl Severity {
 pub struct Targets(u16);
 
 impl Targets {
+    pub const ALL: Targets = Targets(u16::MAX);
+
     pub const fn union(self, other: Targets) -> Targets {
         Targets(self.0 | other.0)
     }

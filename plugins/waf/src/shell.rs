@@ -4,6 +4,9 @@
 //! `$IFS` and empty-variable tricks that hide a command name undone first.
 
 use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use crate::fnv::FnvSet;
 
 /// Unix commands an attacker runs (recon, download, shells, interpreters,
 /// file readers, system tools).
@@ -535,9 +538,25 @@ fn distinctive(name: &str) -> bool {
     name.contains(['-', '_']) || name.ends_with(|c: char| c.is_ascii_digit())
 }
 
-/// Whether `word` is in `list` (sorted).
-fn known(list: &[&str], word: &str) -> bool {
-    list.binary_search(&word).is_ok()
+/// A word list hashed once, for lookups on every value.
+struct Words(LazyLock<FnvSet<&'static str>>);
+
+macro_rules! words {
+    ($name:ident, $list:ident) => {
+        static $name: Words = Words(LazyLock::new(|| $list.iter().copied().collect()));
+    };
+}
+
+words!(UNIX_WORDS, UNIX);
+words!(AMBIGUOUS_WORDS, AMBIGUOUS);
+words!(RECON_WORDS, RECON);
+words!(PREFIX_WORDS, PREFIXES);
+words!(SENSITIVE_WORDS, SENSITIVE);
+words!(WINDOWS_WORDS, WINDOWS);
+
+/// Whether `word` is in `words`.
+fn known(words: &Words, word: &str) -> bool {
+    words.0.contains(word)
 }
 
 /// Undoes the usual ways to hide a command name from a pattern: quotes
@@ -612,7 +631,9 @@ fn shell_like_argument(rest: &str) -> bool {
     let b = rest.as_bytes();
     let word = &rest[..word_end(b, 0)];
     let base = word.rsplit('/').next().unwrap_or(word);
-    known(SENSITIVE, base) || (known(UNIX, base) && !known(AMBIGUOUS, base)) || word.starts_with("http")
+    known(&SENSITIVE_WORDS, base)
+        || (known(&UNIX_WORDS, base) && !known(&AMBIGUOUS_WORDS, base))
+        || word.starts_with("http")
 }
 
 /// Whether a command runs at byte `i` of `s` (reached as `how`).
@@ -629,9 +650,9 @@ fn command_at(s: &str, i: usize, how: Position, depth: u8) -> bool {
     if how == Position::Start && rest.is_empty() && !word.contains('/') {
         // One word alone: a reconnaissance command, or a command name no
         // prose uses. Most values are one word; keep this path short.
-        return known(RECON, name) || (distinctive(name) && known(UNIX, name));
+        return known(&RECON_WORDS, name) || (distinctive(name) && known(&UNIX_WORDS, name));
     }
-    if known(PREFIXES, name) && !rest.trim().is_empty() {
+    if known(&PREFIX_WORDS, name) && !rest.trim().is_empty() {
         // `time ifconfig`, `sudo -u x id`, `timeout 5 sh`: the command follows.
         let mut j = skip_spaces(b, end);
         while j < b.len() && (b[j] == b'-' || b[j].is_ascii_digit()) {
@@ -641,7 +662,7 @@ fn command_at(s: &str, i: usize, how: Position, depth: u8) -> bool {
             return true;
         }
     }
-    if !known(UNIX, name) {
+    if !known(&UNIX_WORDS, name) {
         return false;
     }
     // A shell word ends at a space or shell punctuation: `base64,` (a data
@@ -653,14 +674,14 @@ fn command_at(s: &str, i: usize, how: Position, depth: u8) -> bool {
     match how {
         Position::Strong => true,
         _ if pathed => true,
-        _ if known(AMBIGUOUS, name) => shell_like_argument(rest),
+        _ if known(&AMBIGUOUS_WORDS, name) => shell_like_argument(rest),
         Position::Weak => true,
         // A value that starts with a command name is often just words
         // ("python snake care"): it needs shell-like arguments, or to be
         // a reconnaissance command on its own.
         // A name no prose uses (`aa-disable`, `ssh-keygen`, `php7`) is a command wherever it stands.
         Position::Start => {
-            shell_like_argument(rest) || (rest.trim().is_empty() && known(RECON, name)) || distinctive(name)
+            shell_like_argument(rest) || (rest.trim().is_empty() && known(&RECON_WORDS, name)) || distinctive(name)
         }
     }
 }
@@ -814,8 +835,8 @@ pub fn windows_command(s: &str) -> bool {
             && ["user", "localgroup", "group", "share", "use", "view", "start", "stop", "accounts", "session"]
                 .iter()
                 .any(|w| rest.starts_with(w));
-        known(WINDOWS, name) && net
-            || known(WINDOWS, name)
+        known(&WINDOWS_WORDS, name) && net
+            || known(&WINDOWS_WORDS, name)
                 && (separated && (rest.starts_with(['/', '-']) || rest.starts_with("http") || name.len() > 4)
                     || matches!(
                         name,

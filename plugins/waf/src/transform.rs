@@ -41,12 +41,16 @@ impl Transform {
         match self {
             Transform::UrlDecode => has(PERCENT).then(|| url_decode(s)),
             // Twice: `&amp;lt;` is how a second layer of encoding looks.
-            Transform::HtmlEntityDecode => has(AMP).then(|| {
-                let once = html_entity_decode(s);
-                if once.contains('&') { html_entity_decode(&once) } else { once }
-            }),
+            Transform::HtmlEntityDecode => {
+                let once = decode_entities(s).filter(|_| has(AMP))?;
+                Some(decode_entities(&once).unwrap_or(once))
+            }
             Transform::JsDecode => has(BACKSLASH).then(|| js_decode(s)),
-            Transform::Lowercase => has(UPPER | NON_ASCII).then(|| s.to_lowercase()),
+            Transform::Lowercase => match () {
+                _ if has(NON_ASCII) => Some(s.to_lowercase()),
+                _ if has(UPPER) => Some(s.to_ascii_lowercase()),
+                _ => None,
+            },
             Transform::CompressWhitespace => has(SPACE_RUN | NON_ASCII).then(|| compress_whitespace(s)),
             Transform::RemoveWhitespace => {
                 has(SPACE | NON_ASCII).then(|| s.chars().filter(|c| !c.is_whitespace()).collect())
@@ -73,26 +77,40 @@ const NUL: u16 = 1 << 7;
 /// `/*`, `--` or `#`.
 const COMMENT: u16 = 1 << 8;
 
+/// The feature each byte brings on its own; `-`, `*` and spaces count
+/// only after certain bytes and are looked at one by one.
+const BYTE_FEATURES: [u16; 256] = {
+    let mut t = [0; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = match b as u8 {
+            b'%' => PERCENT,
+            b'&' => AMP,
+            b'\\' => BACKSLASH,
+            b'A'..=b'Z' => UPPER,
+            b'\t' | b'\n' | b'\r' | 0x0b | 0x0c => SPACE_RUN | SPACE,
+            0 => NUL,
+            b'#' => COMMENT,
+            0x80.. => NON_ASCII,
+            _ => 0,
+        };
+        b += 1;
+    }
+    t
+};
+
 /// What a value contains that some transformation would change, in one pass.
 fn features(s: &str) -> u16 {
     let mut f = 0;
     let mut prev = 0u8;
     for &c in s.as_bytes() {
-        f |= match c {
-            b'%' => PERCENT,
-            b'&' => AMP,
-            b'\\' => BACKSLASH,
-            b'A'..=b'Z' => UPPER,
-            b' ' if prev == b' ' => SPACE_RUN | SPACE,
-            b' ' => SPACE,
-            b'\t' | b'\n' | b'\r' | 0x0b | 0x0c => SPACE_RUN | SPACE,
-            0 => NUL,
-            b'#' => COMMENT,
-            b'*' if prev == b'/' => COMMENT,
-            b'-' if prev == b'-' => COMMENT,
-            0x80.. => NON_ASCII,
-            _ => 0,
-        };
+        f |= BYTE_FEATURES[c as usize];
+        match (prev, c) {
+            (b' ', b' ') => f |= SPACE_RUN | SPACE,
+            (_, b' ') => f |= SPACE,
+            (b'/', b'*') | (b'-', b'-') => f |= COMMENT,
+            _ => {}
+        }
         prev = c;
     }
     f
@@ -101,6 +119,9 @@ fn features(s: &str) -> u16 {
 /// Applies `chain` in order, copying only when something changes.
 pub fn apply_all<'a>(chain: &[Transform], s: &'a str) -> Cow<'a, str> {
     let mut out = Cow::Borrowed(s);
+    if chain.is_empty() {
+        return out;
+    }
     let mut f = features(s);
     for t in chain {
         if let Some(changed) = t.apply_with(&out, f) {
@@ -198,25 +219,25 @@ const ENTITIES: &[(&str, &str)] = &[
     ("lowbar", "_"),
 ];
 
-pub fn html_entity_decode(s: &str) -> String {
-    if !s.contains('&') {
-        return s.to_string();
-    }
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(at) = rest.find('&') {
-        out.push_str(&rest[..at]);
-        rest = &rest[at + 1..];
-        match decode_entity(rest) {
-            Some((decoded, used)) => {
-                out.push(decoded);
-                rest = &rest[used..];
-            }
-            None => out.push('&'),
+/// `s` with its entities decoded; `None` when it has none (an `&` alone,
+/// as in a query string, is not one).
+fn decode_entities(s: &str) -> Option<String> {
+    let mut out: Option<String> = None;
+    let mut copied = 0;
+    let mut from = 0;
+    while let Some(at) = s[from..].find('&').map(|i| i + from) {
+        from = at + 1;
+        if let Some((decoded, used)) = decode_entity(&s[at + 1..]) {
+            let o = out.get_or_insert_with(|| String::with_capacity(s.len()));
+            o.push_str(&s[copied..at]);
+            o.push(decoded);
+            copied = at + 1 + used;
+            from = copied;
         }
     }
-    out.push_str(rest);
-    out
+    let mut out = out?;
+    out.push_str(&s[copied..]);
+    Some(out)
 }
 
 /// `s` follows an `&`: the character and how many bytes it used.
@@ -236,11 +257,10 @@ fn decode_entity(s: &str) -> Option<(char, usize)> {
         return Some((char::from_u32(n).unwrap_or('\u{fffd}'), semi(start + zeros + digits)));
     }
     let name_len = b.iter().take_while(|c| c.is_ascii_alphabetic()).count();
-    let name = s[..name_len].to_ascii_lowercase();
     // Longest known name that the letters start with (`&ltscript` is `<script`).
     ENTITIES
         .iter()
-        .filter(|(n, _)| name.starts_with(n))
+        .filter(|(n, _)| n.len() <= name_len && s[..n.len()].eq_ignore_ascii_case(n))
         .max_by_key(|(n, _)| n.len())
         .map(|(n, v)| (v.chars().next().unwrap_or(' '), semi(n.len())))
 }
@@ -405,6 +425,10 @@ pub fn fold_width(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn html_entity_decode(s: &str) -> String {
+        decode_entities(s).unwrap_or_else(|| s.to_string())
+    }
 
     #[test]
     fn decodes_repeatedly_and_unicode_escapes() {
