@@ -335,24 +335,25 @@ impl Engine {
         }
     }
 
-    /// Fills `views[chain]` for `value`, from the chain it extends when
-    /// there is one.
-    fn view<'a>(&self, views: &mut [Option<Cow<'a, str>>], chain: usize, value: &'a str) {
-        if views[chain].is_some() {
-            return;
-        }
-        let v = match self.bases[chain] {
-            Some((base, done)) => {
-                self.view(views, base, value);
-                let base = views[base].as_ref().expect("filled above");
-                match transform::apply_all(&self.chains[chain][done..], base) {
-                    Cow::Borrowed(_) => base.clone(),
-                    Cow::Owned(o) => Cow::Owned(o),
+    /// Makes `chain`'s view of `value`, from the chain it extends when
+    /// there is one, and returns it.
+    fn view<'v, 'a>(&self, views: &'v mut Views<'a>, chain: usize, value: &'a str) -> &'v str {
+        if views.text[chain].is_none() {
+            let text = match self.bases[chain] {
+                Some((base, done)) => {
+                    self.view(views, base, value);
+                    let base = views.text[base].expect("made above");
+                    match transform::apply_all(&self.chains[chain][done..], &views.texts[base]) {
+                        Cow::Borrowed(_) => None,
+                        Cow::Owned(changed) => Some(Cow::Owned(changed)),
+                    }
+                    .map_or(base, |changed| views.add(changed))
                 }
-            }
-            None => transform::apply_all(&self.chains[chain], value),
-        };
-        views[chain] = Some(v);
+                None => views.add(transform::apply_all(&self.chains[chain], value)),
+            };
+            views.text[chain] = Some(text);
+        }
+        views.get(chain)
     }
 
     /// Targets where a field's name can change what matches: rules
@@ -367,7 +368,7 @@ impl Engine {
     /// The rules that match `fields` (each rule once, at its first field).
     pub fn evaluate(&self, fields: &[Field], path: &str) -> Vec<Hit> {
         let mut hits: Vec<Hit> = Vec::new();
-        let mut views: Vec<Option<Cow<str>>> = vec![None; self.chains.len()];
+        let mut views = Views { text: vec![None; self.chains.len()], texts: Vec::new() };
         let mut masks: Vec<Option<Mask>> = vec![None; self.chains.len()];
         let mut scanned = vec![false; self.chains.len()];
         let mut begun = vec![false; self.rules.len()];
@@ -375,12 +376,12 @@ impl Engine {
         // (each rule counts once), unless names matter there: JSON arrays
         // of records repeat their keys and many of their values.
         let named = self.named_targets();
-        let mut seen: FnvSet<(Target, &str)> = FnvSet::default();
+        let mut seen: FnvSet<(Target, &str)> = FnvSet::with_capacity_and_hasher(fields.len(), Default::default());
         for field in fields {
             if !named.contains(field.target) && !seen.insert((field.target, &*field.value)) {
                 continue;
             }
-            views.iter_mut().for_each(|v| *v = None);
+            views.clear();
             masks.iter_mut().for_each(|m| *m = None);
             scanned.iter_mut().for_each(|s| *s = false);
             begun.iter_mut().for_each(|b| *b = false);
@@ -397,8 +398,7 @@ impl Engine {
                     continue;
                 }
                 let chain = rule.chain;
-                self.view(&mut views, chain, &field.value);
-                let view = views[chain].as_deref().unwrap_or_default();
+                let view = self.view(&mut views, chain, &field.value);
                 if decodes
                     && rule.needs != gate::ALL
                     && rule.needs & *masks[chain].get_or_insert_with(|| gate::mask(view)) == 0
@@ -424,6 +424,30 @@ impl Engine {
             }
         }
         hits
+    }
+}
+
+/// One field's value as each chain sees it, made on first use; a chain
+/// that changes nothing shares the text of the one it extends.
+struct Views<'a> {
+    /// Per chain, the index of its text.
+    text: Vec<Option<usize>>,
+    texts: Vec<Cow<'a, str>>,
+}
+
+impl<'a> Views<'a> {
+    fn clear(&mut self) {
+        self.text.iter_mut().for_each(|t| *t = None);
+        self.texts.clear();
+    }
+
+    fn add(&mut self, text: Cow<'a, str>) -> usize {
+        self.texts.push(text);
+        self.texts.len() - 1
+    }
+
+    fn get(&self, chain: usize) -> &str {
+        self.text[chain].map_or("", |t| &self.texts[t])
     }
 }
 

@@ -298,7 +298,7 @@ pub fn all() -> Vec<BuiltIn> {
             ARGS_HEADERS.with(Target::FileName),
             NORM_NO_SPACE,
             Matcher::Regex(
-                r"etc/(?:passwd|shadow|master\.passwd|group|hosts|issue|sudoers|crontab|security/|ssh/)|proc/(?:self|\d+)/(?:environ|cmdline|maps|fd|status|mem)|(?:^|[/\\])(?:win\.ini|boot\.ini|system\.ini|sam)$|windows[/\\](?:win\.ini|system32)|\.ssh/(?:id_[a-z0-9]+|authorized_keys)|\.bash_history|\.htpasswd|\.htaccess|wp-config\.php|web\.config|/\.git/|\.aws/credentials|(?:^|/)\.env(?:$|[/.])",
+                r"etc/(?:passwd|shadow|master\.passwd|group|hosts|issue|sudoers|crontab|security/|ssh/)|proc/(?:self|\d+)/(?:environ|cmdline|maps|fd|status|mem)|(?:^|[/\\])(?:win\.ini|boot\.ini|system\.ini)$|[/\\]sam$|windows[/\\](?:win\.ini|system32)|\.ssh/(?:id_[a-z0-9]+|authorized_keys)|\.bash_history|\.htpasswd|\.htaccess|wp-config\.php|web\.config|/\.git/|\.aws/credentials|(?:^|/)\.env(?:$|[/.])",
             ),
         ),
         rule(

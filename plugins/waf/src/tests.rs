@@ -21,6 +21,8 @@ fn blocks_attacks_and_passes_ordinary_requests() {
     assert!(blocked(&w, testing::get("/?x=%3Cscript%3Ealert(1)%3C/script%3E").build()));
     assert!(blocked(&w, testing::get("/").header("user-agent", "${jndi:ldap://x/a}").build()));
     assert!(!blocked(&w, testing::get("/search?q=O%27Brien&sort=price&page=2").build()));
+    // A name with spaces in it is not the SAM file once spaces are removed.
+    assert!(!blocked(&w, testing::get("/form?first=Sam%20&last=S%20a%20m").build()));
     assert!(!blocked(
         &w,
         testing::post("/api/users", r#"{"name":"Select Union Ltd","bio":"<p>I <b>love</b> scripts</p>"}"#)

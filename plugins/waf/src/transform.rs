@@ -42,7 +42,10 @@ impl Transform {
             Transform::UrlDecode => has(PERCENT).then(|| url_decode(s)),
             // Twice: `&amp;lt;` is how a second layer of encoding looks.
             Transform::HtmlEntityDecode => {
-                let once = decode_entities(s).filter(|_| has(AMP))?;
+                if !has(AMP) {
+                    return None;
+                }
+                let once = decode_entities(s)?;
                 Some(decode_entities(&once).unwrap_or(once))
             }
             Transform::JsDecode => has(BACKSLASH).then(|| js_decode(s)),
@@ -52,9 +55,11 @@ impl Transform {
                 _ => None,
             },
             Transform::CompressWhitespace => has(SPACE_RUN | NON_ASCII).then(|| compress_whitespace(s)),
-            Transform::RemoveWhitespace => {
-                has(SPACE | NON_ASCII).then(|| s.chars().filter(|c| !c.is_whitespace()).collect())
-            }
+            Transform::RemoveWhitespace => has(SPACE | NON_ASCII).then(|| {
+                let mut out = String::with_capacity(s.len());
+                out.extend(s.chars().filter(|c| !c.is_whitespace()));
+                out
+            }),
             Transform::RemoveNulls => has(NUL).then(|| s.replace('\0', "")),
             Transform::NormalizePath => Some(normalize_path(s)),
             Transform::Base64Decode => Some(base64_decode(s).unwrap_or_default()),
