@@ -61,11 +61,17 @@ const fn bit(b: u8) -> Mask {
     1 << CLASS[b as usize]
 }
 
-pub const ALL: Mask = (1 << 40) - 1;
+/// In every value's mask, the empty one's too: a rule that needs [`ALL`]
+/// runs on every value.
+const ANY_VALUE: Mask = 1 << 40;
+
+/// Every class: what a pattern that cannot be analysed, or matches the
+/// empty string, needs.
+pub const ALL: Mask = ANY_VALUE | (ANY_VALUE - 1);
 
 /// The classes of the bytes in `s`.
 pub fn mask(s: &str) -> Mask {
-    s.bytes().fold(0, |m, b| m | 1 << CLASS[b as usize])
+    s.bytes().fold(ANY_VALUE, |m, b| m | 1 << CLASS[b as usize])
 }
 
 /// Classes in which a transformation of the built-in chains can turn a
@@ -195,8 +201,7 @@ impl Graph {
 }
 
 /// A set of classes every match of `pattern` contains at least one of
-/// ([`ALL`] when it can match text of the commonest classes alone, or
-/// cannot be analysed).
+/// ([`ALL`] when it matches the empty string or cannot be analysed).
 pub fn needs(pattern: &str) -> Mask {
     let Ok(nfa) = NFA::new(pattern) else { return ALL };
     let graph = Graph::new(&nfa);
@@ -210,7 +215,7 @@ pub fn needs(pattern: &str) -> Mask {
             allowed = wider;
         }
     }
-    ALL & !allowed
+    (ANY_VALUE - 1) & !allowed
 }
 
 /// Literals one of which begins every match of `pattern`, when the
@@ -233,8 +238,9 @@ mod tests {
     #[test]
     fn every_byte_has_one_class_and_masks_see_them() {
         assert!(CLASS.iter().all(|&c| c < 40));
-        assert_eq!(mask("ab C1"), 1 << ALPHA | 1 << DIGIT | 1 << SPACE);
-        assert_eq!(mask("<é\r"), bit(b'<') | 1 << HIGH | 1 << NEWLINE);
+        assert_eq!(mask("ab C1"), ANY_VALUE | 1 << ALPHA | 1 << DIGIT | 1 << SPACE);
+        assert_eq!(mask("<é\r"), ANY_VALUE | bit(b'<') | 1 << HIGH | 1 << NEWLINE);
+        assert_ne!(mask("") & ALL, 0);
     }
 
     #[test]

@@ -696,7 +696,7 @@ pub fn all() -> Vec<BuiltIn> {
             ARGS_HEADERS,
             NORM_NO_SPACE,
             Matcher::Regex(
-                r"java\.(?:lang\.)?(?:runtime|processbuilder)|\.getruntime\(\)|\.exec\(|\.getclass\(\)\.forname|classloader|\.forname\(",
+                r"java\.(?:lang\.)?(?:runtime|processbuilder)|\.getruntime\(\)|\.exec\(|\.getclass\(\)\.forname|[.$]classloader|classloader(?:\(|\.[a-z]+\()|\.forname\(",
             ),
         ),
         rule(944130, 1, "Java class name", ARGS_HEADERS, NORM, Matcher::Phrases(JAVA_CLASSES)),

@@ -23,6 +23,9 @@ fn blocks_attacks_and_passes_ordinary_requests() {
     assert!(!blocked(&w, testing::get("/search?q=O%27Brien&sort=price&page=2").build()));
     // A name with spaces in it is not the SAM file once spaces are removed.
     assert!(!blocked(&w, testing::get("/form?first=Sam%20&last=S%20a%20m").build()));
+    // Prose about Java is not Java: with spaces removed it still reads "classloader".
+    assert!(!blocked(&w, testing::get("/search?q=the+java+class+loader.+explained").build()));
+    assert!(blocked(&w, testing::get("/?x=Thread.currentThread().getContextClassLoader().loadClass(%22x%22)").build()));
     assert!(!blocked(
         &w,
         testing::post("/api/users", r#"{"name":"Select Union Ltd","bio":"<p>I <b>love</b> scripts</p>"}"#)
@@ -48,6 +51,15 @@ fn detect_mode_only_counts() {
     assert_eq!(testing::metric("waf_requests_detected"), Some(1));
     assert_eq!(testing::metric("waf_rule_942100_matches"), Some(1));
     assert_eq!(testing::metric("waf_requests_blocked"), Some(0));
+}
+
+#[test]
+fn a_custom_rule_sees_empty_values() {
+    let w = waf(
+        r#"{"rules": [{"id": 100001, "message": "x must not be empty", "targets": ["args:x"], "operator": {"equals": ""}}]}"#,
+    );
+    assert!(blocked(&w, testing::get("/?x=").build()));
+    assert!(!blocked(&w, testing::get("/?x=1").build()));
 }
 
 #[test]
