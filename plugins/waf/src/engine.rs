@@ -224,7 +224,14 @@ impl Engine {
         let needs = pattern.as_deref().map_or(gate::ALL, gate::needs);
         // Literals are looked for only where the classes say little: a
         // rule that needs a `<` or a `$` is seldom reached anyway.
-        let prefixes = pattern.as_deref().filter(|_| gate::is_weak(needs)).and_then(gate::prefixes);
+        let prefixes = match b.matcher {
+            // A phrase list on a lowercased view is its own literals: the
+            // chain's one pass finds them, and the list runs only then.
+            Matcher::Phrases(list) if b.chain.contains(&Transform::Lowercase) => {
+                Some(list.iter().map(|p| p.to_ascii_lowercase().into_bytes()).collect())
+            }
+            _ => pattern.as_deref().filter(|_| gate::is_weak(needs)).and_then(gate::prefixes),
+        };
         let chain = self.chain(b.chain);
         self.rules.push(Rule {
             id: b.id,
