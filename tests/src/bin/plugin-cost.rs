@@ -97,7 +97,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let name = args.first().map_or("waf", String::as_str);
     let config = args.get(1).map_or(r#"{"paranoia_level":1}"#, String::as_str);
-    let batch: u32 = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(300);
+    let batch: u32 = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(300).max(1);
     let only = args.get(3).map_or("", String::as_str);
     let runtime = PluginRuntime::new(RuntimeOptions::default()).expect("plugin runtime");
     // A path to a .wasm file is taken as it is (to compare two builds).
