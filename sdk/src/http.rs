@@ -15,7 +15,15 @@ pub struct Headers {
 impl Headers {
     /// Headers from `(name, value)` pairs.
     pub fn from_pairs<N: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (N, V)>) -> Self {
-        let entries = pairs.into_iter().map(|(n, v)| (n.into().to_ascii_lowercase(), v.into())).collect();
+        let entries = pairs
+            .into_iter()
+            .map(|(n, v)| {
+                // In place: the gateway's names are lowercase already.
+                let mut n: String = n.into();
+                n.make_ascii_lowercase();
+                (n, v.into())
+            })
+            .collect();
         Self { entries, changed: false }
     }
 
