@@ -113,8 +113,11 @@ fn ascii_boundaries(pattern: &str) -> String {
 }
 
 fn regex(pattern: &str) -> Result<Regex, String> {
-    // A bounded compiled size keeps a hostile pattern from eating memory.
-    RegexBuilder::new(pattern).size_limit(4 << 20).build().map_err(|e| e.to_string())
+    // A bounded compiled size keeps a hostile pattern from eating memory,
+    // and a bounded lazy-DFA cache per rule keeps hostile values from
+    // growing ~60 caches to the default 2 MiB each inside the instance's
+    // memory limit (past it the search falls back to a slower engine).
+    RegexBuilder::new(pattern).size_limit(4 << 20).dfa_size_limit(256 << 10).build().map_err(|e| e.to_string())
 }
 
 impl Engine {
