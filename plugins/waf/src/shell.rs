@@ -539,11 +539,11 @@ fn distinctive(name: &str) -> bool {
 }
 
 /// A word list hashed once, for lookups on every value.
-struct Words(LazyLock<FnvSet<&'static str>>);
+type Words = LazyLock<FnvSet<&'static str>>;
 
 macro_rules! words {
     ($name:ident, $list:ident) => {
-        static $name: Words = Words(LazyLock::new(|| $list.iter().copied().collect()));
+        static $name: Words = LazyLock::new(|| $list.iter().copied().collect());
     };
 }
 
@@ -556,7 +556,7 @@ words!(WINDOWS_WORDS, WINDOWS);
 
 /// Whether `word` is in `words`.
 fn known(words: &Words, word: &str) -> bool {
-    words.0.contains(word)
+    words.contains(word)
 }
 
 /// Undoes the usual ways to hide a command name from a pattern: quotes

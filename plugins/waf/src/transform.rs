@@ -49,11 +49,8 @@ impl Transform {
                 Some(decode_entities(&once).unwrap_or(once))
             }
             Transform::JsDecode => has(BACKSLASH).then(|| js_decode(s)),
-            Transform::Lowercase => match () {
-                _ if has(NON_ASCII) => Some(s.to_lowercase()),
-                _ if has(UPPER) => Some(s.to_ascii_lowercase()),
-                _ => None,
-            },
+            Transform::Lowercase if has(NON_ASCII) => Some(s.to_lowercase()),
+            Transform::Lowercase => has(UPPER).then(|| s.to_ascii_lowercase()),
             Transform::CompressWhitespace => has(SPACE_RUN | NON_ASCII).then(|| compress_whitespace(s)),
             Transform::RemoveWhitespace => has(SPACE | NON_ASCII).then(|| {
                 let mut out = String::with_capacity(s.len());
