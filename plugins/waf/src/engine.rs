@@ -4,13 +4,15 @@
 //! few literals, one of those ([`gate`]); the literals of all rules on a
 //! transformation chain are looked for in one pass. Each field is
 //! transformed at most once per chain, and each rule adds its severity to
-//! the score at most once.
+//! the score at most once. Header and cookie values that matched nothing
+//! are not inspected again ([`CleanValues`]).
 
 use std::borrow::Cow;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex::{Regex, RegexBuilder};
 
+use crate::clean::CleanValues;
 use crate::config::{Config, CustomRule, Exclusion, Operator};
 use crate::fnv::FnvSet;
 use crate::gate::{self, Mask};
@@ -86,6 +88,7 @@ pub struct Engine {
     /// The rules looking at each target, by `Target as usize`.
     by_target: Vec<Vec<usize>>,
     exclusions: Vec<Exclusion>,
+    clean: CleanValues,
 }
 
 fn phrases(list: &[impl AsRef<[u8]>]) -> Result<AhoCorasick, String> {
@@ -129,6 +132,7 @@ impl Engine {
             literals: Vec::new(),
             by_target: Vec::new(),
             exclusions: Vec::new(),
+            clean: CleanValues::default(),
         };
         let mut prefixes = Vec::new();
         for b in rules::all().into_iter().filter(|b| b.paranoia <= config.paranoia_level) {
@@ -313,26 +317,31 @@ impl Engine {
 
     pub fn set_exclusions(&mut self, exclusions: Vec<Exclusion>) {
         self.exclusions = exclusions;
+        self.clean.clear();
     }
 
-    fn excluded(&self, id: u32, field: &Field, path: &str) -> bool {
+    /// Forgets the values remembered as clean (after a warm-up
+    /// whose values are not the clients').
+    pub fn forget_clean(&self) {
+        self.clean.clear();
+    }
+
+    /// Whether an exclusion turns rule `id` off for `field` on `path`
+    /// (with `None`: on every path).
+    fn excluded(&self, id: u32, field: &Field, path: Option<&str>) -> bool {
         self.exclusions.iter().any(|e| {
             let rule = e.rule.is_none() && e.rules.is_empty() || e.rule == Some(id) || e.rules.contains(&id);
-            let at = e.path_prefix.as_deref().is_none_or(|p| path.starts_with(p));
+            let at = match (e.path_prefix.as_deref(), path) {
+                (None, _) => true,
+                (Some(prefix), Some(path)) => path.starts_with(prefix),
+                (Some(_), None) => false,
+            };
             let arg = e.arg.as_deref().is_none_or(|a| {
                 field.name.eq_ignore_ascii_case(a)
                     || (matches!(field.target, Target::ArgName | Target::CookieName) && field.value == a)
             });
             rule && at && arg
         })
-    }
-
-    /// Whether `rule`, which looks at `field`'s target, applies to it and
-    /// has not matched yet.
-    fn applies(&self, rule: &Rule, field: &Field, path: &str, hits: &[Hit]) -> bool {
-        rule.name.as_deref().is_none_or(|n| n == field.name)
-            && !hits.iter().any(|h| h.id == rule.id)
-            && !self.excluded(rule.id, field, path)
     }
 
     fn hit(rule: &Rule, field: &Field) -> Hit {
@@ -391,6 +400,15 @@ impl Engine {
             if !named.contains(field.target) && !seen.insert((field.target, &*field.value)) {
                 continue;
             }
+            let remembered = CleanValues::remembers(field.target);
+            if remembered && self.clean.contains(field.target, &field.name, &field.value) {
+                continue;
+            }
+            let before = hits.len();
+            // Whether the outcome depends on this field alone: no rule was
+            // passed over for what else is in the request (an earlier
+            // match) or where it goes (an exclusion for some paths).
+            let mut on_its_own = true;
             views.clear();
             masks.iter_mut().for_each(|m| *m = None);
             scanned.iter_mut().for_each(|s| *s = false);
@@ -404,7 +422,18 @@ impl Engine {
             let upper = if decodes { gate::ALL } else { gate::widen(raw) };
             for &i in &self.by_target[field.target as usize] {
                 let rule = &self.rules[i];
-                if rule.needs & upper == 0 || (plain && !rule.plain) || !self.applies(rule, field, path, &hits) {
+                if rule.needs & upper == 0
+                    || (plain && !rule.plain)
+                    || rule.name.as_deref().is_some_and(|n| n != field.name)
+                {
+                    continue;
+                }
+                if hits.iter().any(|h| h.id == rule.id) {
+                    on_its_own = false;
+                    continue;
+                }
+                if !self.exclusions.is_empty() && self.excluded(rule.id, field, Some(path)) {
+                    on_its_own &= self.excluded(rule.id, field, None);
                     continue;
                 }
                 let chain = rule.chain;
@@ -431,6 +460,9 @@ impl Engine {
                 if rule.test.matches(view) {
                     hits.push(Self::hit(rule, field));
                 }
+            }
+            if remembered && on_its_own && hits.len() == before {
+                self.clean.insert(field.target, &field.name, &field.value);
             }
         }
         hits
@@ -469,12 +501,14 @@ mod tests {
         /// What [`Engine::evaluate`] would find if it ran every rule on
         /// every field: no gates, no literals, no skipping of repeats.
         fn evaluate_everything(&self, fields: &[Field], path: &str) -> Vec<Hit> {
-            let mut hits = Vec::new();
+            let mut hits: Vec<Hit> = Vec::new();
             for field in fields {
                 for rule in &self.rules {
                     if !rule.targets.contains(field.target)
                         || (is_plain(&field.value) && !rule.plain)
-                        || !self.applies(rule, field, path, &hits)
+                        || rule.name.as_deref().is_some_and(|n| n != field.name)
+                        || hits.iter().any(|h| h.id == rule.id)
+                        || self.excluded(rule.id, field, Some(path))
                     {
                         continue;
                     }
@@ -658,11 +692,46 @@ mod tests {
                 }
                 let gated: Vec<u32> = engine.evaluate(&fields, "/").iter().map(|h| h.id).collect();
                 assert_eq!(gated, everything, "{target:?} {value:?}");
+                if CleanValues::remembers(target) {
+                    // Again, now that a clean value is remembered.
+                    let again: Vec<u32> = engine.evaluate(&fields, "/").iter().map(|h| h.id).collect();
+                    assert_eq!(again, everything, "{target:?} {value:?}, the second time");
+                }
             }
         }
         // The samples reach every rule, so every gate was put to the test.
         let missed: Vec<u32> = engine.rules.iter().map(|r| r.id).filter(|id| !by_rule.contains_key(id)).collect();
         assert!(missed.is_empty(), "no sample matches {missed:?}");
+    }
+
+    #[test]
+    fn only_values_clean_on_their_own_are_remembered() {
+        let attack = "<script>alert(1)</script>";
+        let field = |target: Target, name: &'static str, value: &'static str| Field {
+            target,
+            name: Cow::Borrowed(name),
+            value: Cow::Borrowed(value),
+        };
+        let header = field(Target::Header, "user-agent", attack);
+        let mut engine = Engine::new(&Config::default()).unwrap();
+        // Clean: remembered, and still clean the next time.
+        let browser = [field(Target::Header, "user-agent", "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0")];
+        assert!(engine.evaluate(&browser, "/").is_empty());
+        assert_eq!(engine.clean.len(), 1);
+        assert!(engine.evaluate(&browser, "/").is_empty());
+        // Passed over because the same rules matched an argument first:
+        // alone, the header must still match.
+        let alone = engine.evaluate(std::slice::from_ref(&header), "/");
+        assert!(!alone.is_empty());
+        let both = [field(Target::Arg, "q", attack), header.clone()];
+        assert!(engine.evaluate(&both, "/").iter().all(|h| h.target == Target::Arg));
+        assert_eq!(engine.evaluate(std::slice::from_ref(&header), "/"), alone);
+        // Passed over by an exclusion for one path only: elsewhere it matches.
+        let everything = Exclusion { rule: None, rules: vec![], path_prefix: Some("/upload".into()), arg: None };
+        engine.set_exclusions(vec![everything]);
+        assert!(engine.evaluate(std::slice::from_ref(&header), "/upload/a").is_empty());
+        assert_eq!(engine.evaluate(std::slice::from_ref(&header), "/"), alone);
+        assert_eq!(engine.clean.len(), 0, "set_exclusions forgets");
     }
 
     #[test]

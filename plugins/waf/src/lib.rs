@@ -27,6 +27,7 @@
 //! A block answers with the request id only; the log names the rules,
 //! their messages and the fields that matched, never the payload.
 
+mod clean;
 mod config;
 mod engine;
 mod fnv;
@@ -234,6 +235,7 @@ impl Waf {
         );
         post.headers = Headers::from_pairs([("content-type", "application/json")]);
         self.inspect(&post);
+        self.engine.forget_clean();
     }
 }
 

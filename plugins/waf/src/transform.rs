@@ -227,7 +227,7 @@ fn decode_entities(s: &str) -> Option<String> {
     let mut out: Option<String> = None;
     let mut copied = 0;
     let mut from = 0;
-    while let Some(at) = s[from..].find('&').map(|i| i + from) {
+    while let Some(at) = s.as_bytes()[from..].iter().position(|&b| b == b'&').map(|i| i + from) {
         from = at + 1;
         if let Some((decoded, used)) = decode_entity(&s[at + 1..]) {
             let o = out.get_or_insert_with(|| String::with_capacity(s.len()));
@@ -259,10 +259,13 @@ fn decode_entity(s: &str) -> Option<(char, usize)> {
         return Some((char::from_u32(n).unwrap_or('\u{fffd}'), semi(start + zeros + digits)));
     }
     let name_len = b.iter().take_while(|c| c.is_ascii_alphabetic()).count();
+    let first = b.first()?;
     // Longest known name that the letters start with (`&ltscript` is `<script`).
     ENTITIES
         .iter()
-        .filter(|(n, _)| n.len() <= name_len && s[..n.len()].eq_ignore_ascii_case(n))
+        .filter(|(n, _)| {
+            n.as_bytes()[0].eq_ignore_ascii_case(first) && n.len() <= name_len && s[..n.len()].eq_ignore_ascii_case(n)
+        })
         .max_by_key(|(n, _)| n.len())
         .map(|(n, v)| (v.chars().next().unwrap_or(' '), semi(n.len())))
 }

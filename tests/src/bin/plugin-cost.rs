@@ -3,13 +3,15 @@
 //! `bench/waf.sh`'s two requests — a GET with five query arguments and
 //! browser headers, and a 4 KiB JSON order — with no sockets, proxy or
 //! load generator beside it, so the figure moves little with what else
-//! the machine is doing. Prints the fastest of ten batches.
+//! the machine is doing. A third case, `get-new-agent`, is the GET with a
+//! User-Agent never seen before on every request (the WAF remembers
+//! header values that matched nothing). Prints the fastest of ten batches.
 //! (valgrind cannot run it — the instance pool reserves more address
 //! space than valgrind allows; for instruction counts run the WAF's rules
 //! natively under it: `cargo run --example profile` in `plugins/waf`.)
 //!
-//! `cargo run --release -p wasmgress-tests --bin plugin-cost -- [PLUGIN] [CONFIG] [BATCH] [get|post]`
-//! (default: `waf` from `plugins/`, `{"paranoia_level":1}`, 300, both; a
+//! `cargo run --release -p wasmgress-tests --bin plugin-cost -- [PLUGIN] [CONFIG] [BATCH] [get|get-new-agent|post]`
+//! (default: `waf` from `plugins/`, `{"paranoia_level":1}`, 300, all three; a
 //! path ending in `.wasm` is loaded as it is). Compiled modules are kept in
 //! the system's temporary directory, so a second run starts at once.
 
@@ -22,14 +24,15 @@ use wasmgress::wasm::registry::PluginRegistry;
 use wasmgress::wasm::vm::PluginVm;
 use wasmgress::wasm::{PluginRuntime, RuntimeOptions};
 
-/// The two requests of `bench/waf.sh`: head, and body for the POST.
+const BROWSER: &str =
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+
+/// The two requests of `bench/waf.sh`, and the GET again (its User-Agent
+/// is changed on every request): head, and body for the POST.
 fn requests() -> Vec<(&'static str, http::Request<()>, Vec<u8>)> {
     let get = http::Request::get("/search?q=running+shoes+for+women&category=sport&sort=price_asc&page=2&size=EU+39")
         .header("host", "waf.local")
-        .header(
-            "user-agent",
-            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
-        )
+        .header("user-agent", BROWSER)
         .header("accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
         .header("accept-language", "en-US,en;q=0.9")
         .header("referer", "https://shop.example.com/")
@@ -55,7 +58,7 @@ fn requests() -> Vec<(&'static str, http::Request<()>, Vec<u8>)> {
         .header("content-length", body.len().to_string())
         .body(())
         .unwrap();
-    vec![("get", get, Vec::new()), ("post", post, body.into_bytes())]
+    vec![("get", get.clone(), Vec::new()), ("get-new-agent", get, Vec::new()), ("post", post, body.into_bytes())]
 }
 
 /// One request through the plugin, as the proxy drives it.
@@ -106,7 +109,8 @@ fn main() {
     assert!(problems.is_empty(), "{problems:?}");
     let plugin = registry.get(name).expect("the plugin loads").clone();
     let mut vm = PluginVm::new(&runtime, &plugin, Arc::from(config.as_bytes())).expect("the plugin configures");
-    for (case, request, body) in requests().into_iter().filter(|(case, ..)| only.is_empty() || *case == only) {
+    let mut agents = 0u64;
+    for (case, mut request, body) in requests().into_iter().filter(|(case, ..)| only.is_empty() || *case == only) {
         let stream = run(&mut vm, &request, &body);
         // A refused request would be cheaper: both must pass.
         assert!(stream.local_response.is_none(), "{case}: the plugin answered itself");
@@ -114,6 +118,11 @@ fn main() {
             .map(|_| {
                 let t = Instant::now();
                 for _ in 0..batch {
+                    if case == "get-new-agent" {
+                        agents += 1;
+                        let agent = format!("{BROWSER} Build/{agents}").parse().expect("a header value");
+                        request.headers_mut().insert("user-agent", agent);
+                    }
                     std::hint::black_box(run(&mut vm, &request, &body));
                 }
                 t.elapsed().as_secs_f64() * 1e6 / f64::from(batch)
