@@ -6,6 +6,7 @@
 #
 #   bench/waf.sh
 #   WORKERS=2 WRK_THREADS=2 bench/waf.sh
+#   WAF_WASM=/path/to/other/waf.wasm bench/waf.sh   # another build of the plugin
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,7 +30,7 @@ cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 
 mkdir -p "$WORK/plugins" "$WORK/manifests"
-cp plugins/target/wasm32-wasip1/release/waf.wasm "$WORK/plugins/waf.wasm"
+cp "${WAF_WASM:-plugins/target/wasm32-wasip1/release/waf.wasm}" "$WORK/plugins/waf.wasm"
 {
   backend_service $BACKEND_PORT
   bench_ingress plain plain.local

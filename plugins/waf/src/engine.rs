@@ -87,6 +87,9 @@ pub struct Engine {
     literals: Vec<Option<Literals>>,
     /// The rules looking at each target, by `Target as usize`.
     by_target: Vec<Vec<usize>>,
+    /// The same, only those that run on plain tokens: most argument
+    /// names and many values are plain, and most rules skip them.
+    plain_by_target: Vec<Vec<usize>>,
     exclusions: Vec<Exclusion>,
     clean: CleanValues,
 }
@@ -131,6 +134,7 @@ impl Engine {
             bases: Vec::new(),
             literals: Vec::new(),
             by_target: Vec::new(),
+            plain_by_target: Vec::new(),
             exclusions: Vec::new(),
             clean: CleanValues::default(),
         };
@@ -151,6 +155,11 @@ impl Engine {
         engine.by_target = Target::ALL
             .iter()
             .map(|&t| (0..engine.rules.len()).filter(|&r| engine.rules[r].targets.contains(t)).collect())
+            .collect();
+        engine.plain_by_target = engine
+            .by_target
+            .iter()
+            .map(|rules| rules.iter().copied().filter(|&r| engine.rules[r].plain).collect())
             .collect();
         Ok(engine)
     }
@@ -420,12 +429,10 @@ impl Engine {
             // classes decide, once it is made.
             let decodes = raw & gate::DECODES != 0;
             let upper = if decodes { gate::ALL } else { gate::widen(raw) };
-            for &i in &self.by_target[field.target as usize] {
+            let rules = if plain { &self.plain_by_target } else { &self.by_target };
+            for &i in &rules[field.target as usize] {
                 let rule = &self.rules[i];
-                if rule.needs & upper == 0
-                    || (plain && !rule.plain)
-                    || rule.name.as_deref().is_some_and(|n| n != field.name)
-                {
+                if rule.needs & upper == 0 || rule.name.as_deref().is_some_and(|n| n != field.name) {
                     continue;
                 }
                 if hits.iter().any(|h| h.id == rule.id) {

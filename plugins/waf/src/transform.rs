@@ -258,14 +258,18 @@ fn decode_entity(s: &str) -> Option<(char, usize)> {
             if digits == 0 { 0 } else { u32::from_str_radix(&s[start + zeros..start + zeros + digits], radix).ok()? };
         return Some((char::from_u32(n).unwrap_or('\u{fffd}'), semi(start + zeros + digits)));
     }
-    let name_len = b.iter().take_while(|c| c.is_ascii_alphabetic()).count();
-    let first = b.first()?;
+    // The letters, lowercased (known names are lowercase, 7 letters at most).
+    let mut letters = [0u8; 8];
+    let mut len = 0;
+    for (l, c) in letters.iter_mut().zip(b.iter().take_while(|c| c.is_ascii_alphabetic())) {
+        *l = c.to_ascii_lowercase();
+        len += 1;
+    }
+    let letters = &letters[..len];
     // Longest known name that the letters start with (`&ltscript` is `<script`).
     ENTITIES
         .iter()
-        .filter(|(n, _)| {
-            n.as_bytes()[0].eq_ignore_ascii_case(first) && n.len() <= name_len && s[..n.len()].eq_ignore_ascii_case(n)
-        })
+        .filter(|(n, _)| letters.starts_with(n.as_bytes()))
         .max_by_key(|(n, _)| n.len())
         .map(|(n, v)| (v.chars().next().unwrap_or(' '), semi(n.len())))
 }
