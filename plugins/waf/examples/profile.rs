@@ -35,10 +35,10 @@ fn main() {
     );
     let post = testing::post("/api/v1/orders", body.clone()).header("content-type", "application/json").build();
     let only = std::env::args().nth(1).unwrap_or_default();
-    // A new User-Agent per request, made before the clock starts.
     let n: u32 = std::env::args().nth(2).and_then(|n| n.parse().ok()).unwrap_or(300);
-    let new_agents: Vec<_> = (0..10 * n).map(|i| get_with(&format!("{BROWSER} Build/{i}"))).collect();
     if only == "get-new-agent" {
+        // A new User-Agent per request, made before the clock starts.
+        let new_agents: Vec<_> = (0..10 * n).map(|i| get_with(&format!("{BROWSER} Build/{i}"))).collect();
         let mut requests = new_agents.iter();
         let best = (0..10)
             .map(|_| {

@@ -258,7 +258,7 @@ fn decode_entity(s: &str) -> Option<(char, usize)> {
             if digits == 0 { 0 } else { u32::from_str_radix(&s[start + zeros..start + zeros + digits], radix).ok()? };
         return Some((char::from_u32(n).unwrap_or('\u{fffd}'), semi(start + zeros + digits)));
     }
-    // The letters, lowercased (known names are lowercase, 7 letters at most).
+    // The letters, lowercased (known names are lowercase, 8 letters at most).
     let mut letters = [0u8; 8];
     let mut len = 0;
     for (l, c) in letters.iter_mut().zip(b.iter().take_while(|c| c.is_ascii_alphabetic())) {
@@ -445,6 +445,12 @@ mod tests {
         assert_eq!(url_decode("%uff1cscript%u0020"), "＜script ");
         assert_eq!(url_decode("100%"), "100%");
         assert_eq!(fold_width("＜script＞"), "<script>");
+    }
+
+    #[test]
+    fn entity_names_fit_the_lookup() {
+        // decode_entity compares at most 8 lowercased letters.
+        assert!(ENTITIES.iter().all(|(n, _)| (1..=8).contains(&n.len()) && n.bytes().all(|c| c.is_ascii_lowercase())));
     }
 
     #[test]
