@@ -4,9 +4,10 @@
 //! a typical GET. Arguments are not remembered: they change from request
 //! to request. A value is remembered only when its result could not
 //! depend on anything but its target, name and value (see
-//! `Engine::evaluate`), so skipping it later changes no verdict. Keys are compared whole, never by hash alone, and hashed
-//! with a random key (SipHash), so crafted values can neither collide
-//! into a skip nor slow the table down.
+//! `Engine::evaluate`), so skipping it later changes no verdict. Keys
+//! are compared whole, never by hash alone, and hashed with a random key
+//! (SipHash), so crafted values can neither collide into a skip nor slow
+//! the table down.
 
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -58,8 +59,8 @@ impl CleanValues {
             let mut seen = self.seen.borrow_mut();
             if seen.len() >= CAPACITY {
                 // Many distinct values (or a client spraying them): start
-                // over rather than track recency; a miss only costs an
-                // inspection.
+                // over rather than track recency. Whoever misses pays only
+                // what an inspection costs without the memory.
                 seen.clear();
             }
             seen.insert(k.into());
