@@ -78,9 +78,11 @@ const SPACE: u16 = 1 << 6;
 const NUL: u16 = 1 << 7;
 /// `/*`, `--` or `#`.
 const COMMENT: u16 = 1 << 8;
+/// A byte that means something next to another (` `, `*`, `-`): only
+/// then are pairs looked at. Not a feature of its own.
+const PAIRS: u16 = 1 << 15;
 
-/// The feature each byte brings on its own; `-`, `*` and spaces count
-/// only after certain bytes and are looked at one by one.
+/// The feature each byte brings on its own.
 const BYTE_FEATURES: [u16; 256] = {
     let mut t = [0; 256];
     let mut b = 0;
@@ -93,6 +95,8 @@ const BYTE_FEATURES: [u16; 256] = {
             b'\t' | b'\n' | b'\r' | 0x0b | 0x0c => SPACE_RUN | SPACE,
             0 => NUL,
             b'#' => COMMENT,
+            b' ' => SPACE | PAIRS,
+            b'*' | b'-' => PAIRS,
             0x80.. => NON_ASCII,
             _ => 0,
         };
@@ -103,19 +107,18 @@ const BYTE_FEATURES: [u16; 256] = {
 
 /// What a value contains that some transformation would change, in one pass.
 fn features(s: &str) -> u16 {
-    let mut f = 0;
-    let mut prev = 0u8;
-    for &c in s.as_bytes() {
-        f |= BYTE_FEATURES[c as usize];
-        match (prev, c) {
-            (b' ', b' ') => f |= SPACE_RUN | SPACE,
-            (_, b' ') => f |= SPACE,
-            (b'/', b'*') | (b'-', b'-') => f |= COMMENT,
-            _ => {}
+    let b = s.as_bytes();
+    let mut f = b.iter().fold(0, |f, &c| f | BYTE_FEATURES[c as usize]);
+    if f & PAIRS != 0 {
+        for pair in b.windows(2) {
+            match (pair[0], pair[1]) {
+                (b' ', b' ') => f |= SPACE_RUN,
+                (b'/', b'*') | (b'-', b'-') => f |= COMMENT,
+                _ => {}
+            }
         }
-        prev = c;
     }
-    f
+    f & !PAIRS
 }
 
 /// Applies `chain` in order, copying only when something changes.
@@ -266,10 +269,13 @@ fn decode_entity(s: &str) -> Option<(char, usize)> {
         len += 1;
     }
     let letters = &letters[..len];
+    if letters.is_empty() {
+        return None;
+    }
     // Longest known name that the letters start with (`&ltscript` is `<script`).
     ENTITIES
         .iter()
-        .filter(|(n, _)| letters.starts_with(n.as_bytes()))
+        .filter(|(n, _)| n.as_bytes()[0] == letters[0] && letters.starts_with(n.as_bytes()))
         .max_by_key(|(n, _)| n.len())
         .map(|(n, v)| (v.chars().next().unwrap_or(' '), semi(n.len())))
 }
@@ -445,6 +451,26 @@ mod tests {
         assert_eq!(url_decode("%uff1cscript%u0020"), "＜script ");
         assert_eq!(url_decode("100%"), "100%");
         assert_eq!(fold_width("＜script＞"), "<script>");
+    }
+
+    #[test]
+    fn features_name_what_each_transformation_would_change() {
+        let cases: &[(&str, u16)] = &[
+            ("", 0),
+            ("plain", 0),
+            ("a b", SPACE),
+            ("a  b", SPACE | SPACE_RUN),
+            ("a\tb", SPACE | SPACE_RUN),
+            ("a-b*c", 0),
+            ("1 -- x", SPACE | COMMENT),
+            ("/*x*/", COMMENT),
+            ("#", COMMENT),
+            ("%41&amp;\\", PERCENT | AMP | BACKSLASH),
+            ("Ab\0é", UPPER | NUL | NON_ASCII),
+        ];
+        for (s, f) in cases {
+            assert_eq!(features(s), *f, "{s:?}");
+        }
     }
 
     #[test]
