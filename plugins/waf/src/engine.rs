@@ -91,6 +91,9 @@ pub struct Engine {
     /// names and many values are plain, and most rules skip them.
     plain_by_target: Vec<Vec<usize>>,
     exclusions: Vec<Exclusion>,
+    /// Targets where a field's name can change what matches (see
+    /// [`Engine::named_targets`]), worked out once per configuration.
+    named: Targets,
     clean: CleanValues,
 }
 
@@ -136,6 +139,7 @@ impl Engine {
             by_target: Vec::new(),
             plain_by_target: Vec::new(),
             exclusions: Vec::new(),
+            named: Targets::default(),
             clean: CleanValues::default(),
         };
         let mut prefixes = Vec::new();
@@ -161,6 +165,7 @@ impl Engine {
             .iter()
             .map(|rules| rules.iter().copied().filter(|&r| engine.rules[r].plain).collect())
             .collect();
+        engine.named = engine.named_targets();
         Ok(engine)
     }
 
@@ -223,19 +228,19 @@ impl Engine {
 
     /// Adds `b`, returning the literals its matches begin with.
     fn add_built_in(&mut self, b: BuiltIn) -> Result<Option<Vec<Vec<u8>>>, String> {
-        let pattern = match b.matcher {
-            Matcher::Regex(p) => Some(ascii_boundaries(p)),
-            Matcher::Phrases(list) => {
-                Some(format!("(?i:{})", list.iter().map(|p| regex::escape(p)).collect::<Vec<_>>().join("|")))
+        // The pattern the gates are worked out from: the rule's regex, or
+        // its phrase list as one.
+        let (pattern, test) = match b.matcher {
+            Matcher::Regex(p) => {
+                let p = ascii_boundaries(p);
+                let re = regex(&p).map_err(|e| format!("built-in rule {}: {e}", b.id))?;
+                (Some(p), Test::Regex(re))
             }
-            Matcher::Detect(_) => None,
-        };
-        let test = match b.matcher {
-            Matcher::Regex(_) => Test::Regex(
-                regex(pattern.as_deref().unwrap_or_default()).map_err(|e| format!("built-in rule {}: {e}", b.id))?,
-            ),
-            Matcher::Phrases(list) => Test::Phrases(phrases(list)?),
-            Matcher::Detect(f) => Test::Detect(f),
+            Matcher::Phrases(list) => {
+                let p = format!("(?i:{})", list.iter().map(|p| regex::escape(p)).collect::<Vec<_>>().join("|"));
+                (Some(p), Test::Phrases(phrases(list)?))
+            }
+            Matcher::Detect(f) => (None, Test::Detect(f)),
         };
         let needs = pattern.as_deref().map_or(gate::ALL, gate::needs);
         // Literals are looked for only where the classes say little: a
@@ -326,6 +331,7 @@ impl Engine {
 
     pub fn set_exclusions(&mut self, exclusions: Vec<Exclusion>) {
         self.exclusions = exclusions;
+        self.named = self.named_targets();
         self.clean.clear();
     }
 
@@ -403,7 +409,7 @@ impl Engine {
         // A value seen before in the same place can match nothing new
         // (each rule counts once), unless names matter there: JSON arrays
         // of records repeat their keys and many of their values.
-        let named = self.named_targets();
+        let named = self.named;
         let mut seen: FnvSet<(Target, &str)> = FnvSet::with_capacity_and_hasher(fields.len(), Default::default());
         for field in fields {
             if !named.contains(field.target) && !seen.insert((field.target, &*field.value)) {

@@ -110,22 +110,18 @@ pub fn collect<'a>(request: &'a Request, lossy: &'a mut String) -> (Vec<Field<'a
     push(Target::Uri, as_is(""), as_is(request.target()));
     form_fields(request.query(), &mut push);
     let mut content_type = "";
+    // Header names are lowercase: `Headers` keeps them so.
     for (name, value) in request.headers.iter() {
-        let name = if name.bytes().any(|b| b.is_ascii_uppercase()) {
-            Cow::Owned(name.to_ascii_lowercase())
-        } else {
-            as_is(name)
-        };
-        match &*name {
+        match name {
             "cookie" => cookies(value, &mut push),
             "content-type" => content_type = value,
             _ => {}
         }
-        if is_file_name_header(&name) {
-            push(Target::FileName, name.clone(), as_is(value));
+        if is_file_name_header(name) {
+            push(Target::FileName, as_is(name), as_is(value));
         }
-        if !PROTOCOL_HEADERS.contains(&&*name) {
-            push(Target::Header, name, as_is(value));
+        if !PROTOCOL_HEADERS.contains(&name) {
+            push(Target::Header, as_is(name), as_is(value));
         }
     }
     let problem = match request.body() {
