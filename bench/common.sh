@@ -84,7 +84,7 @@ YAML
 
 # cpu_header COLUMN BASELINE: the header of a table of wrk_cpu medians.
 cpu_header() {
-  printf '%-12s %12s %10s %10s %14s %16s %16s\n' "$1" "requests/s" "p50 (us)" "p99 (us)" "vs $2 rps" "CPU us/request" "added CPU (us)"
+  printf '%-20s %12s %10s %10s %14s %16s %16s\n' "$1" "requests/s" "p50 (us)" "p99 (us)" "vs $2 rps" "CPU us/request" "added CPU (us)"
 }
 
 # cpu_row NAME FILE BASEFILE: the medians of FILE's wrk_cpu lines, and
@@ -93,7 +93,7 @@ cpu_row() {
   local col; col() { awk -v c="$2" '{print $c}' "$1" | median; }
   local rps base_rps cpu base_cpu
   rps=$(col "$2" 1); base_rps=$(col "$3" 1); cpu=$(col "$2" 4); base_cpu=$(col "$3" 4)
-  printf '%-12s %12s %10s %10s %14s %16s %16s\n' "$1" "$rps" "$(col "$2" 2)" "$(col "$2" 3)" \
+  printf '%-20s %12s %10s %10s %14s %16s %16s\n' "$1" "$rps" "$(col "$2" 2)" "$(col "$2" 3)" \
     "$(awk -v a="$rps" -v b="$base_rps" 'BEGIN{printf "%+.1f%%", (a/b - 1) * 100}')" "$cpu" \
     "$(awk -v a="$cpu" -v b="$base_cpu" 'BEGIN{printf "%+.2f", a - b}')"
 }

@@ -2,7 +2,8 @@
 # The per-request cost of the WAF plugin (plugins/waf) at paranoia level 1,
 # beside the same route without a plugin, in one run on one gateway: a
 # typical GET with five query arguments and browser headers, and a 4 KiB
-# JSON POST. Loopback only.
+# JSON POST, each the same every time and with something new every time
+# (the WAF remembers values that matched nothing). Loopback only.
 #
 #   bench/waf.sh
 #   WORKERS=2 WRK_THREADS=2 bench/waf.sh
@@ -57,6 +58,26 @@ python_free_json() {
 }
 BODY=$(python_free_json)
 printf 'wrk.method = "POST"\nwrk.path = "/api/v1/orders"\nwrk.headers["Content-Type"] = "application/json"\nwrk.headers["User-Agent"] = "okhttp/4.12.0"\nwrk.body = [==[%s]==]\n' "$BODY" > "$WORK/post.lua"
+# The WAF remembers values that matched nothing, so a request seen before
+# costs it less than a new one. The same two requests with something new
+# every time: a new search term; a new customer and comment.
+{ cat "$WORK/get.lua"; cat <<'LUA'
+n = 0
+request = function()
+  n = n + 1
+  return wrk.format(nil, "/search?q=running+shoes+for+women+" .. n .. "&category=sport&sort=price_asc&page=2&size=EU+39")
+end
+LUA
+} > "$WORK/get-new-term.lua"
+{ cat "$WORK/post.lua"; cat <<'LUA'
+n = 0
+request = function()
+  n = n + 1
+  local body = wrk.body:gsub("O'Brien", "O'Brien " .. n, 1):gsub("anne@", "anne" .. n .. "@", 1):gsub("twice%.", "twice. " .. n, 1)
+  return wrk.format(nil, nil, nil, body)
+end
+LUA
+} > "$WORK/post-new-order.lua"
 
 $BIN --workers "$WORKERS" echo --listen 127.0.0.1:$BACKEND_PORT --name bench & PIDS+=($!)
 WASMGRESS_LOG=warn $BIN --workers "$WORKERS" run --manifests "$WORK/manifests" --plugins "$WORK/plugins" \
@@ -70,7 +91,7 @@ for host in plain waf; do
   [ "$code" = 200 ] || { echo "the POST got $code on $host.local" >&2; exit 1; }
 done
 
-CASES=(plain:get waf:get plain:post waf:post)
+CASES=(plain:get waf:get plain:get-new-term waf:get-new-term plain:post waf:post plain:post-new-order waf:post-new-order)
 for c in "${CASES[@]}"; do wrk -t1 -c"$CONNECTIONS" -d2s -s "$WORK/${c#*:}.lua" -H "Host: ${c%:*}.local" "http://127.0.0.1:$GATEWAY_PORT/" >/dev/null; done
 for round in $(seq "$ROUNDS"); do
   for c in "${CASES[@]}"; do

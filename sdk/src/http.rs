@@ -101,7 +101,8 @@ pub fn url_decode(s: &str) -> String {
         }
         i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    // Valid UTF-8 (the usual case) is taken as it is, without a copy.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 fn hex(b: u8) -> Option<u8> {
@@ -396,6 +397,13 @@ mod tests {
         r.set_path("/cart");
         assert_eq!(r.target(), "/cart?id=7&q=a+b%21&flag&bad=%zz");
         assert!(r.target_changed());
+    }
+
+    #[test]
+    fn url_decoding_keeps_what_is_not_an_escape_and_replaces_bad_utf8() {
+        assert_eq!(url_decode("a+b%21%e2%82%ac"), "a b!€");
+        assert_eq!(url_decode("100%25%zz%4"), "100%%zz%4");
+        assert_eq!(url_decode("%ff%c3"), "\u{fffd}\u{fffd}");
     }
 
     #[test]

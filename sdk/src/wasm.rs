@@ -60,21 +60,26 @@ struct Stream<P> {
 
 impl<P> Context for Stream<P> {}
 
-/// Splits pseudo-headers from the rest.
-fn split(pairs: Vec<(String, String)>) -> (Vec<(String, String)>, Headers) {
-    let (pseudo, regular): (Vec<_>, Vec<_>) = pairs.into_iter().partition(|(n, _)| n.starts_with(':'));
+/// Takes the values of the pseudo-headers `names` out of `pairs` (empty
+/// when absent) and keeps the regular headers, moving every string once.
+fn split<const N: usize>(pairs: Vec<(String, String)>, names: [&str; N]) -> ([String; N], Headers) {
+    let mut pseudo: [String; N] = std::array::from_fn(|_| String::new());
+    let mut regular = Vec::with_capacity(pairs.len());
+    for (name, value) in pairs {
+        if !name.starts_with(':') {
+            regular.push((name, value));
+        } else if let Some(i) = names.iter().position(|n| *n == name) {
+            pseudo[i] = value;
+        }
+    }
     (pseudo, Headers::from_pairs(regular))
-}
-
-fn pseudo<'a>(pseudo: &'a [(String, String)], name: &str) -> &'a str {
-    pseudo.iter().find(|(n, _)| n == name).map_or("", |(_, v)| v.as_str())
 }
 
 impl<P: Plugin> Stream<P> {
     fn read_request(&self) -> Request {
-        let (pseudo_headers, headers) = split(self.get_http_request_headers());
-        let p = |n| pseudo(&pseudo_headers, n);
-        let mut request = Request::new(p(":method"), p(":path"), p(":authority"));
+        let ([method, path, authority], headers) =
+            split(self.get_http_request_headers(), [":method", ":path", ":authority"]);
+        let mut request = Request::new(method, path, authority);
         request.headers = headers;
         request.client = self
             .get_property(vec!["source", "address"])
@@ -147,8 +152,8 @@ impl<P: Plugin> HttpContext for Stream<P> {
 
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
         let Some(request) = self.request.as_ref() else { return Action::Continue };
-        let (pseudo_headers, headers) = split(self.get_http_response_headers());
-        let status = pseudo(&pseudo_headers, ":status").parse().unwrap_or(0);
+        let ([status], headers) = split(self.get_http_response_headers(), [":status"]);
+        let status = status.parse().unwrap_or(0);
         let mut response = Response::new(status, headers);
         let decision = self.plugin.on_response(request, &mut response);
         if decision == Decision::Continue && (response.headers.changed() || response.status_changed()) {

@@ -1,41 +1,50 @@
-//! Header and cookie values that matched no rule, remembered across
-//! requests: a client sends the same User-Agent and cookies on every
-//! request, and inspecting a browser's User-Agent takes about a third of
-//! a typical GET. Arguments are not remembered: they change from request
-//! to request. A value is remembered only when its result could not
+//! Field values that matched no rule, remembered across requests: a
+//! client sends the same User-Agent and cookies on every request, and an
+//! application the same paths, argument names and many of the same
+//! values (page numbers, sort orders, enum fields of JSON records).
+//! Inspecting a browser's User-Agent alone takes about a third of a
+//! typical GET. A value is remembered only when its result could not
 //! depend on anything but its target, name and value (see
-//! `Engine::evaluate`), so skipping it later changes no verdict. Keys
-//! are compared whole, never by hash alone, and hashed with a random key
-//! (SipHash), so crafted values can neither collide into a skip nor slow
-//! the table down.
+//! `Engine::evaluate`), so skipping it later changes no verdict.
+//!
+//! The memory is a fixed table of two-way sets with the least recently
+//! used of a set replaced: a stream of values never seen again (search
+//! terms, ids, a client spraying them) pushes out a little at a time and
+//! never empties it. Keys are compared whole, never by hash alone, so a
+//! crafted value cannot collide into a skip; one aimed at a set (the hash
+//! is seeded at random, foldhash) could at most push out two values,
+//! which then cost what they cost without the memory.
 
 use std::cell::RefCell;
-use std::collections::HashSet;
+use std::hash::BuildHasher;
+
+use foldhash::fast::RandomState;
 
 use crate::inspect::Target;
 
-/// How many values are remembered; past it the memo starts over.
-const CAPACITY: usize = 1024;
-/// Longer name + value pairs are not remembered (bounds the memory at
-/// about CAPACITY × MAX_KEY bytes).
+/// Sets of two slots each (a power of two).
+const SETS: usize = 1024;
+/// Longer name + value pairs are not remembered: the memory stays under
+/// 2 × SETS × MAX_KEY bytes (1 MiB), in an instance of 64 MiB.
 const MAX_KEY: usize = 512;
+
+/// A remembered key and its hash.
+type Slot = Option<(u64, Box<str>)>;
 
 #[derive(Default)]
 pub struct CleanValues {
-    seen: RefCell<HashSet<Box<str>>>,
+    /// Per set, the most recently used key first, with its hash (compared
+    /// first: most slots a lookup meets hold another key); made on first insert.
+    sets: RefCell<Vec<[Slot; 2]>>,
+    hasher: RandomState,
     /// Where the key of a lookup is built, so that lookups allocate nothing.
     key: RefCell<String>,
 }
 
 impl CleanValues {
-    /// Whether values of `target` are remembered at all.
-    pub fn remembers(target: Target) -> bool {
-        matches!(target, Target::Header | Target::Cookie | Target::CookieName)
-    }
-
-    /// The target's letter, `name`, a NUL, then `value`: a NUL-free name
-    /// makes the split unique.
-    fn with_key<T>(&self, target: Target, name: &str, value: &str, f: impl FnOnce(&str) -> T) -> Option<T> {
+    /// The target's letter, `name`, a NUL, then `value` (a NUL-free name
+    /// makes the split unique), and its hash.
+    fn with_key<T>(&self, target: Target, name: &str, value: &str, f: impl FnOnce(&str, u64) -> T) -> Option<T> {
         if name.contains('\0') || name.len() + 1 + value.len() > MAX_KEY {
             return None;
         }
@@ -45,36 +54,64 @@ impl CleanValues {
         key.push_str(name);
         key.push('\0');
         key.push_str(value);
-        Some(f(&key))
+        let hash = self.hasher.hash_one(key.as_str());
+        Some(f(&key, hash))
     }
 
     /// Whether `value`, named `name` in `target`, matched nothing before.
     pub fn contains(&self, target: Target, name: &str, value: &str) -> bool {
-        self.with_key(target, name, value, |k| self.seen.borrow().contains(k)).unwrap_or(false)
+        self.with_key(target, name, value, |k, hash| {
+            let mut sets = self.sets.borrow_mut();
+            let Some(slots) = sets.get_mut(hash as usize % SETS) else { return false };
+            let holds =
+                |slot: &Slot| slot.as_ref().is_some_and(|(h, key)| *h == hash && same(key.as_bytes(), k.as_bytes()));
+            match slots {
+                [first, _] if holds(first) => true,
+                [_, second] if holds(second) => {
+                    slots.swap(0, 1);
+                    true
+                }
+                _ => false,
+            }
+        })
+        .unwrap_or(false)
     }
 
-    /// Remembers that `value`, named `name` in `target`, matched nothing.
+    /// Remembers that `value`, named `name` in `target`, matched nothing,
+    /// in place of the less recently used of its set.
     pub fn insert(&self, target: Target, name: &str, value: &str) {
-        self.with_key(target, name, value, |k| {
-            let mut seen = self.seen.borrow_mut();
-            if seen.len() >= CAPACITY {
-                // Many distinct values (or a client spraying them): start
-                // over rather than track recency. Whoever misses pays only
-                // what an inspection costs without the memory.
-                seen.clear();
+        self.with_key(target, name, value, |k, hash| {
+            let mut sets = self.sets.borrow_mut();
+            if sets.is_empty() {
+                sets.resize_with(SETS, Default::default);
             }
-            seen.insert(k.into());
+            let slots = &mut sets[hash as usize % SETS];
+            slots[1] = slots[0].replace((hash, k.into()));
         });
     }
 
     pub fn clear(&self) {
-        self.seen.borrow_mut().clear();
+        self.sets.borrow_mut().clear();
     }
 
     #[cfg(test)]
     pub fn len(&self) -> usize {
-        self.seen.borrow().len()
+        self.sets.borrow().iter().flatten().flatten().count()
     }
+}
+
+/// `a == b`, eight bytes at a time: WebAssembly's `memcmp` goes byte by
+/// byte, and a remembered value is compared whole on every hit.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    let word = |c: &[u8]| u64::from_le_bytes(c.try_into().unwrap_or_default());
+    if a.len() != b.len() {
+        return false;
+    }
+    let Some(last) = a.len().checked_sub(8) else {
+        return a.iter().zip(b).all(|(x, y)| x == y);
+    };
+    // The last word overlaps the chunks when the length is not a multiple of 8.
+    a.chunks_exact(8).zip(b.chunks_exact(8)).all(|(x, y)| word(x) == word(y)) && word(&a[last..]) == word(&b[last..])
 }
 
 #[cfg(test)]
@@ -96,13 +133,34 @@ mod tests {
     }
 
     #[test]
-    fn stays_bounded() {
-        let c = CleanValues::default();
-        for i in 0..3 * CAPACITY {
-            c.insert(Target::Header, "x-id", &i.to_string());
-            assert!(c.len() <= CAPACITY);
+    fn compares_every_byte() {
+        let text = "0123456789abcdefXYZ";
+        for len in 0..=text.len() {
+            let a = &text.as_bytes()[..len];
+            assert!(same(a, a));
+            for i in 0..len {
+                let mut b = a.to_vec();
+                b[i] ^= 1;
+                assert!(!same(a, &b), "{len} {i}");
+            }
+            assert!(!same(a, &text.as_bytes()[..len.saturating_sub(1)]) || len == 0);
         }
+    }
+
+    #[test]
+    fn values_in_use_outlast_a_stream_of_new_ones() {
+        let c = CleanValues::default();
+        c.insert(Target::Header, "user-agent", "curl/8");
+        for i in 0..32 * SETS {
+            // The agent comes with every request; the id is new each time.
+            assert!(c.contains(Target::Header, "user-agent", "curl/8"), "forgotten after {i} new values");
+            c.insert(Target::Arg, "id", &i.to_string());
+        }
+        // About 32 values went to each set, which holds two.
+        assert_eq!(c.len(), 2 * SETS);
         c.insert(Target::Header, "x-long", &"a".repeat(MAX_KEY));
         assert!(!c.contains(Target::Header, "x-long", &"a".repeat(MAX_KEY)));
+        c.clear();
+        assert!(!c.contains(Target::Header, "user-agent", "curl/8"));
     }
 }

@@ -4,8 +4,8 @@
 //! few literals, one of those ([`gate`]); the literals of all rules on a
 //! transformation chain are looked for in one pass. Each field is
 //! transformed at most once per chain, and each rule adds its severity to
-//! the score at most once. Header and cookie values that matched nothing
-//! are not inspected again ([`CleanValues`]).
+//! the score at most once. Values that matched nothing are remembered
+//! and not inspected again while they stay in [`CleanValues`].
 
 use std::borrow::Cow;
 
@@ -14,7 +14,6 @@ use regex::{Regex, RegexBuilder};
 
 use crate::clean::CleanValues;
 use crate::config::{Config, CustomRule, Exclusion, Operator};
-use crate::fnv::FnvSet;
 use crate::gate::{self, Mask};
 use crate::inspect::{Field, Target};
 use crate::rules::{self, BuiltIn, Matcher, Severity, Targets};
@@ -402,21 +401,15 @@ impl Engine {
     /// The rules that match `fields` (each rule once, at its first field).
     pub fn evaluate(&self, fields: &[Field], path: &str) -> Vec<Hit> {
         let mut hits: Vec<Hit> = Vec::new();
-        let mut views = Views { text: vec![None; self.chains.len()], texts: Vec::new() };
-        let mut masks: Vec<Option<Mask>> = vec![None; self.chains.len()];
-        let mut scanned = vec![false; self.chains.len()];
-        let mut begun = vec![false; self.rules.len()];
-        // A value seen before in the same place can match nothing new
-        // (each rule counts once), unless names matter there: JSON arrays
-        // of records repeat their keys and many of their values.
+        // Made at the first value not remembered as clean.
+        let mut work: Option<Work> = None;
         let named = self.named;
-        let mut seen: FnvSet<(Target, &str)> = FnvSet::with_capacity_and_hasher(fields.len(), Default::default());
         for field in fields {
-            if !named.contains(field.target) && !seen.insert((field.target, &*field.value)) {
-                continue;
-            }
-            let remembered = CleanValues::remembers(field.target);
-            if remembered && self.clean.contains(field.target, &field.name, &field.value) {
+            // Where names change nothing, a value is remembered whatever
+            // its name: JSON arrays of records repeat their keys and many
+            // of their values, and only the first of a request is inspected.
+            let key_name = if named.contains(field.target) { &*field.name } else { "" };
+            if self.clean.contains(field.target, key_name, &field.value) {
                 continue;
             }
             let before = hits.len();
@@ -424,10 +417,10 @@ impl Engine {
             // passed over for what else is in the request (an earlier
             // match) or where it goes (an exclusion for some paths).
             let mut on_its_own = true;
-            views.clear();
-            masks.iter_mut().for_each(|m| *m = None);
-            scanned.iter_mut().for_each(|s| *s = false);
-            begun.iter_mut().for_each(|b| *b = false);
+            let Work { views, masks, scanned, begun } = match work.as_mut() {
+                Some(w) => w.clear(),
+                None => work.insert(Work::new(self.chains.len(), self.rules.len())),
+            };
             let plain = is_plain(&field.value);
             let raw = gate::mask(&field.value);
             // Without anything to decode every view has the raw value's
@@ -450,7 +443,7 @@ impl Engine {
                     continue;
                 }
                 let chain = rule.chain;
-                let view = self.view(&mut views, chain, &field.value);
+                let view = self.view(views, chain, &field.value);
                 if decodes
                     && rule.needs != gate::ALL
                     && rule.needs & *masks[chain].get_or_insert_with(|| gate::mask(view)) == 0
@@ -474,11 +467,42 @@ impl Engine {
                     hits.push(Self::hit(rule, field));
                 }
             }
-            if remembered && on_its_own && hits.len() == before {
-                self.clean.insert(field.target, &field.name, &field.value);
+            if on_its_own && hits.len() == before {
+                self.clean.insert(field.target, key_name, &field.value);
             }
         }
         hits
+    }
+}
+
+/// What the evaluation of one field keeps, made once per request.
+struct Work<'a> {
+    views: Views<'a>,
+    /// Per chain, the character classes of its view.
+    masks: Vec<Option<Mask>>,
+    /// Per chain, whether its literals were looked for.
+    scanned: Vec<bool>,
+    /// Per rule, whether one of its literals was found.
+    begun: Vec<bool>,
+}
+
+impl<'a> Work<'a> {
+    fn new(chains: usize, rules: usize) -> Self {
+        Work {
+            views: Views { text: vec![None; chains], texts: Vec::new() },
+            masks: vec![None; chains],
+            scanned: vec![false; chains],
+            begun: vec![false; rules],
+        }
+    }
+
+    /// Ready for the next field.
+    fn clear(&mut self) -> &mut Self {
+        self.views.clear();
+        self.masks.iter_mut().for_each(|m| *m = None);
+        self.scanned.iter_mut().for_each(|s| *s = false);
+        self.begun.iter_mut().for_each(|b| *b = false);
+        self
     }
 }
 
@@ -705,11 +729,9 @@ mod tests {
                 }
                 let gated: Vec<u32> = engine.evaluate(&fields, "/").iter().map(|h| h.id).collect();
                 assert_eq!(gated, everything, "{target:?} {value:?}");
-                if CleanValues::remembers(target) {
-                    // Again, now that a clean value is remembered.
-                    let again: Vec<u32> = engine.evaluate(&fields, "/").iter().map(|h| h.id).collect();
-                    assert_eq!(again, everything, "{target:?} {value:?}, the second time");
-                }
+                // Again, now that a clean value is remembered.
+                let again: Vec<u32> = engine.evaluate(&fields, "/").iter().map(|h| h.id).collect();
+                assert_eq!(again, everything, "{target:?} {value:?}, the second time");
             }
         }
         // The samples reach every rule, so every gate was put to the test.
@@ -732,6 +754,19 @@ mod tests {
         assert!(engine.evaluate(&browser, "/").is_empty());
         assert_eq!(engine.clean.len(), 1);
         assert!(engine.evaluate(&browser, "/").is_empty());
+        assert_eq!(engine.clean.len(), 1);
+        // Where a name matters (a rule for the User-Agent only), a value
+        // clean under one name is not clean under another.
+        let scanner = |name| [field(Target::Header, name, "sqlmap/1.8")];
+        assert!(engine.evaluate(&scanner("accept"), "/").is_empty());
+        assert!(engine.evaluate(&scanner("user-agent"), "/").iter().any(|h| h.id == 913100));
+        // Arguments too: remembered whatever their name, unless an
+        // exclusion names one (below).
+        let page = |name| [field(Target::Arg, name, "2")];
+        assert!(engine.evaluate(&page("page"), "/").is_empty());
+        assert_eq!(engine.clean.len(), 3);
+        assert!(engine.evaluate(&page("p"), "/").is_empty());
+        assert_eq!(engine.clean.len(), 3, "the same value under another name is the same key");
         // Passed over because the same rules matched an argument first:
         // alone, the header must still match.
         let alone = engine.evaluate(std::slice::from_ref(&header), "/");
@@ -745,6 +780,12 @@ mod tests {
         assert!(engine.evaluate(std::slice::from_ref(&header), "/upload/a").is_empty());
         assert_eq!(engine.evaluate(std::slice::from_ref(&header), "/"), alone);
         assert_eq!(engine.clean.len(), 0, "set_exclusions forgets");
+        // An exclusion for one argument on every path: its value is
+        // remembered as clean under that name only.
+        engine.set_exclusions(vec![Exclusion { rule: None, rules: vec![], path_prefix: None, arg: Some("q".into()) }]);
+        assert!(engine.evaluate(&[field(Target::Arg, "q", attack)], "/").is_empty());
+        assert_eq!(engine.clean.len(), 1);
+        assert!(!engine.evaluate(&[field(Target::Arg, "search", attack)], "/").is_empty());
     }
 
     #[test]

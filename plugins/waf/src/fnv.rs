@@ -1,7 +1,7 @@
 //! FNV-1a hashing for the short strings the rules look up on every value
-//! (field values, command names): SipHash's set-up cost would be most of
+//! (command names): SipHash's set-up cost would be most of
 //! the work, and nothing here needs its resistance to chosen keys — the
-//! sets are fixed at build time or live for one request.
+//! sets are fixed at build time.
 
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};

@@ -53,38 +53,42 @@ pub struct Field<'a> {
 
 /// Headers whose values are structured by the protocol and carry no
 /// application data; attacks in them are caught by the protocol rules.
-const PROTOCOL_HEADERS: &[&str] = &[
-    "host",
-    "cookie",
-    "accept",
-    "accept-encoding",
-    "accept-language",
-    "accept-charset",
-    "connection",
-    "content-length",
-    "content-type",
-    "cache-control",
-    "pragma",
-    "if-none-match",
-    "if-modified-since",
-    "if-match",
-    "if-unmodified-since",
-    "keep-alive",
-    "authorization",
-    "upgrade-insecure-requests",
-    "te",
-    "transfer-encoding",
-    "traceparent",
-    "tracestate",
-    "x-request-id",
-    "x-forwarded-for",
-    "x-forwarded-proto",
-    "x-forwarded-host",
-    "x-forwarded-port",
-    "x-real-ip",
-    "priority",
-    "dnt",
-];
+/// (A `match`: the compiler switches on the length before comparing.)
+fn is_protocol_header(name: &str) -> bool {
+    matches!(
+        name,
+        "host"
+            | "cookie"
+            | "accept"
+            | "accept-encoding"
+            | "accept-language"
+            | "accept-charset"
+            | "connection"
+            | "content-length"
+            | "content-type"
+            | "cache-control"
+            | "pragma"
+            | "if-none-match"
+            | "if-modified-since"
+            | "if-match"
+            | "if-unmodified-since"
+            | "keep-alive"
+            | "authorization"
+            | "upgrade-insecure-requests"
+            | "te"
+            | "transfer-encoding"
+            | "traceparent"
+            | "tracestate"
+            | "x-request-id"
+            | "x-forwarded-for"
+            | "x-forwarded-proto"
+            | "x-forwarded-host"
+            | "x-forwarded-port"
+            | "x-real-ip"
+            | "priority"
+            | "dnt"
+    )
+}
 
 /// Headers that name an uploaded file (as some upload widgets send it).
 fn is_file_name_header(name: &str) -> bool {
@@ -99,14 +103,23 @@ pub enum BodyProblem {
     Multipart(&'static str),
 }
 
-/// Every field of `request`, and what was wrong with its body. A body
-/// that is not UTF-8 is read lossily into `lossy`, which the fields then
-/// borrow from.
-pub fn collect<'a>(request: &'a Request, lossy: &'a mut String) -> (Vec<Field<'a>>, Option<BodyProblem>) {
+/// What the fields of a request borrow besides the request itself.
+#[derive(Default)]
+pub struct Texts {
+    /// A body that is not UTF-8, read lossily.
+    lossy: String,
+    /// The JSON paths that name a JSON body's values, one after another
+    /// (one string for all, not one each).
+    names: String,
+}
+
+/// Every field of `request`, and what was wrong with its body.
+pub fn collect<'a>(request: &'a Request, texts: &'a mut Texts) -> (Vec<Field<'a>>, Option<BodyProblem>) {
+    let Texts { lossy, names } = texts;
     let mut fields = Vec::with_capacity(32);
     let mut push = |target, name, value| fields.push(Field { target, name, value });
     push(Target::Method, as_is(""), as_is(request.method()));
-    push(Target::Path, as_is(""), Cow::Owned(url_decode_path(request.path())));
+    push(Target::Path, as_is(""), url_decode_path(request.path()));
     push(Target::Uri, as_is(""), as_is(request.target()));
     form_fields(request.query(), &mut push);
     let mut content_type = "";
@@ -120,7 +133,7 @@ pub fn collect<'a>(request: &'a Request, lossy: &'a mut String) -> (Vec<Field<'a
         if is_file_name_header(name) {
             push(Target::FileName, as_is(name), as_is(value));
         }
-        if !PROTOCOL_HEADERS.contains(&name) {
+        if !is_protocol_header(name) {
             push(Target::Header, as_is(name), as_is(value));
         }
     }
@@ -133,7 +146,7 @@ pub fn collect<'a>(request: &'a Request, lossy: &'a mut String) -> (Vec<Field<'a
                     lossy
                 }
             };
-            body_fields(content_type, text, &mut push)
+            body_fields(content_type, text, names, &mut push)
         }
         _ => None,
     };
@@ -146,13 +159,19 @@ const fn as_is(s: &str) -> Cow<'_, str> {
 }
 
 /// The path with `%XX` decoded but `+` kept (it is not a space in paths).
-fn url_decode_path(path: &str) -> String {
-    url_decode(&path.replace('+', "%2B"))
+fn url_decode_path(path: &str) -> Cow<'_, str> {
+    if path.contains('%') { Cow::Owned(url_decode(&path.replace('+', "%2B"))) } else { as_is(path) }
 }
 
 /// A form or query component decoded, borrowed when there is nothing to decode.
 fn form_decode(s: &str) -> Cow<'_, str> {
-    if s.contains(['%', '+']) { Cow::Owned(url_decode(s)) } else { as_is(s) }
+    if s.contains('%') {
+        Cow::Owned(url_decode(s))
+    } else if s.contains('+') {
+        Cow::Owned(s.replace('+', " "))
+    } else {
+        as_is(s)
+    }
 }
 
 type Push<'a, 'p> = dyn FnMut(Target, Cow<'a, str>, Cow<'a, str>) + 'p;
@@ -174,15 +193,30 @@ fn cookies<'a>(header: &'a str, push: &mut Push<'a, '_>) {
     }
 }
 
-fn body_fields<'a>(content_type: &str, text: &'a str, push: &mut Push<'a, '_>) -> Option<BodyProblem> {
+fn body_fields<'a>(
+    content_type: &str,
+    text: &'a str,
+    names: &'a mut String,
+    push: &mut Push<'a, '_>,
+) -> Option<BodyProblem> {
     let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     let mime = mime.as_str();
     if mime.is_empty() || mime == "application/x-www-form-urlencoded" {
         form_fields(text, push);
     } else if mime == "application/json" || mime.ends_with("+json") {
         let mut path = String::from("json");
+        let mut found = Vec::new();
         let mut de = serde_json::Deserializer::from_str(text);
-        let parsed = JsonFields { path: &mut path, push }.deserialize(&mut de).and_then(|()| de.end());
+        let json = JsonFields { path: &mut path, names: &mut *names, found: &mut found };
+        let parsed = json.deserialize(&mut de).and_then(|()| de.end());
+        // The paths are all written: the values can borrow their names.
+        let names: &'a String = names;
+        for f in found {
+            match f {
+                JsonField::Key(key) => push(Target::ArgName, as_is(""), key),
+                JsonField::Value(at, value) => push(Target::Arg, as_is(&names[at]), value),
+            }
+        }
         if let Err(e) = parsed {
             push(Target::Arg, as_is("body"), as_is(text));
             return Some(BodyProblem::Json(e.to_string()));
@@ -201,14 +235,23 @@ fn body_fields<'a>(content_type: &str, text: &'a str, push: &mut Push<'a, '_>) -
     None
 }
 
-/// Strings, numbers and keys of a JSON document as it is parsed (no
-/// tree is built); names are JSON paths, grown and cut back in one buffer.
-struct JsonFields<'p, 'a, 'q> {
-    path: &'p mut String,
-    push: &'p mut Push<'a, 'q>,
+/// A key or value of a JSON document, in document order; a value is named
+/// by its path, at this range of the names string.
+enum JsonField<'a> {
+    Key(Cow<'a, str>),
+    Value(std::ops::Range<usize>, Cow<'a, str>),
 }
 
-impl<'a> DeserializeSeed<'a> for JsonFields<'_, 'a, '_> {
+/// Strings, numbers and keys of a JSON document as it is parsed (no
+/// tree is built); paths are grown and cut back in one buffer, and each
+/// value's is copied to the end of `names`.
+struct JsonFields<'p, 'a> {
+    path: &'p mut String,
+    names: &'p mut String,
+    found: &'p mut Vec<JsonField<'a>>,
+}
+
+impl<'a> DeserializeSeed<'a> for JsonFields<'_, 'a> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'a>>(self, d: D) -> Result<(), D::Error> {
@@ -216,42 +259,54 @@ impl<'a> DeserializeSeed<'a> for JsonFields<'_, 'a, '_> {
     }
 }
 
-impl<'a> JsonFields<'_, 'a, '_> {
+impl<'a> JsonFields<'_, 'a> {
     fn value(self, v: Cow<'a, str>) {
-        (self.push)(Target::Arg, Cow::Owned(self.path.clone()), v);
+        let start = self.names.len();
+        self.names.push_str(self.path);
+        self.found.push(JsonField::Value(start..self.names.len(), v));
     }
 
-    fn number(self, n: impl fmt::Display) {
+    fn float(self, n: f64) {
         let mut text = String::with_capacity(24);
         let _ = write!(text, "{n}");
         self.value(Cow::Owned(text));
     }
+
+    fn integer(self, n: impl itoa::Integer) {
+        self.value(Cow::Owned(itoa::Buffer::new().format(n).to_string()));
+    }
+
+    fn nested(&mut self) -> JsonFields<'_, 'a> {
+        JsonFields { path: self.path, names: self.names, found: self.found }
+    }
 }
 
-impl<'a> Visitor<'a> for JsonFields<'_, 'a, '_> {
+impl<'a> Visitor<'a> for JsonFields<'_, 'a> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a JSON value")
     }
 
-    fn visit_map<A: MapAccess<'a>>(self, mut map: A) -> Result<(), A::Error> {
+    fn visit_map<A: MapAccess<'a>>(mut self, mut map: A) -> Result<(), A::Error> {
         while let Some(key) = map.next_key_seed(JsonKey)? {
-            (self.push)(Target::ArgName, as_is(""), key.clone());
             let at = self.path.len();
             self.path.push('.');
             self.path.push_str(&key);
-            map.next_value_seed(JsonFields { path: self.path, push: self.push })?;
+            self.found.push(JsonField::Key(key));
+            map.next_value_seed(self.nested())?;
             self.path.truncate(at);
         }
         Ok(())
     }
 
-    fn visit_seq<A: SeqAccess<'a>>(self, mut items: A) -> Result<(), A::Error> {
+    fn visit_seq<A: SeqAccess<'a>>(mut self, mut items: A) -> Result<(), A::Error> {
         for i in 0.. {
             let at = self.path.len();
-            let _ = write!(self.path, "[{i}]");
-            let more = items.next_element_seed(JsonFields { path: self.path, push: self.push })?;
+            self.path.push('[');
+            self.path.push_str(itoa::Buffer::new().format(i));
+            self.path.push(']');
+            let more = items.next_element_seed(self.nested())?;
             self.path.truncate(at);
             if more.is_none() {
                 break;
@@ -271,17 +326,17 @@ impl<'a> Visitor<'a> for JsonFields<'_, 'a, '_> {
     }
 
     fn visit_i64<E>(self, v: i64) -> Result<(), E> {
-        self.number(v);
+        self.integer(v);
         Ok(())
     }
 
     fn visit_u64<E>(self, v: u64) -> Result<(), E> {
-        self.number(v);
+        self.integer(v);
         Ok(())
     }
 
     fn visit_f64<E>(self, v: f64) -> Result<(), E> {
-        self.number(v);
+        self.float(v);
         Ok(())
     }
 
@@ -431,8 +486,8 @@ mod tests {
     use wasmgress_sdk::testing;
 
     fn values(request: Request, target: Target) -> Vec<(String, String)> {
-        let mut lossy = String::new();
-        collect(&request, &mut lossy)
+        let mut texts = Texts::default();
+        collect(&request, &mut texts)
             .0
             .into_iter()
             .filter(|f| f.target == target)
@@ -470,7 +525,7 @@ mod tests {
         let names: Vec<String> = values(r, Target::ArgName).into_iter().map(|(_, v)| v).collect();
         assert!(names.contains(&"__proto__".to_string()), "{names:?}");
         let bad = testing::post("/", "{").header("content-type", "application/json").build();
-        assert!(matches!(collect(&bad, &mut String::new()).1, Some(BodyProblem::Json(_))));
+        assert!(matches!(collect(&bad, &mut Texts::default()).1, Some(BodyProblem::Json(_))));
     }
 
     #[test]
@@ -479,11 +534,11 @@ mod tests {
         let r = testing::post("/", body).header("content-type", "multipart/form-data; boundary=XX").build();
         assert_eq!(values(r.clone(), Target::Arg), [pair("title", "hello")]);
         assert_eq!(values(r.clone(), Target::FileName), [pair("f", "a.php")]);
-        assert_eq!(collect(&r, &mut String::new()).1, None);
+        assert_eq!(collect(&r, &mut Texts::default()).1, None);
         let open = testing::post("/", "--XX\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nb")
             .header("content-type", "multipart/form-data; boundary=XX")
             .build();
-        assert_eq!(collect(&open, &mut String::new()).1, Some(BodyProblem::Multipart("no closing boundary")));
+        assert_eq!(collect(&open, &mut Texts::default()).1, Some(BodyProblem::Multipart("no closing boundary")));
     }
 
     #[test]

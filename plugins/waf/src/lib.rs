@@ -167,8 +167,8 @@ fn describe(h: &Hit) -> String {
 impl Waf {
     /// Every rule the request matches, protocol checks first.
     pub fn inspect(&self, request: &Request) -> Vec<Hit> {
-        let mut lossy = String::new();
-        let (mut fields, problem) = inspect::collect(request, &mut lossy);
+        let mut texts = inspect::Texts::default();
+        let (mut fields, problem) = inspect::collect(request, &mut texts);
         let mut hits = Vec::new();
         let mut total = 0;
         let within = fields

@@ -1,20 +1,23 @@
 //! The cost of one plugin per request, measured in-process: the plugin
 //! runs in the gateway's own runtime (wasmtime, host calls and all) on
-//! `bench/waf.sh`'s two requests — a GET with five query arguments and
+//! `bench/waf.sh`'s requests — a GET with five query arguments and
 //! browser headers, and a 4 KiB JSON order — with no sockets, proxy or
 //! load generator beside it, so the figure moves little with what else
-//! the machine is doing. A third case, `get-new-agent`, is the GET with a
-//! User-Agent never seen before on every request (the WAF remembers
-//! header and cookie values that matched nothing); making that header is
-//! timed too, about 0.4 µs. Prints the fastest of ten batches.
+//! the machine is doing. The WAF remembers values that matched nothing,
+//! so a request seen before costs less than a new one: `get-new-term` is
+//! the GET with a new search term in every request, `get-new-agent` with
+//! a new User-Agent, `post-new-order` the POST with a new customer and
+//! comment (made before the clock starts). Prints the fastest of ten
+//! batches.
 //! (valgrind cannot run it — the instance pool reserves more address
 //! space than valgrind allows; for instruction counts run the WAF's rules
 //! natively under it: `cargo run --example profile` in `plugins/waf`.)
 //!
-//! `cargo run --release -p wasmgress-tests --bin plugin-cost -- [PLUGIN] [CONFIG] [BATCH] [get|get-new-agent|post]`
-//! (default: `waf` from `plugins/`, `{"paranoia_level":1}`, 300, all three; a
-//! path ending in `.wasm` is loaded as it is). Compiled modules are kept in
-//! the system's temporary directory, so a second run starts at once.
+//! `cargo run --release -p wasmgress-tests --bin plugin-cost -- [PLUGIN] [CONFIG] [BATCH] [CASE]`
+//! (default: `waf` from `plugins/`, `{"paranoia_level":1}`, 300, every
+//! case; a path ending in `.wasm` is loaded as it is). Compiled modules
+//! are kept in the system's temporary directory, so a second run starts
+//! at once.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -28,18 +31,21 @@ use wasmgress::wasm::{PluginRuntime, RuntimeOptions};
 const BROWSER: &str =
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 
-/// The two requests of `bench/waf.sh`, and the GET again (its User-Agent
-/// is changed on every request): head, and body for the POST.
-fn requests() -> Vec<(&'static str, http::Request<()>, Vec<u8>)> {
-    let get = http::Request::get("/search?q=running+shoes+for+women&category=sport&sort=price_asc&page=2&size=EU+39")
+/// The GET of `bench/waf.sh` with search term `term` and User-Agent `agent`.
+fn get(term: &str, agent: &str) -> http::Request<()> {
+    http::Request::get(format!("/search?q={term}&category=sport&sort=price_asc&page=2&size=EU+39"))
         .header("host", "waf.local")
-        .header("user-agent", BROWSER)
+        .header("user-agent", agent)
         .header("accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
         .header("accept-language", "en-US,en;q=0.9")
         .header("referer", "https://shop.example.com/")
         .header("cookie", "session=5323451b4a95902a; theme=dark")
         .body(())
-        .unwrap();
+        .unwrap()
+}
+
+/// The POST of `bench/waf.sh`, `mark` added to the customer and comment.
+fn post(mark: &str) -> (http::Request<()>, Vec<u8>) {
     let items: Vec<String> = (1..=31)
         .map(|i| {
             format!(
@@ -49,18 +55,34 @@ fn requests() -> Vec<(&'static str, http::Request<()>, Vec<u8>)> {
         })
         .collect();
     let body = format!(
-        r#"{{"customer":{{"name":"Anne-Marie O'Brien","email":"anne@example.com","city":"Saint-Étienne"}},"items":[{}],"comment":"Please deliver after 6 pm & ring twice."}}"#,
+        r#"{{"customer":{{"name":"Anne-Marie O'Brien{mark}","email":"anne{mark}@example.com","city":"Saint-Étienne"}},"items":[{}],"comment":"Please deliver after 6 pm & ring twice.{mark}"}}"#,
         items.join(",")
     );
-    let post = http::Request::post("/api/v1/orders")
+    let head = http::Request::post("/api/v1/orders")
         .header("host", "waf.local")
         .header("content-type", "application/json")
         .header("user-agent", "okhttp/4.12.0")
         .header("content-length", body.len().to_string())
         .body(())
         .unwrap();
-    vec![("get", get.clone(), Vec::new()), ("get-new-agent", get, Vec::new()), ("post", post, body.into_bytes())]
+    (head, body.into_bytes())
 }
+
+const TERM: &str = "running+shoes+for+women";
+
+/// Request `i` of a case: the same every time, or with something new.
+fn request(case: &str, i: u64) -> (http::Request<()>, Vec<u8>) {
+    match case {
+        "get" => (get(TERM, BROWSER), Vec::new()),
+        "get-new-term" => (get(&format!("{TERM}+{i}"), BROWSER), Vec::new()),
+        "get-new-agent" => (get(TERM, &format!("{BROWSER} Build/{i}")), Vec::new()),
+        "post" => post(""),
+        "post-new-order" => post(&format!(" {i}")),
+        other => panic!("unknown case {other}"),
+    }
+}
+
+const CASES: [&str; 5] = ["get", "get-new-term", "get-new-agent", "post", "post-new-order"];
 
 /// One request through the plugin, as the proxy drives it.
 fn run(vm: &mut PluginVm, request: &http::Request<()>, body: &[u8]) -> StreamState {
@@ -110,21 +132,23 @@ fn main() {
     assert!(problems.is_empty(), "{problems:?}");
     let plugin = registry.get(name).expect("the plugin loads").clone();
     let mut vm = PluginVm::new(&runtime, &plugin, Arc::from(config.as_bytes())).expect("the plugin configures");
-    let mut agents = 0u64;
-    for (case, mut request, body) in requests().into_iter().filter(|(case, ..)| only.is_empty() || *case == only) {
+    for case in CASES.into_iter().filter(|case| only.is_empty() || *case == only) {
+        let (request, body) = request(case, 0);
         let stream = run(&mut vm, &request, &body);
-        // A refused request would be cheaper: both must pass.
+        // A refused request would be cheaper: all must pass.
         assert!(stream.local_response.is_none(), "{case}: the plugin answered itself");
+        // The varied requests are made before the clock starts.
+        let varied: Vec<_> = match case.contains("-new-") {
+            true => (1..=10 * u64::from(batch)).map(|i| self::request(case, i)).collect(),
+            false => Vec::new(),
+        };
+        let mut varied = varied.iter();
         let best = (0..10)
             .map(|_| {
                 let t = Instant::now();
                 for _ in 0..batch {
-                    if case == "get-new-agent" {
-                        agents += 1;
-                        let agent = format!("{BROWSER} Build/{agents}").parse().expect("a header value");
-                        request.headers_mut().insert("user-agent", agent);
-                    }
-                    std::hint::black_box(run(&mut vm, &request, &body));
+                    let (request, body) = varied.next().map_or((&request, &body), |(r, b)| (r, b));
+                    std::hint::black_box(run(&mut vm, request, body));
                 }
                 t.elapsed().as_secs_f64() * 1e6 / f64::from(batch)
             })
