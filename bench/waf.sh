@@ -93,13 +93,31 @@ done
 
 CASES=(plain:get waf:get plain:get-new-term waf:get-new-term plain:post waf:post plain:post-new-order waf:post-new-order)
 for c in "${CASES[@]}"; do wrk -t1 -c"$CONNECTIONS" -d2s -s "$WORK/${c#*:}.lua" -H "Host: ${c%:*}.local" "http://127.0.0.1:$GATEWAY_PORT/" >/dev/null; done
+# The WAF's own time inside the gateway: its callbacks' seconds (all
+# phases) and its log callbacks (one a request), from /metrics.
+waf_callbacks() {
+  curl -s "http://127.0.0.1:$ADMIN_PORT/metrics" | awk '/^wasmgress_plugin_callback_duration_seconds_sum\{plugin="waf"/ {s += $2}
+    /^wasmgress_plugin_callback_duration_seconds_count\{plugin="waf",phase="log"/ {n = $2} END {print s + 0, n + 0}'
+}
 for round in $(seq "$ROUNDS"); do
   for c in "${CASES[@]}"; do
     host=${c%:*} kind=${c#*:}
+    before=$(waf_callbacks)
     wrk_cpu "$GW" "http://127.0.0.1:$GATEWAY_PORT/" "$host.local" "$WORK/$kind.lua" >> "$WORK/$host-$kind.txt"
+    [ "$host" = waf ] || continue
+    echo "$before $(waf_callbacks)" | awk '{printf "%.2f\n", ($3 - $1) / ($4 - $2) * 1e6}' >> "$WORK/callbacks-$kind.txt"
   done
 done
 
 echo "wrk: $CONNECTIONS connections, $DURATION x $ROUNDS rounds; gateway: $WORKERS worker(s); $(nproc) CPUs; medians; POST body ${#BODY} bytes"
 cpu_header case plain
 for c in "${CASES[@]}"; do cpu_row "$c" "$WORK/${c%:*}-${c#*:}.txt" "$WORK/plain-${c#*:}.txt"; done
+# Of the added CPU, the WAF's callbacks (wall time, on the worker thread);
+# the rest is the proxy's plugin path and the work a slower route costs
+# the kernel and the event loop per request.
+echo
+printf '%-20s %22s\n' case "WAF callbacks (us)"
+for c in "${CASES[@]}"; do
+  [ "${c%:*}" = waf ] || continue
+  printf '%-20s %22s\n' "$c" "$(median < "$WORK/callbacks-${c#*:}.txt")"
+done
