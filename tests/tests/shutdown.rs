@@ -55,7 +55,9 @@ async fn sigterm_drains_in_flight_requests_and_then_refuses_connections() {
             })
         })
         .collect();
-    eventually("the load is flowing", || async { b.seen().len() >= 50 }).await;
+    // Fifty of the load's requests: the backend also saw the first request
+    // and the three in flight.
+    eventually("the load is flowing", || async { b.seen().len() >= 4 + 50 }).await;
 
     // SAFETY: kill(2) with our own pid and a signal tokio handles.
     let rc = unsafe { libc::kill(libc::getpid(), libc::SIGTERM) };

@@ -113,11 +113,20 @@ pub struct Texts {
     names: String,
 }
 
-/// Every field of `request`, and what was wrong with its body.
-pub fn collect<'a>(request: &'a Request, texts: &'a mut Texts) -> (Vec<Field<'a>>, Option<BodyProblem>) {
+/// The fields of `request` (at most `max_fields` + 1: one more than the
+/// limit tells there were more), and what was wrong with its body.
+pub fn collect<'a>(
+    request: &'a Request,
+    texts: &'a mut Texts,
+    max_fields: usize,
+) -> (Vec<Field<'a>>, Option<BodyProblem>) {
     let Texts { lossy, names } = texts;
     let mut fields = Vec::with_capacity(32);
-    let mut push = |target, name, value| fields.push(Field { target, name, value });
+    let mut push = |target, name, value| {
+        if fields.len() <= max_fields {
+            fields.push(Field { target, name, value });
+        }
+    };
     push(Target::Method, as_is(""), as_is(request.method()));
     push(Target::Path, as_is(""), url_decode_path(request.path()));
     push(Target::Uri, as_is(""), as_is(request.target()));
@@ -146,7 +155,7 @@ pub fn collect<'a>(request: &'a Request, texts: &'a mut Texts) -> (Vec<Field<'a>
                     lossy
                 }
             };
-            body_fields(content_type, text, names, &mut push)
+            body_fields(content_type, text, names, max_fields, &mut push)
         }
         _ => None,
     };
@@ -197,6 +206,7 @@ fn body_fields<'a>(
     content_type: &str,
     text: &'a str,
     names: &'a mut String,
+    max_fields: usize,
     push: &mut Push<'a, '_>,
 ) -> Option<BodyProblem> {
     let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
@@ -207,7 +217,7 @@ fn body_fields<'a>(
         let mut path = String::from("json");
         let mut found = Vec::new();
         let mut de = serde_json::Deserializer::from_str(text);
-        let json = JsonFields { path: &mut path, names: &mut *names, found: &mut found };
+        let json = JsonFields { path: &mut path, names: &mut *names, found: &mut found, limit: max_fields };
         let parsed = json.deserialize(&mut de).and_then(|()| de.end());
         // The paths are all written: the values can borrow their names.
         let names: &'a String = names;
@@ -244,12 +254,18 @@ enum JsonField<'a> {
 
 /// Strings, numbers and keys of a JSON document as it is parsed (no
 /// tree is built); paths are grown and cut back in one buffer, and each
-/// value's is copied to the end of `names`.
+/// value's is copied to the end of `names`. Past `limit` + 1 keys and
+/// values the document is only checked: nothing more would be inspected,
+/// and a deep path repeated for every value would fill the memory.
 struct JsonFields<'p, 'a> {
     path: &'p mut String,
     names: &'p mut String,
     found: &'p mut Vec<JsonField<'a>>,
+    limit: usize,
 }
+
+/// Longer JSON paths are cut to this many bytes in a value's name.
+const MAX_JSON_NAME: usize = 256;
 
 impl<'a> DeserializeSeed<'a> for JsonFields<'_, 'a> {
     type Value = ();
@@ -260,9 +276,17 @@ impl<'a> DeserializeSeed<'a> for JsonFields<'_, 'a> {
 }
 
 impl<'a> JsonFields<'_, 'a> {
+    fn full(&self) -> bool {
+        self.found.len() > self.limit
+    }
+
     fn value(self, v: Cow<'a, str>) {
+        if self.full() {
+            return;
+        }
         let start = self.names.len();
-        self.names.push_str(self.path);
+        let end = (0..=MAX_JSON_NAME.min(self.path.len())).rev().find(|&i| self.path.is_char_boundary(i));
+        self.names.push_str(&self.path[..end.unwrap_or(0)]);
         self.found.push(JsonField::Value(start..self.names.len(), v));
     }
 
@@ -277,7 +301,7 @@ impl<'a> JsonFields<'_, 'a> {
     }
 
     fn nested(&mut self) -> JsonFields<'_, 'a> {
-        JsonFields { path: self.path, names: self.names, found: self.found }
+        JsonFields { path: self.path, names: self.names, found: self.found, limit: self.limit }
     }
 }
 
@@ -293,7 +317,9 @@ impl<'a> Visitor<'a> for JsonFields<'_, 'a> {
             let at = self.path.len();
             self.path.push('.');
             self.path.push_str(&key);
-            self.found.push(JsonField::Key(key));
+            if !self.full() {
+                self.found.push(JsonField::Key(key));
+            }
             map.next_value_seed(self.nested())?;
             self.path.truncate(at);
         }
@@ -485,9 +511,28 @@ mod tests {
     use super::*;
     use wasmgress_sdk::testing;
 
+    #[test]
+    fn json_bodies_are_collected_up_to_the_limit() {
+        // A long key above many values: each value's path repeats it.
+        let key = "k".repeat(10_000);
+        let body = format!(r#"{{"{key}":[{}],"after":"<script>"}}"#, vec!["1"; 5000].join(","));
+        let request = testing::post("/", body).header("content-type", "application/json").build();
+        let mut texts = Texts::default();
+        let (fields, problem) = collect(&request, &mut texts, 100);
+        assert_eq!(problem, None, "the whole document is still checked");
+        assert_eq!(fields.len(), 101, "one past the limit tells there were more");
+        assert!(fields.iter().all(|f| f.name.len() <= MAX_JSON_NAME));
+        drop(fields);
+        assert!(texts.names.len() <= 101 * MAX_JSON_NAME);
+        let bad = testing::post("/", format!(r#"{{"a":[{}],}}"#, vec!["1"; 5000].join(",")))
+            .header("content-type", "application/json")
+            .build();
+        assert!(matches!(collect(&bad, &mut Texts::default(), 100).1, Some(BodyProblem::Json(_))));
+    }
+
     fn values(request: Request, target: Target) -> Vec<(String, String)> {
         let mut texts = Texts::default();
-        collect(&request, &mut texts)
+        collect(&request, &mut texts, 512)
             .0
             .into_iter()
             .filter(|f| f.target == target)
@@ -525,7 +570,7 @@ mod tests {
         let names: Vec<String> = values(r, Target::ArgName).into_iter().map(|(_, v)| v).collect();
         assert!(names.contains(&"__proto__".to_string()), "{names:?}");
         let bad = testing::post("/", "{").header("content-type", "application/json").build();
-        assert!(matches!(collect(&bad, &mut Texts::default()).1, Some(BodyProblem::Json(_))));
+        assert!(matches!(collect(&bad, &mut Texts::default(), 512).1, Some(BodyProblem::Json(_))));
     }
 
     #[test]
@@ -534,11 +579,11 @@ mod tests {
         let r = testing::post("/", body).header("content-type", "multipart/form-data; boundary=XX").build();
         assert_eq!(values(r.clone(), Target::Arg), [pair("title", "hello")]);
         assert_eq!(values(r.clone(), Target::FileName), [pair("f", "a.php")]);
-        assert_eq!(collect(&r, &mut Texts::default()).1, None);
+        assert_eq!(collect(&r, &mut Texts::default(), 512).1, None);
         let open = testing::post("/", "--XX\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nb")
             .header("content-type", "multipart/form-data; boundary=XX")
             .build();
-        assert_eq!(collect(&open, &mut Texts::default()).1, Some(BodyProblem::Multipart("no closing boundary")));
+        assert_eq!(collect(&open, &mut Texts::default(), 512).1, Some(BodyProblem::Multipart("no closing boundary")));
     }
 
     #[test]

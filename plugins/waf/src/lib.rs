@@ -168,7 +168,7 @@ impl Waf {
     /// Every rule the request matches, protocol checks first.
     pub fn inspect(&self, request: &Request) -> Vec<Hit> {
         let mut texts = inspect::Texts::default();
-        let (mut fields, problem) = inspect::collect(request, &mut texts);
+        let (mut fields, problem) = inspect::collect(request, &mut texts, self.max_fields);
         let mut hits = Vec::new();
         let mut total = 0;
         let within = fields

@@ -141,6 +141,10 @@ fn oversize_requests_are_blocked_or_passed_as_configured() {
     let many: String = (0..600).map(|i| format!("k{i}=v&")).collect();
     assert!(blocked(&waf(""), form(&many)));
     assert!(!blocked(&waf(r#"{"max_fields": 5000}"#), form(&many)));
+    let json = |body: String| testing::post("/", body).header("content-type", "application/json").build();
+    let records = format!("[{}]", vec![r#"{"sku":"A-1","qty":2}"#; 300].join(","));
+    assert!(blocked(&waf(""), json(records.clone())), "more keys and values than max_fields");
+    assert!(!blocked(&waf(r#"{"max_fields": 5000, "max_inspect_bytes": 1000000}"#), json(records)));
 }
 
 #[test]
