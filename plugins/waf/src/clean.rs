@@ -7,13 +7,13 @@
 //! depend on anything but its target, name and value (see
 //! `Engine::evaluate`), so skipping it later changes no verdict.
 //!
-//! The memory is a fixed table of two-way sets with the least recently
+//! The memory is a fixed table of four-way sets with the least recently
 //! used of a set replaced: a stream of values never seen again (search
 //! terms, ids, a client spraying them) pushes out a little at a time and
 //! never empties it. Keys are compared whole, never by hash alone, so a
 //! crafted value cannot collide into a skip; one aimed at a set (the hash
-//! is seeded at random, foldhash) could at most push out two values,
-//! which then cost what they cost without the memory.
+//! is seeded at random, foldhash) could at most push out the four values
+//! of that set, which then cost what they cost without the memory.
 
 use std::cell::RefCell;
 use std::hash::BuildHasher;
@@ -22,10 +22,13 @@ use foldhash::fast::RandomState;
 
 use crate::inspect::Target;
 
-/// Sets of two slots each (a power of two).
-const SETS: usize = 1024;
+/// Sets of `WAYS` slots each. Four ways, not two: the few hundred values
+/// a site sends on every request then seldom share a set beyond its size,
+/// where they would push each other out on every request.
+const SETS: usize = 512;
+const WAYS: usize = 4;
 /// Longer name + value pairs are not remembered: the memory stays under
-/// 2 × SETS × MAX_KEY bytes (1 MiB), in an instance of 64 MiB.
+/// SETS × WAYS × MAX_KEY bytes (1 MiB), in an instance of 64 MiB.
 const MAX_KEY: usize = 512;
 
 /// A remembered key and its hash.
@@ -35,7 +38,7 @@ type Slot = Option<(u64, Box<str>)>;
 pub struct CleanValues {
     /// Per set, the most recently used key first, with its hash (compared
     /// first: most slots a lookup meets hold another key); made on first insert.
-    sets: RefCell<Vec<[Slot; 2]>>,
+    sets: RefCell<Vec<[Slot; WAYS]>>,
     hasher: RandomState,
     /// Where the key of a lookup is built, so that lookups allocate nothing.
     key: RefCell<String>,
@@ -65,20 +68,14 @@ impl CleanValues {
             let Some(slots) = sets.get_mut(hash as usize % SETS) else { return false };
             let holds =
                 |slot: &Slot| slot.as_ref().is_some_and(|(h, key)| *h == hash && same(key.as_bytes(), k.as_bytes()));
-            match slots {
-                [first, _] if holds(first) => true,
-                [_, second] if holds(second) => {
-                    slots.swap(0, 1);
-                    true
-                }
-                _ => false,
-            }
+            // A hit becomes the most recently used.
+            slots.iter().position(holds).map(|i| slots[..=i].rotate_right(1)).is_some()
         })
         .unwrap_or(false)
     }
 
     /// Remembers that `value`, named `name` in `target`, matched nothing,
-    /// in place of the less recently used of its set.
+    /// in place of the least recently used of its set.
     pub fn insert(&self, target: Target, name: &str, value: &str) {
         self.with_key(target, name, value, |k, hash| {
             let mut sets = self.sets.borrow_mut();
@@ -86,7 +83,8 @@ impl CleanValues {
                 sets.resize_with(SETS, Default::default);
             }
             let slots = &mut sets[hash as usize % SETS];
-            slots[1] = slots[0].replace((hash, k.into()));
+            slots.rotate_right(1);
+            slots[0] = Some((hash, k.into()));
         });
     }
 
@@ -151,13 +149,13 @@ mod tests {
     fn values_in_use_outlast_a_stream_of_new_ones() {
         let c = CleanValues::default();
         c.insert(Target::Header, "user-agent", "curl/8");
-        for i in 0..32 * SETS {
+        for i in 0..64 * SETS {
             // The agent comes with every request; the id is new each time.
             assert!(c.contains(Target::Header, "user-agent", "curl/8"), "forgotten after {i} new values");
             c.insert(Target::Arg, "id", &i.to_string());
         }
-        // About 32 values went to each set, which holds two.
-        assert_eq!(c.len(), 2 * SETS);
+        // About 64 values went to each set, which holds four.
+        assert_eq!(c.len(), WAYS * SETS);
         c.insert(Target::Header, "x-long", &"a".repeat(MAX_KEY));
         assert!(!c.contains(Target::Header, "x-long", &"a".repeat(MAX_KEY)));
         c.clear();
