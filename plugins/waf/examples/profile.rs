@@ -16,6 +16,9 @@ use wasmgress_sdk::testing;
 const BROWSER: &str =
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 
+/// The GET's search term.
+const TERM: &str = "running+shoes+for+women";
+
 fn main() {
     let waf: waf::Waf = testing::configure("").unwrap();
     let get_with = |term: &str, agent: &str| {
@@ -42,8 +45,8 @@ fn main() {
     // The cases with something new in every request: the requests are
     // made before the clock starts.
     let varied = |i: u32| match only.as_str() {
-        "get-new-agent" => Some(get_with("running+shoes+for+women", &format!("{BROWSER} Build/{i}"))),
-        "get-new-term" => Some(get_with(&format!("running+shoes+for+women+{i}"), BROWSER)),
+        "get-new-agent" => Some(get_with(TERM, &format!("{BROWSER} Build/{i}"))),
+        "get-new-term" => Some(get_with(&format!("{TERM}+{i}"), BROWSER)),
         "post-new-order" => Some(post_with(&format!(" {i}"))),
         _ => None,
     };
@@ -56,7 +59,7 @@ fn main() {
         println!("{only}: {best:.1} us");
         return;
     }
-    for (name, r) in [("get", &get_with("running+shoes+for+women", BROWSER)), ("post", &post_with(""))] {
+    for (name, r) in [("get", &get_with(TERM, BROWSER)), ("post", &post_with(""))] {
         if !only.is_empty() && only != name {
             continue;
         }
