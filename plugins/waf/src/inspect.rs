@@ -280,24 +280,27 @@ impl<'a> JsonFields<'_, 'a> {
         self.found.len() > self.limit
     }
 
-    fn value(self, v: Cow<'a, str>) {
+    /// Records a value, made only if it is recorded.
+    fn value(self, make: impl FnOnce() -> Cow<'a, str>) {
         if self.full() {
             return;
         }
         let start = self.names.len();
         let end = (0..=MAX_JSON_NAME.min(self.path.len())).rev().find(|&i| self.path.is_char_boundary(i));
         self.names.push_str(&self.path[..end.unwrap_or(0)]);
-        self.found.push(JsonField::Value(start..self.names.len(), v));
+        self.found.push(JsonField::Value(start..self.names.len(), make()));
     }
 
     fn float(self, n: f64) {
-        let mut text = String::with_capacity(24);
-        let _ = write!(text, "{n}");
-        self.value(Cow::Owned(text));
+        self.value(|| {
+            let mut text = String::with_capacity(24);
+            let _ = write!(text, "{n}");
+            Cow::Owned(text)
+        });
     }
 
     fn integer(self, n: impl itoa::Integer) {
-        self.value(Cow::Owned(itoa::Buffer::new().format(n).to_string()));
+        self.value(|| Cow::Owned(itoa::Buffer::new().format(n).to_string()));
     }
 
     fn nested(&mut self) -> JsonFields<'_, 'a> {
@@ -342,12 +345,12 @@ impl<'a> Visitor<'a> for JsonFields<'_, 'a> {
     }
 
     fn visit_borrowed_str<E>(self, v: &'a str) -> Result<(), E> {
-        self.value(as_is(v));
+        self.value(|| as_is(v));
         Ok(())
     }
 
     fn visit_str<E>(self, v: &str) -> Result<(), E> {
-        self.value(Cow::Owned(v.to_string()));
+        self.value(|| Cow::Owned(v.to_string()));
         Ok(())
     }
 
