@@ -554,11 +554,6 @@ words!(PREFIX_WORDS, PREFIXES);
 words!(SENSITIVE_WORDS, SENSITIVE);
 words!(WINDOWS_WORDS, WINDOWS);
 
-/// Whether `word` is in `words`.
-fn known(words: &Words, word: &str) -> bool {
-    words.contains(word)
-}
-
 /// Undoes the usual ways to hide a command name from a pattern: quotes
 /// and backslashes inside words, `$IFS` for spaces, unset variables.
 fn unquote(s: &str) -> Cow<'_, str> {
@@ -631,8 +626,8 @@ fn shell_like_argument(rest: &str) -> bool {
     let b = rest.as_bytes();
     let word = &rest[..word_end(b, 0)];
     let base = word.rsplit('/').next().unwrap_or(word);
-    known(&SENSITIVE_WORDS, base)
-        || (known(&UNIX_WORDS, base) && !known(&AMBIGUOUS_WORDS, base))
+    SENSITIVE_WORDS.contains(base)
+        || (UNIX_WORDS.contains(base) && !AMBIGUOUS_WORDS.contains(base))
         || word.starts_with("http")
 }
 
@@ -650,9 +645,9 @@ fn command_at(s: &str, i: usize, how: Position, depth: u8) -> bool {
     if how == Position::Start && rest.is_empty() && !word.contains('/') {
         // One word alone: a reconnaissance command, or a command name no
         // prose uses. Most values are one word; keep this path short.
-        return known(&RECON_WORDS, name) || (distinctive(name) && known(&UNIX_WORDS, name));
+        return RECON_WORDS.contains(name) || (distinctive(name) && UNIX_WORDS.contains(name));
     }
-    if known(&PREFIX_WORDS, name) && !rest.trim().is_empty() {
+    if PREFIX_WORDS.contains(name) && !rest.trim().is_empty() {
         // `time ifconfig`, `sudo -u x id`, `timeout 5 sh`: the command follows.
         let mut j = skip_spaces(b, end);
         while j < b.len() && (b[j] == b'-' || b[j].is_ascii_digit()) {
@@ -662,7 +657,7 @@ fn command_at(s: &str, i: usize, how: Position, depth: u8) -> bool {
             return true;
         }
     }
-    if !known(&UNIX_WORDS, name) {
+    if !UNIX_WORDS.contains(name) {
         return false;
     }
     // A shell word ends at a space or shell punctuation: `base64,` (a data
@@ -674,14 +669,14 @@ fn command_at(s: &str, i: usize, how: Position, depth: u8) -> bool {
     match how {
         Position::Strong => true,
         _ if pathed => true,
-        _ if known(&AMBIGUOUS_WORDS, name) => shell_like_argument(rest),
+        _ if AMBIGUOUS_WORDS.contains(name) => shell_like_argument(rest),
         Position::Weak => true,
         // A value that starts with a command name is often just words
         // ("python snake care"): it needs shell-like arguments, or to be
         // a reconnaissance command on its own.
         // A name no prose uses (`aa-disable`, `ssh-keygen`, `php7`) is a command wherever it stands.
         Position::Start => {
-            shell_like_argument(rest) || (rest.trim().is_empty() && known(&RECON_WORDS, name)) || distinctive(name)
+            shell_like_argument(rest) || (rest.trim().is_empty() && RECON_WORDS.contains(name)) || distinctive(name)
         }
     }
 }
@@ -835,8 +830,8 @@ pub fn windows_command(s: &str) -> bool {
             && ["user", "localgroup", "group", "share", "use", "view", "start", "stop", "accounts", "session"]
                 .iter()
                 .any(|w| rest.starts_with(w));
-        known(&WINDOWS_WORDS, name) && net
-            || known(&WINDOWS_WORDS, name)
+        WINDOWS_WORDS.contains(name) && net
+            || WINDOWS_WORDS.contains(name)
                 && (separated && (rest.starts_with(['/', '-']) || rest.starts_with("http") || name.len() > 4)
                     || matches!(
                         name,
