@@ -49,6 +49,8 @@
 
 #![warn(missing_docs)]
 
+#[cfg(any(test, target_arch = "wasm32"))]
+mod alloc;
 mod http;
 pub mod metrics;
 pub mod testing;

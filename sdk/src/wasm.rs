@@ -11,6 +11,12 @@ use proxy_wasm::types::{Action, ContextType, LogLevel};
 
 use crate::{Decision, Headers, Plugin, Request, Response};
 
+/// Small blocks come from size-class lists (see `alloc`); a plugin that
+/// brings its own allocator turns the `allocator` feature off.
+#[cfg(all(feature = "allocator", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: crate::alloc::SizeClasses<std::alloc::System> = crate::alloc::SizeClasses::new(std::alloc::System);
+
 /// Installs `P` as this module's plugin (called from `_initialize`).
 pub fn register<P: Plugin>() {
     proxy_wasm::set_log_level(LogLevel::Info);
