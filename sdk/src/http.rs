@@ -6,35 +6,123 @@ use std::net::SocketAddr;
 
 /// Header fields, names compared case-insensitively (kept lower-case, as
 /// HTTP/2 and Proxy-Wasm hosts have them), in order, repeats allowed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// The names and values live in one string, each field as two ranges of
+/// it: read from the host, a map of twenty fields is one allocation and one
+/// UTF-8 check, not forty strings.
+#[derive(Clone, Default)]
 pub struct Headers {
-    entries: Vec<(String, String)>,
+    text: String,
+    fields: Vec<Field>,
     changed: bool,
+}
+
+/// A field's name and value as `start..end` byte ranges of `Headers::text`.
+#[derive(Clone, Copy)]
+struct Field {
+    name: (u32, u32),
+    value: (u32, u32),
 }
 
 impl Headers {
     /// Headers from `(name, value)` pairs.
-    pub fn from_pairs<N: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (N, V)>) -> Self {
-        let entries = pairs
-            .into_iter()
-            .map(|(n, v)| {
-                // In place: the gateway's names are lowercase already.
-                let mut n: String = n.into();
-                n.make_ascii_lowercase();
-                (n, v.into())
-            })
-            .collect();
-        Self { entries, changed: false }
+    pub fn from_pairs<N: AsRef<str>, V: AsRef<str>>(pairs: impl IntoIterator<Item = (N, V)>) -> Self {
+        let mut headers = Self::default();
+        for (name, value) in pairs {
+            headers.push(name.as_ref(), value.as_ref());
+        }
+        headers
+    }
+
+    /// Headers from a Proxy-Wasm serialized map: the field count, each
+    /// field's name and value lengths (32-bit little-endian), then each
+    /// name and value followed by a NUL. Pseudo-headers (`:path`…) are
+    /// kept like the others. `None` when the bytes are not such a map.
+    #[cfg(any(test, target_arch = "wasm32"))]
+    pub(crate) fn from_serialized(mut bytes: Vec<u8>) -> Option<Self> {
+        let word = |at: usize| bytes.get(at..at + 4).map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]) as usize);
+        let count = word(0)?;
+        let table = count.checked_mul(8)?.checked_add(4)?;
+        if bytes.len() < table {
+            return None;
+        }
+        let mut fields = Vec::with_capacity(count);
+        let mut at: usize = 0;
+        for i in 0..count {
+            let (name, value) = (word(4 + 8 * i)?, word(8 + 8 * i)?);
+            // Offsets from the end of the table; each string ends in a NUL.
+            let value_at = at.checked_add(name)?.checked_add(1)?;
+            let end = value_at.checked_add(value)?;
+            fields.push(Field { name: range(at, at + name)?, value: range(value_at, end)? });
+            at = end.checked_add(1)?;
+        }
+        if bytes.len() - table < at {
+            return None;
+        }
+        // The strings, moved to the front: the one buffer they are kept in.
+        bytes.drain(..table);
+        let text = match String::from_utf8(bytes) {
+            Ok(text) => text,
+            // Bytes that are not UTF-8 (obs-text) are replaced one field at a time.
+            Err(e) => {
+                let bytes = e.into_bytes();
+                let part = |(s, e): (u32, u32)| String::from_utf8_lossy(&bytes[s as usize..e as usize]).into_owned();
+                return Some(Self::from_pairs(fields.iter().map(|f| (part(f.name), part(f.value)))));
+            }
+        };
+        let mut headers = Self { text, fields, changed: false };
+        for f in &headers.fields {
+            // In place: the gateway's names are lowercase already.
+            headers.text[f.name.0 as usize..f.name.1 as usize].make_ascii_lowercase();
+        }
+        Some(headers)
+    }
+
+    fn name_of(&self, f: &Field) -> &str {
+        &self.text[f.name.0 as usize..f.name.1 as usize]
+    }
+
+    fn value_of(&self, f: &Field) -> &str {
+        &self.text[f.value.0 as usize..f.value.1 as usize]
+    }
+
+    /// Appends `s` to the text; its range.
+    fn append(&mut self, s: &str) -> (u32, u32) {
+        let start = self.text.len();
+        self.text.push_str(s);
+        (start as u32, self.text.len() as u32)
+    }
+
+    fn push(&mut self, name: &str, value: &str) {
+        let name = self.append(name);
+        self.text[name.0 as usize..name.1 as usize].make_ascii_lowercase();
+        let value = self.append(value);
+        self.fields.push(Field { name, value });
+    }
+
+    /// Removes the pseudo-headers (names starting with `:`) and returns
+    /// the values of those in `names` (empty when absent).
+    #[cfg(any(test, target_arch = "wasm32"))]
+    pub(crate) fn take_pseudo<const N: usize>(&mut self, names: [&str; N]) -> [String; N] {
+        let mut values: [String; N] = std::array::from_fn(|_| String::new());
+        for f in self.fields.iter().filter(|f| self.text.as_bytes().get(f.name.0 as usize) == Some(&b':')) {
+            if let Some(i) = names.iter().position(|n| *n == self.name_of(f)) {
+                values[i] = self.value_of(f).to_string();
+            }
+        }
+        let text = self.text.as_bytes();
+        self.fields.retain(|f| text.get(f.name.0 as usize) != Some(&b':'));
+        values
     }
 
     /// The first value of `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.entries.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
     }
 
     /// Every value of `name`, in order.
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.entries.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
     }
 
     /// Whether `name` is there at all.
@@ -50,34 +138,62 @@ impl Headers {
 
     /// Adds a value, keeping those already there.
     pub fn add(&mut self, name: &str, value: impl Into<String>) {
-        self.entries.push((name.to_ascii_lowercase(), value.into()));
+        self.push(name, &value.into());
         self.changed = true;
     }
 
     /// Removes every value of `name`.
     pub fn remove(&mut self, name: &str) {
-        let before = self.entries.len();
-        self.entries.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-        self.changed |= self.entries.len() != before;
+        let before = self.fields.len();
+        let text = &self.text;
+        self.fields.retain(|f| !text[f.name.0 as usize..f.name.1 as usize].eq_ignore_ascii_case(name));
+        self.changed |= self.fields.len() != before;
     }
 
     /// Moves every value of `from` to `to`.
     pub fn rename(&mut self, from: &str, to: &str) {
-        let to = to.to_ascii_lowercase();
-        for (name, _) in self.entries.iter_mut().filter(|(n, _)| n.eq_ignore_ascii_case(from)) {
-            *name = to.clone();
-            self.changed = true;
+        if !self.contains(from) {
+            return;
         }
+        let to = self.append(&to.to_ascii_lowercase());
+        let text = &self.text;
+        for f in
+            self.fields.iter_mut().filter(|f| text[f.name.0 as usize..f.name.1 as usize].eq_ignore_ascii_case(from))
+        {
+            f.name = to;
+        }
+        self.changed = true;
     }
 
     /// Every `(name, value)`, in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.entries.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+        self.fields.iter().map(|f| (self.name_of(f), self.value_of(f)))
     }
 
     /// Whether anything was set, added, removed or renamed.
     pub fn changed(&self) -> bool {
         self.changed
+    }
+}
+
+/// `start..end` as 32-bit offsets (a header map is far below 4 GiB).
+#[cfg(any(test, target_arch = "wasm32"))]
+fn range(start: usize, end: usize) -> Option<(u32, u32)> {
+    Some((u32::try_from(start).ok()?, u32::try_from(end).ok()?))
+}
+
+/// Equal when the fields are, in order (wherever the text keeps them).
+impl PartialEq for Headers {
+    fn eq(&self, other: &Self) -> bool {
+        self.changed == other.changed && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Headers {}
+
+impl std::fmt::Debug for Headers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
     }
 }
 
@@ -382,6 +498,72 @@ mod tests {
         h.rename("content-type", "x-original-type");
         assert_eq!(h.get("x-original-type"), Some("text/plain"));
         assert!(h.changed());
+    }
+
+    /// A map as a Proxy-Wasm host serializes it.
+    fn serialize(pairs: &[(&[u8], &[u8])]) -> Vec<u8> {
+        let mut out = (pairs.len() as u32).to_le_bytes().to_vec();
+        for (n, v) in pairs {
+            out.extend((n.len() as u32).to_le_bytes());
+            out.extend((v.len() as u32).to_le_bytes());
+        }
+        for (n, v) in pairs {
+            out.extend(*n);
+            out.push(0);
+            out.extend(*v);
+            out.push(0);
+        }
+        out
+    }
+
+    #[test]
+    fn serialized_maps_are_read_into_one_buffer() {
+        let pairs: [(&[u8], &[u8]); 5] = [
+            (b":method", b"GET"),
+            (b":path", b"/a?b=1"),
+            (b"User-Agent", b"curl/8"),
+            (b"x-empty", b""),
+            (b"x-a", "caf\u{e9}".as_bytes()),
+        ];
+        let mut h = Headers::from_serialized(serialize(&pairs)).unwrap();
+        assert_eq!(h.iter().count(), 5);
+        let [method, authority, path] = h.take_pseudo([":method", ":authority", ":path"]);
+        assert_eq!((method.as_str(), authority.as_str(), path.as_str()), ("GET", "", "/a?b=1"));
+        assert_eq!(
+            h.iter().collect::<Vec<_>>(),
+            [("user-agent", "curl/8"), ("x-empty", ""), ("x-a", "caf\u{e9}")],
+            "lowercase names, pseudo-headers taken out"
+        );
+        assert_eq!(h, Headers::from_pairs([("user-agent", "curl/8"), ("x-empty", ""), ("x-a", "caf\u{e9}")]));
+        assert!(!h.changed());
+        // Changes after reading: the text grows, the fields follow.
+        h.rename("x-a", "X-B");
+        h.add("x-a", "new");
+        h.remove("x-empty");
+        assert_eq!(h.iter().collect::<Vec<_>>(), [("user-agent", "curl/8"), ("x-b", "caf\u{e9}"), ("x-a", "new")]);
+        assert!(h.changed());
+
+        // Bytes that are not UTF-8 are replaced in their field only.
+        let h = Headers::from_serialized(serialize(&[(b"x-a", b"\xffok"), (b"x-b", b"fine")])).unwrap();
+        assert_eq!(h.iter().collect::<Vec<_>>(), [("x-a", "\u{fffd}ok"), ("x-b", "fine")]);
+        assert_eq!(Headers::from_serialized(serialize(&[])).unwrap(), Headers::default());
+    }
+
+    #[test]
+    fn malformed_serialized_maps_are_refused() {
+        let good = serialize(&[(b"a", b"1"), (b"bb", b"22")]);
+        assert!(Headers::from_serialized(good.clone()).is_some());
+        // Cut anywhere: too short for its table or its strings.
+        for len in 0..good.len() {
+            assert!(Headers::from_serialized(good[..len].to_vec()).is_none(), "{len}");
+        }
+        // A count or lengths far beyond the bytes.
+        let mut huge = good.clone();
+        huge[..4].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(Headers::from_serialized(huge).is_none());
+        let mut long = good;
+        long[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(Headers::from_serialized(long).is_none());
     }
 
     #[test]

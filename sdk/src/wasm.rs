@@ -66,25 +66,38 @@ struct Stream<P> {
 
 impl<P> Context for Stream<P> {}
 
-/// Takes the values of the pseudo-headers `names` out of `pairs` (empty
-/// when absent) and keeps the regular headers, moving every string once.
-fn split<const N: usize>(pairs: Vec<(String, String)>, names: [&str; N]) -> ([String; N], Headers) {
-    let mut pseudo: [String; N] = std::array::from_fn(|_| String::new());
-    let mut regular = Vec::with_capacity(pairs.len());
-    for (name, value) in pairs {
-        if !name.starts_with(':') {
-            regular.push((name, value));
-        } else if let Some(i) = names.iter().position(|n| *n == name) {
-            pseudo[i] = value;
+#[link(wasm_import_module = "env")]
+unsafe extern "C" {
+    /// The host call behind `proxy_wasm`'s `get_map`, which makes a
+    /// `String` of every name and value: here the serialized map is kept
+    /// as one buffer (see `Headers::from_serialized`).
+    fn proxy_get_header_map_pairs(map: u32, data: *mut *mut u8, size: *mut usize) -> u32;
+}
+
+/// The Proxy-Wasm map type numbers (from the ABI).
+const REQUEST_HEADERS: u32 = 0;
+const RESPONSE_HEADERS: u32 = 2;
+
+/// A header map of the running stream (empty when the host has none).
+fn header_map(map: u32) -> Headers {
+    let mut data: *mut u8 = std::ptr::null_mut();
+    let mut size: usize = 0;
+    // SAFETY: the host writes a buffer it allocated through this module's
+    // `proxy_on_memory_allocate` (a `Vec<u8>` of exactly `size` bytes,
+    // leaked), which is taken back here once.
+    let bytes = unsafe {
+        if proxy_get_header_map_pairs(map, &mut data, &mut size) != 0 || data.is_null() {
+            return Headers::default();
         }
-    }
-    (pseudo, Headers::from_pairs(regular))
+        Vec::from_raw_parts(data, size, size)
+    };
+    Headers::from_serialized(bytes).unwrap_or_default()
 }
 
 impl<P: Plugin> Stream<P> {
     fn read_request(&self) -> Request {
-        let ([method, path, authority], headers) =
-            split(self.get_http_request_headers(), [":method", ":path", ":authority"]);
+        let mut headers = header_map(REQUEST_HEADERS);
+        let [method, path, authority] = headers.take_pseudo([":method", ":path", ":authority"]);
         let mut request = Request::new(method, path, authority);
         request.headers = headers;
         request.client = self
@@ -158,7 +171,8 @@ impl<P: Plugin> HttpContext for Stream<P> {
 
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
         let Some(request) = self.request.as_ref() else { return Action::Continue };
-        let ([status], headers) = split(self.get_http_response_headers(), [":status"]);
+        let mut headers = header_map(RESPONSE_HEADERS);
+        let [status] = headers.take_pseudo([":status"]);
         let status = status.parse().unwrap_or(0);
         let mut response = Response::new(status, headers);
         let decision = self.plugin.on_response(request, &mut response);
