@@ -126,7 +126,7 @@ fn driver() -> &'static (Arc<PluginRuntime>, Arc<Plugin>) {
 /// the host never panics, and the request it leaves is still a valid one.
 /// Returns what the program left behind (`None` if it never ran), so tests
 /// can tell the driver really reaches the host.
-pub fn host_calls(data: &[u8]) -> Option<StreamState> {
+pub fn host_calls(data: &[u8]) -> Option<Box<StreamState>> {
     let (runtime, plugin) = driver();
     let mut vm = PluginVm::new(runtime, plugin, Arc::from(data)).ok()?;
     let context = vm.create_context().ok()?;
@@ -134,11 +134,11 @@ pub fn host_calls(data: &[u8]) -> Option<StreamState> {
     req.headers_mut().insert("x-fuzz", http::HeaderValue::from_static("1"));
     let (parts, ()) = req.into_parts();
     let info = RequestInfo { host: "fuzz.example".into(), scheme: "http", protocol: "HTTP/1.1", ..Default::default() };
-    let stream = StreamState {
+    let stream = Box::new(StreamState {
         request: Some(wasmgress::wasm::headers::RequestHead { parts, scheme: "http" }),
         info: Arc::new(info),
         ..Default::default()
-    };
+    });
     let (stream, _) = vm.on_headers(context, false, stream, true);
     let (stream, _) = vm.finish(context, stream);
     if let Some(head) = &stream.request {

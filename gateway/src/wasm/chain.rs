@@ -403,16 +403,16 @@ impl PluginStream {
 
     /// The stream as a callback sees it: the live heads moved in, or the
     /// copies of those whose phase is over.
-    fn state(&mut self, heads: &mut Heads) -> StreamState {
+    fn state(&mut self, heads: &mut Heads) -> Box<StreamState> {
         self.live = (heads.request.is_some(), heads.response.is_some());
-        StreamState {
+        Box::new(StreamState {
             request: heads.request.take().or_else(|| self.request_view.take()),
             response: heads.response.take().or_else(|| self.response_view.take()),
             info: self.info.clone(),
             response_code: self.status,
             properties: std::mem::take(&mut self.properties),
             ..StreamState::default()
-        }
+        })
     }
 
     /// Takes the heads and properties back out of a callback's state.
@@ -442,8 +442,8 @@ impl PluginStream {
         phase: Phase,
         heads: &mut Heads,
         prepare: impl FnOnce(&mut StreamState),
-        f: impl FnOnce(&mut PluginVm, StreamState) -> (StreamState, Result<T, VmError>),
-    ) -> (StreamState, Result<T, VmError>) {
+        f: impl FnOnce(&mut PluginVm, Box<StreamState>) -> (Box<StreamState>, Result<T, VmError>),
+    ) -> (Box<StreamState>, Result<T, VmError>) {
         let mut state = self.state(heads);
         prepare(&mut state);
         let mut state = Some(state);

@@ -89,7 +89,7 @@ pub struct StreamState {
 pub struct HostState {
     pub plugin_name: Arc<str>,
     pub plugin_config: Arc<[u8]>,
-    pub stream: Option<StreamState>,
+    pub stream: Option<Box<StreamState>>,
     /// Log lines kept while configuring, to explain a rejection.
     pub captured_logs: Option<Vec<String>>,
     /// The metric cells this instance defined; the guest's ids index it.

@@ -241,9 +241,9 @@ impl PluginVm {
     /// returns the stream as the guest left it.
     fn with_stream<T>(
         &mut self,
-        stream: StreamState,
+        stream: Box<StreamState>,
         f: impl FnOnce(&mut Self) -> Result<T, VmError>,
-    ) -> (StreamState, Result<T, VmError>) {
+    ) -> (Box<StreamState>, Result<T, VmError>) {
         self.store.data_mut().stream = Some(stream);
         let result = f(self);
         (self.store.data_mut().stream.take().unwrap_or_default(), result)
@@ -263,9 +263,9 @@ impl PluginVm {
         &mut self,
         context: i32,
         response: bool,
-        mut stream: StreamState,
+        mut stream: Box<StreamState>,
         end_of_stream: bool,
-    ) -> (StreamState, Result<i32, VmError>) {
+    ) -> (Box<StreamState>, Result<i32, VmError>) {
         let count = if response {
             stream.response.as_mut().map(|r| MapMut::Response(r).count())
         } else {
@@ -290,9 +290,9 @@ impl PluginVm {
         &mut self,
         context: i32,
         response: bool,
-        stream: StreamState,
+        stream: Box<StreamState>,
         end_of_stream: bool,
-    ) -> (StreamState, Result<i32, VmError>) {
+    ) -> (Box<StreamState>, Result<i32, VmError>) {
         let size = stream.body.len() as i32;
         self.with_stream(stream, |vm| {
             vm.call(|s, e| {
@@ -311,8 +311,8 @@ impl PluginVm {
         &mut self,
         context: i32,
         response: bool,
-        stream: StreamState,
-    ) -> (StreamState, Result<i32, VmError>) {
+        stream: Box<StreamState>,
+    ) -> (Box<StreamState>, Result<i32, VmError>) {
         let trailers = if response { &stream.response_trailers } else { &stream.request_trailers };
         let count = trailers.as_ref().map_or(0, HeaderMap::len) as i32;
         self.with_stream(stream, |vm| {
@@ -348,8 +348,8 @@ impl PluginVm {
         &mut self,
         token: u32,
         response: HttpCallResponse,
-        stream: Option<StreamState>,
-    ) -> (Option<StreamState>, Result<(), VmError>) {
+        stream: Option<Box<StreamState>>,
+    ) -> (Option<Box<StreamState>>, Result<(), VmError>) {
         let args = (ROOT_ID, token as i32, response.headers.len() as i32, response.body.len() as i32, 0);
         let state = self.store.data_mut();
         state.stream = stream;
@@ -362,7 +362,7 @@ impl PluginVm {
 
     /// Ends a context: `proxy_on_done`, `proxy_on_log`, `proxy_on_delete`
     /// (Go SDKs run their stream-done hook from on_log, so it always runs).
-    pub fn finish(&mut self, context: i32, stream: StreamState) -> (StreamState, Result<(), VmError>) {
+    pub fn finish(&mut self, context: i32, stream: Box<StreamState>) -> (Box<StreamState>, Result<(), VmError>) {
         self.with_stream(stream, |vm| {
             vm.call(|s, e| e.done.as_ref().map(|f| f.call(s, context)).transpose())?;
             vm.call(|s, e| e.log.as_ref().map(|f| f.call(s, context)).transpose())?;

@@ -85,7 +85,7 @@ fn request(case: &str, i: u64) -> (http::Request<()>, Vec<u8>) {
 const CASES: [&str; 5] = ["get", "get-new-term", "get-new-agent", "post", "post-new-order"];
 
 /// One request through the plugin, as the proxy drives it.
-fn run(vm: &mut PluginVm, request: &http::Request<()>, body: &[u8]) -> StreamState {
+fn run(vm: &mut PluginVm, request: &http::Request<()>, body: &[u8]) -> Box<StreamState> {
     let context = vm.create_context().expect("a context");
     let (parts, ()) = request.clone().into_parts();
     let info = RequestInfo {
@@ -95,11 +95,11 @@ fn run(vm: &mut PluginVm, request: &http::Request<()>, body: &[u8]) -> StreamSta
         ingress: "default/waf".into(),
         ..Default::default()
     };
-    let stream = StreamState {
+    let stream = Box::new(StreamState {
         request: Some(RequestHead { parts, scheme: "http" }),
         info: Arc::new(info),
         ..Default::default()
-    };
+    });
     let (mut stream, _) = vm.on_headers(context, false, stream, body.is_empty());
     if !body.is_empty() {
         stream.body = body.to_vec();
