@@ -2,10 +2,10 @@
 //! text, decoded once from its wire format into named values.
 
 use std::borrow::Cow;
-use std::fmt::{self, Write};
 
-use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use wasmgress_sdk::{Request, url_decode};
+
+use crate::json::{self, JsonField};
 
 /// Where a value came from; rules choose their targets from these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -214,11 +214,8 @@ fn body_fields<'a>(
     if mime.is_empty() || mime == "application/x-www-form-urlencoded" {
         form_fields(text, push);
     } else if mime == "application/json" || mime.ends_with("+json") {
-        let mut path = String::from("json");
         let mut found = Vec::new();
-        let mut de = serde_json::Deserializer::from_str(text);
-        let json = JsonFields { path: &mut path, names: &mut *names, found: &mut found, limit: max_fields };
-        let parsed = json.deserialize(&mut de).and_then(|()| de.end());
+        let parsed = json::walk(text, names, &mut found, max_fields);
         // The paths are all written: the values can borrow their names.
         let names: &'a String = names;
         for f in found {
@@ -243,166 +240,6 @@ fn body_fields<'a>(
         push(Target::Arg, as_is("body"), as_is(text));
     }
     None
-}
-
-/// A key or value of a JSON document, in document order; a value is named
-/// by its path, at this range of the names string.
-enum JsonField<'a> {
-    Key(Cow<'a, str>),
-    Value(std::ops::Range<usize>, Cow<'a, str>),
-}
-
-/// Strings, numbers and keys of a JSON document as it is parsed (no
-/// tree is built); paths are grown and cut back in one buffer, and each
-/// value's is copied to the end of `names`. Past `limit` + 1 keys and
-/// values the document is only checked: nothing more would be inspected,
-/// and a deep path repeated for every value would fill the memory.
-struct JsonFields<'p, 'a> {
-    path: &'p mut String,
-    names: &'p mut String,
-    found: &'p mut Vec<JsonField<'a>>,
-    limit: usize,
-}
-
-/// Longer JSON paths are cut to this many bytes in a value's name.
-const MAX_JSON_NAME: usize = 256;
-
-impl<'a> DeserializeSeed<'a> for JsonFields<'_, 'a> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'a>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'a> JsonFields<'_, 'a> {
-    fn full(&self) -> bool {
-        self.found.len() > self.limit
-    }
-
-    /// Records a value, made only if it is recorded.
-    fn value(self, make: impl FnOnce() -> Cow<'a, str>) {
-        if self.full() {
-            return;
-        }
-        let start = self.names.len();
-        let end = (0..=MAX_JSON_NAME.min(self.path.len())).rev().find(|&i| self.path.is_char_boundary(i));
-        self.names.push_str(&self.path[..end.unwrap_or(0)]);
-        self.found.push(JsonField::Value(start..self.names.len(), make()));
-    }
-
-    fn float(self, n: f64) {
-        self.value(|| {
-            let mut text = String::with_capacity(24);
-            let _ = write!(text, "{n}");
-            Cow::Owned(text)
-        });
-    }
-
-    fn integer(self, n: impl itoa::Integer) {
-        self.value(|| Cow::Owned(itoa::Buffer::new().format(n).to_string()));
-    }
-
-    fn nested(&mut self) -> JsonFields<'_, 'a> {
-        JsonFields { path: self.path, names: self.names, found: self.found, limit: self.limit }
-    }
-}
-
-impl<'a> Visitor<'a> for JsonFields<'_, 'a> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_map<A: MapAccess<'a>>(mut self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key_seed(JsonKey)? {
-            let at = self.path.len();
-            self.path.push('.');
-            self.path.push_str(&key);
-            if !self.full() {
-                self.found.push(JsonField::Key(key));
-            }
-            map.next_value_seed(self.nested())?;
-            self.path.truncate(at);
-        }
-        Ok(())
-    }
-
-    fn visit_seq<A: SeqAccess<'a>>(mut self, mut items: A) -> Result<(), A::Error> {
-        for i in 0.. {
-            let at = self.path.len();
-            self.path.push('[');
-            self.path.push_str(itoa::Buffer::new().format(i));
-            self.path.push(']');
-            let more = items.next_element_seed(self.nested())?;
-            self.path.truncate(at);
-            if more.is_none() {
-                break;
-            }
-        }
-        Ok(())
-    }
-
-    fn visit_borrowed_str<E>(self, v: &'a str) -> Result<(), E> {
-        self.value(|| as_is(v));
-        Ok(())
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<(), E> {
-        self.value(|| Cow::Owned(v.to_string()));
-        Ok(())
-    }
-
-    fn visit_i64<E>(self, v: i64) -> Result<(), E> {
-        self.integer(v);
-        Ok(())
-    }
-
-    fn visit_u64<E>(self, v: u64) -> Result<(), E> {
-        self.integer(v);
-        Ok(())
-    }
-
-    fn visit_f64<E>(self, v: f64) -> Result<(), E> {
-        self.float(v);
-        Ok(())
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_unit<E>(self) -> Result<(), E> {
-        Ok(())
-    }
-}
-
-/// An object key, borrowed from the document unless it has escapes.
-struct JsonKey;
-
-impl<'a> DeserializeSeed<'a> for JsonKey {
-    type Value = Cow<'a, str>;
-
-    fn deserialize<D: Deserializer<'a>>(self, d: D) -> Result<Cow<'a, str>, D::Error> {
-        d.deserialize_str(self)
-    }
-}
-
-impl<'a> Visitor<'a> for JsonKey {
-    type Value = Cow<'a, str>;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an object key")
-    }
-
-    fn visit_borrowed_str<E>(self, v: &'a str) -> Result<Cow<'a, str>, E> {
-        Ok(as_is(v))
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<Cow<'a, str>, E> {
-        Ok(Cow::Owned(v.to_string()))
-    }
 }
 
 fn boundary(content_type: &str) -> Option<String> {
@@ -524,9 +361,9 @@ mod tests {
         let (fields, problem) = collect(&request, &mut texts, 100);
         assert_eq!(problem, None, "the whole document is still checked");
         assert_eq!(fields.len(), 101, "one past the limit tells there were more");
-        assert!(fields.iter().all(|f| f.name.len() <= MAX_JSON_NAME));
+        assert!(fields.iter().all(|f| f.name.len() <= json::MAX_NAME));
         drop(fields);
-        assert!(texts.names.len() <= 101 * MAX_JSON_NAME);
+        assert!(texts.names.len() <= 101 * json::MAX_NAME);
         let bad = testing::post("/", format!(r#"{{"a":[{}],}}"#, vec!["1"; 5000].join(",")))
             .header("content-type", "application/json")
             .build();

@@ -33,6 +33,7 @@ mod engine;
 mod fnv;
 mod gate;
 mod inspect;
+mod json;
 mod rules;
 mod shell;
 mod sqli;
