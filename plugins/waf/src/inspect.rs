@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use wasmgress_sdk::{Request, url_decode};
 
 use crate::json::{self, JsonField};
+use crate::scan;
 
 /// Where a value came from; rules choose their targets from these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -169,14 +170,14 @@ const fn as_is(s: &str) -> Cow<'_, str> {
 
 /// The path with `%XX` decoded but `+` kept (it is not a space in paths).
 fn url_decode_path(path: &str) -> Cow<'_, str> {
-    if path.contains('%') { Cow::Owned(url_decode(&path.replace('+', "%2B"))) } else { as_is(path) }
+    if scan::contains(path, b'%') { Cow::Owned(url_decode(&path.replace('+', "%2B"))) } else { as_is(path) }
 }
 
 /// A form or query component decoded, borrowed when there is nothing to decode.
 fn form_decode(s: &str) -> Cow<'_, str> {
-    if s.contains('%') {
+    if scan::contains(s, b'%') {
         Cow::Owned(url_decode(s))
-    } else if s.contains('+') {
+    } else if scan::contains(s, b'+') {
         Cow::Owned(s.replace('+', " "))
     } else {
         as_is(s)
@@ -186,8 +187,8 @@ fn form_decode(s: &str) -> Cow<'_, str> {
 type Push<'a, 'p> = dyn FnMut(Target, Cow<'a, str>, Cow<'a, str>) + 'p;
 
 fn form_fields<'a>(query: &'a str, push: &mut Push<'a, '_>) {
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+    for pair in scan::split(query, b'&').filter(|p| !p.is_empty()) {
+        let (name, value) = scan::split_once(pair, b'=').unwrap_or((pair, ""));
         let name = form_decode(name);
         push(Target::ArgName, as_is(""), name.clone());
         push(Target::Arg, name, form_decode(value));
@@ -195,8 +196,8 @@ fn form_fields<'a>(query: &'a str, push: &mut Push<'a, '_>) {
 }
 
 fn cookies<'a>(header: &'a str, push: &mut Push<'a, '_>) {
-    for c in header.split(';').map(str::trim).filter(|c| !c.is_empty()) {
-        let (name, value) = c.split_once('=').unwrap_or((c, ""));
+    for c in scan::split(header, b';').map(str::trim).filter(|c| !c.is_empty()) {
+        let (name, value) = scan::split_once(c, b'=').unwrap_or((c, ""));
         push(Target::CookieName, as_is(""), as_is(name.trim()));
         push(Target::Cookie, as_is(name.trim()), as_is(value.trim().trim_matches('"')));
     }

@@ -9,6 +9,8 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
+use crate::scan;
+
 /// A key or value of a document, in document order; a value is named by
 /// its path, at this range of the names string.
 pub enum JsonField<'a> {
@@ -321,15 +323,10 @@ impl<'a> Walker<'a, '_> {
 /// a string is most of a JSON body, and a byte loop took some seven
 /// instructions a byte.
 fn plain_end(bytes: &[u8], mut at: usize) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    // Flags (in its high bit) the first byte of `w` that is zero; bytes
-    // after it may be flagged too, the ones before it never.
-    let zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGH;
-    while let Some(chunk) = bytes.get(at..at + 8) {
-        let w = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
-        let control = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
-        let found = zero(w ^ (ONES * u64::from(b'"'))) | zero(w ^ (ONES * u64::from(b'\\'))) | control;
+    while let Some(w) = scan::word(bytes, at) {
+        // Below 0x20: the same borrow trick as a zero byte, against 0x20.
+        let control = w.wrapping_sub(0x2020_2020_2020_2020) & !w & 0x8080_8080_8080_8080;
+        let found = scan::zero_bytes(scan::xor_each(w, b'"')) | scan::zero_bytes(scan::xor_each(w, b'\\')) | control;
         if found != 0 {
             return at + (found.trailing_zeros() / 8) as usize;
         }

@@ -35,6 +35,7 @@ mod gate;
 mod inspect;
 mod json;
 mod rules;
+mod scan;
 mod shell;
 mod sqli;
 mod transform;
@@ -201,7 +202,7 @@ impl Waf {
             None => {}
         }
         if let Some(f) =
-            fields.iter().find(|f| matches!(f.target, Target::Arg | Target::ArgName) && f.value.contains('\0'))
+            fields.iter().find(|f| matches!(f.target, Target::Arg | Target::ArgName) && scan::contains(&f.value, 0))
         {
             protocol(NUL_BYTE, rules::Severity::Critical, "NUL byte in an argument", f.target, &f.name.clone());
         }
