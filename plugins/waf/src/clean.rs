@@ -16,11 +16,12 @@
 //! of that set, which then cost what they cost without the memory.
 
 use std::cell::RefCell;
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, Hasher};
 
 use foldhash::fast::RandomState;
 
 use crate::inspect::Target;
+use crate::scan;
 
 /// Sets of `WAYS` slots each. Four ways, not two: the few hundred values
 /// a site sends on every request then seldom share a set beyond its size,
@@ -40,52 +41,84 @@ pub struct CleanValues {
     /// first: most slots a lookup meets hold another key); made on first insert.
     sets: RefCell<Vec<[Slot; WAYS]>>,
     hasher: RandomState,
-    /// Where the key of a lookup is built, so that lookups allocate nothing.
-    key: RefCell<String>,
+}
+
+/// A key by its parts: the target's letter, `name`, a NUL, then `value`
+/// (a NUL-free name makes the split unique). Lookups hash and compare the
+/// parts where they are: building the key copied each part, and a small
+/// copy in WebAssembly is a call out to the host.
+struct Key<'k> {
+    letter: u8,
+    name: &'k str,
+    value: &'k str,
+}
+
+impl<'k> Key<'k> {
+    fn new(target: Target, name: &'k str, value: &'k str) -> Option<Self> {
+        if name.len() + value.len() + 2 > MAX_KEY || scan::contains(name, 0) {
+            return None;
+        }
+        Some(Key { letter: b'a' + target as u8, name, value })
+    }
+
+    /// Few writes, each a 128-bit multiply in software in WebAssembly: the
+    /// letter and the name's length in one, the name only when there is
+    /// one (most keys have none). Two keys with the same hash still
+    /// differ when compared.
+    fn hash(&self, hasher: &RandomState) -> u64 {
+        let mut h = hasher.build_hasher();
+        h.write_u64(u64::from(self.letter) | (self.name.len() as u64) << 8);
+        if !self.name.is_empty() {
+            h.write(self.name.as_bytes());
+        }
+        h.write(self.value.as_bytes());
+        h.finish()
+    }
+
+    /// Whether `stored` is this key, written out.
+    fn is(&self, stored: &[u8]) -> bool {
+        let (n, v) = (self.name.len(), self.value.len());
+        stored.len() == n + v + 2
+            && stored[0] == self.letter
+            && stored[n + 1] == 0
+            && same(&stored[1..n + 1], self.name.as_bytes())
+            && same(&stored[n + 2..], self.value.as_bytes())
+    }
+
+    fn written(&self) -> Box<str> {
+        let mut key = String::with_capacity(self.name.len() + self.value.len() + 2);
+        key.push(char::from(self.letter));
+        key.push_str(self.name);
+        key.push('\0');
+        key.push_str(self.value);
+        key.into_boxed_str()
+    }
 }
 
 impl CleanValues {
-    /// The target's letter, `name`, a NUL, then `value` (a NUL-free name
-    /// makes the split unique), and its hash.
-    fn with_key<T>(&self, target: Target, name: &str, value: &str, f: impl FnOnce(&str, u64) -> T) -> Option<T> {
-        if name.contains('\0') || name.len() + 1 + value.len() > MAX_KEY {
-            return None;
-        }
-        let mut key = self.key.borrow_mut();
-        key.clear();
-        key.push(char::from(b'a' + target as u8));
-        key.push_str(name);
-        key.push('\0');
-        key.push_str(value);
-        let hash = self.hasher.hash_one(key.as_str());
-        Some(f(&key, hash))
-    }
-
     /// Whether `value`, named `name` in `target`, matched nothing before.
     pub fn contains(&self, target: Target, name: &str, value: &str) -> bool {
-        self.with_key(target, name, value, |k, hash| {
-            let mut sets = self.sets.borrow_mut();
-            let Some(slots) = sets.get_mut(hash as usize % SETS) else { return false };
-            let holds =
-                |slot: &Slot| slot.as_ref().is_some_and(|(h, key)| *h == hash && same(key.as_bytes(), k.as_bytes()));
-            // A hit becomes the most recently used.
-            slots.iter().position(holds).map(|i| slots[..=i].rotate_right(1)).is_some()
-        })
-        .unwrap_or(false)
+        let Some(key) = Key::new(target, name, value) else { return false };
+        let hash = key.hash(&self.hasher);
+        let mut sets = self.sets.borrow_mut();
+        let Some(slots) = sets.get_mut(hash as usize % SETS) else { return false };
+        let holds = |slot: &Slot| slot.as_ref().is_some_and(|(h, stored)| *h == hash && key.is(stored.as_bytes()));
+        // A hit becomes the most recently used.
+        slots.iter().position(holds).map(|i| slots[..=i].rotate_right(1)).is_some()
     }
 
     /// Remembers that `value`, named `name` in `target`, matched nothing,
     /// in place of the least recently used of its set.
     pub fn insert(&self, target: Target, name: &str, value: &str) {
-        self.with_key(target, name, value, |k, hash| {
-            let mut sets = self.sets.borrow_mut();
-            if sets.is_empty() {
-                sets.resize_with(SETS, Default::default);
-            }
-            let slots = &mut sets[hash as usize % SETS];
-            slots.rotate_right(1);
-            slots[0] = Some((hash, k.into()));
-        });
+        let Some(key) = Key::new(target, name, value) else { return };
+        let hash = key.hash(&self.hasher);
+        let mut sets = self.sets.borrow_mut();
+        if sets.is_empty() {
+            sets.resize_with(SETS, Default::default);
+        }
+        let slots = &mut sets[hash as usize % SETS];
+        slots.rotate_right(1);
+        slots[0] = Some((hash, key.written()));
     }
 
     pub fn clear(&self) {
