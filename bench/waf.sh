@@ -8,6 +8,7 @@
 #   bench/waf.sh
 #   WORKERS=2 WRK_THREADS=2 bench/waf.sh
 #   WAF_WASM=/path/to/other/waf.wasm bench/waf.sh   # another build of the plugin
+#   WASMGRESS_BIN=/path/to/other/wasmgress bench/waf.sh   # another build of the gateway
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,7 +25,7 @@ need curl curl
 rustup target list --installed | grep -qx wasm32-wasip1 || rustup target add wasm32-wasip1
 cargo build --release --quiet -p wasmgress
 cargo build --release --quiet --target wasm32-wasip1 --manifest-path plugins/Cargo.toml --target-dir plugins/target
-BIN=target/release/wasmgress
+BIN=${WASMGRESS_BIN:-target/release/wasmgress}
 WORK=$(mktemp -d)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }

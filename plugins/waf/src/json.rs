@@ -100,6 +100,7 @@ impl<'a> Walker<'a, '_> {
 
     fn value(&mut self, depth: usize) -> Result<(), JsonError> {
         match self.peek() {
+            Some(b'{' | b'[') if depth >= MAX_DEPTH => Err(self.error("nested too deep")),
             Some(b'{') => self.object(depth + 1),
             Some(b'[') => self.array(depth + 1),
             Some(b'"') => {
@@ -139,9 +140,6 @@ impl<'a> Walker<'a, '_> {
     }
 
     fn object(&mut self, depth: usize) -> Result<(), JsonError> {
-        if depth > MAX_DEPTH {
-            return Err(self.error("nested too deep"));
-        }
         self.eat(b'{');
         if self.eat(b'}') {
             return Ok(());
@@ -174,9 +172,6 @@ impl<'a> Walker<'a, '_> {
     }
 
     fn array(&mut self, depth: usize) -> Result<(), JsonError> {
-        if depth > MAX_DEPTH {
-            return Err(self.error("nested too deep"));
-        }
         self.eat(b'[');
         if self.eat(b']') {
             return Ok(());
