@@ -59,6 +59,12 @@ impl Headers {
         if bytes.len() - table < at {
             return None;
         }
+        // Each string ends in its NUL: the ranges then fall on character
+        // boundaries, whatever the bytes between them.
+        let nul_after = |end: u32| bytes.get(table + end as usize) == Some(&0);
+        if !fields.iter().all(|f| nul_after(f.name.1) && nul_after(f.value.1)) {
+            return None;
+        }
         // The strings, moved to the front: the one buffer they are kept in.
         bytes.drain(..table);
         let text = match String::from_utf8(bytes) {
@@ -561,9 +567,19 @@ mod tests {
         let mut huge = good.clone();
         huge[..4].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(Headers::from_serialized(huge).is_none());
-        let mut long = good;
+        let mut long = good.clone();
         long[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(Headers::from_serialized(long).is_none());
+        // Lengths that do not land on the NULs (a name one byte longer,
+        // its value one shorter): refused, not sliced mid-character.
+        let mut shifted = serialize(&[(b"a", "\u{e9}".as_bytes())]);
+        shifted[4..8].copy_from_slice(&2u32.to_le_bytes());
+        shifted[8..12].copy_from_slice(&1u32.to_le_bytes());
+        assert!(Headers::from_serialized(shifted).is_none());
+        let mut missing = good;
+        let last = missing.len() - 1;
+        missing[last] = b'x';
+        assert!(Headers::from_serialized(missing).is_none());
     }
 
     #[test]
