@@ -17,11 +17,26 @@ pub struct Headers {
     changed: bool,
 }
 
-/// A field's name and value as `start..end` byte ranges of `Headers::text`.
+/// A field's name and value in `Headers::text`.
 #[derive(Clone, Copy)]
 struct Field {
-    name: (u32, u32),
-    value: (u32, u32),
+    name: Span,
+    value: Span,
+}
+
+/// A `start..end` byte range of a text, in 32-bit offsets (a header map is
+/// far below 4 GiB).
+#[derive(Clone, Copy)]
+struct Span(u32, u32);
+
+impl Span {
+    fn range(self) -> std::ops::Range<usize> {
+        self.0 as usize..self.1 as usize
+    }
+
+    fn of(self, text: &str) -> &str {
+        &text[self.range()]
+    }
 }
 
 impl Headers {
@@ -53,7 +68,7 @@ impl Headers {
             // Offsets from the end of the table; each string ends in a NUL.
             let value_at = at.checked_add(name)?.checked_add(1)?;
             let end = value_at.checked_add(value)?;
-            fields.push(Field { name: range(at, at + name)?, value: range(value_at, end)? });
+            fields.push(Field { name: span(at, at + name)?, value: span(value_at, end)? });
             at = end.checked_add(1)?;
         }
         if bytes.len() - table < at {
@@ -72,36 +87,28 @@ impl Headers {
             // Bytes that are not UTF-8 (obs-text) are replaced one field at a time.
             Err(e) => {
                 let bytes = e.into_bytes();
-                let part = |(s, e): (u32, u32)| String::from_utf8_lossy(&bytes[s as usize..e as usize]).into_owned();
+                let part = |span: Span| String::from_utf8_lossy(&bytes[span.range()]).into_owned();
                 return Some(Self::from_pairs(fields.iter().map(|f| (part(f.name), part(f.value)))));
             }
         };
         let mut headers = Self { text, fields, changed: false };
         for f in &headers.fields {
             // In place: the gateway's names are lowercase already.
-            headers.text[f.name.0 as usize..f.name.1 as usize].make_ascii_lowercase();
+            headers.text[f.name.range()].make_ascii_lowercase();
         }
         Some(headers)
     }
 
-    fn name_of(&self, f: &Field) -> &str {
-        &self.text[f.name.0 as usize..f.name.1 as usize]
-    }
-
-    fn value_of(&self, f: &Field) -> &str {
-        &self.text[f.value.0 as usize..f.value.1 as usize]
-    }
-
-    /// Appends `s` to the text; its range.
-    fn append(&mut self, s: &str) -> (u32, u32) {
+    /// Appends `s` to the text; its span.
+    fn append(&mut self, s: &str) -> Span {
         let start = self.text.len();
         self.text.push_str(s);
-        (start as u32, self.text.len() as u32)
+        Span(start as u32, self.text.len() as u32)
     }
 
     fn push(&mut self, name: &str, value: &str) {
         let name = self.append(name);
-        self.text[name.0 as usize..name.1 as usize].make_ascii_lowercase();
+        self.text[name.range()].make_ascii_lowercase();
         let value = self.append(value);
         self.fields.push(Field { name, value });
     }
@@ -111,13 +118,17 @@ impl Headers {
     #[cfg(any(test, target_arch = "wasm32"))]
     pub(crate) fn take_pseudo<const N: usize>(&mut self, names: [&str; N]) -> [String; N] {
         let mut values: [String; N] = std::array::from_fn(|_| String::new());
-        for f in self.fields.iter().filter(|f| self.text.as_bytes().get(f.name.0 as usize) == Some(&b':')) {
-            if let Some(i) = names.iter().position(|n| *n == self.name_of(f)) {
-                values[i] = self.value_of(f).to_string();
+        let text = &self.text;
+        self.fields.retain(|f| {
+            let name = f.name.of(text);
+            if !name.starts_with(':') {
+                return true;
             }
-        }
-        let text = self.text.as_bytes();
-        self.fields.retain(|f| text.get(f.name.0 as usize) != Some(&b':'));
+            if let Some(i) = names.iter().position(|n| *n == name) {
+                values[i] = f.value.of(text).to_string();
+            }
+            false
+        });
         values
     }
 
@@ -152,7 +163,7 @@ impl Headers {
     pub fn remove(&mut self, name: &str) {
         let before = self.fields.len();
         let text = &self.text;
-        self.fields.retain(|f| !text[f.name.0 as usize..f.name.1 as usize].eq_ignore_ascii_case(name));
+        self.fields.retain(|f| !f.name.of(text).eq_ignore_ascii_case(name));
         self.changed |= self.fields.len() != before;
     }
 
@@ -163,9 +174,7 @@ impl Headers {
         }
         let to = self.append(&to.to_ascii_lowercase());
         let text = &self.text;
-        for f in
-            self.fields.iter_mut().filter(|f| text[f.name.0 as usize..f.name.1 as usize].eq_ignore_ascii_case(from))
-        {
+        for f in self.fields.iter_mut().filter(|f| f.name.of(text).eq_ignore_ascii_case(from)) {
             f.name = to;
         }
         self.changed = true;
@@ -173,7 +182,7 @@ impl Headers {
 
     /// Every `(name, value)`, in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.fields.iter().map(|f| (self.name_of(f), self.value_of(f)))
+        self.fields.iter().map(|f| (f.name.of(&self.text), f.value.of(&self.text)))
     }
 
     /// Whether anything was set, added, removed or renamed.
@@ -182,10 +191,10 @@ impl Headers {
     }
 }
 
-/// `start..end` as 32-bit offsets (a header map is far below 4 GiB).
+/// A span for `start..end`, if both fit in 32 bits.
 #[cfg(any(test, target_arch = "wasm32"))]
-fn range(start: usize, end: usize) -> Option<(u32, u32)> {
-    Some((u32::try_from(start).ok()?, u32::try_from(end).ok()?))
+fn span(start: usize, end: usize) -> Option<Span> {
+    Some(Span(u32::try_from(start).ok()?, u32::try_from(end).ok()?))
 }
 
 /// Equal when the fields are, in order (wherever the text keeps them).
