@@ -319,11 +319,11 @@ impl<'a> Walker<'a, '_> {
 /// instructions a byte.
 fn plain_end(bytes: &[u8], mut at: usize) -> usize {
     while let Some(w) = scan::word(bytes, at) {
-        // Below 0x20: the same borrow trick as a zero byte, against 0x20.
-        let control = w.wrapping_sub(0x2020_2020_2020_2020) & !w & 0x8080_8080_8080_8080;
-        let found = scan::zero_bytes(scan::xor_each(w, b'"')) | scan::zero_bytes(scan::xor_each(w, b'\\')) | control;
+        let found = scan::zero_bytes(scan::xor_each(w, b'"'))
+            | scan::zero_bytes(scan::xor_each(w, b'\\'))
+            | scan::bytes_below(w, 0x20);
         if found != 0 {
-            return at + (found.trailing_zeros() / 8) as usize;
+            return at + scan::first_flagged(found);
         }
         at += 8;
     }

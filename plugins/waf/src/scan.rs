@@ -7,10 +7,20 @@
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGH: u64 = 0x8080_8080_8080_8080;
 
-/// Flags, in its high bit, the first zero byte of `w`; bytes after it may
-/// be flagged too, the ones before it never.
+/// Flags, in its high bit, the first byte of `w` below `limit` (at most
+/// 0x80); bytes after it may be flagged too, the ones before it never.
+pub fn bytes_below(w: u64, limit: u8) -> u64 {
+    w.wrapping_sub(ONES * u64::from(limit)) & !w & HIGH
+}
+
+/// Flags the first zero byte of `w`, as `bytes_below` does.
 pub fn zero_bytes(w: u64) -> u64 {
-    w.wrapping_sub(ONES) & !w & HIGH
+    bytes_below(w, 1)
+}
+
+/// The place in its word of the first byte `flags` flags (not zero).
+pub fn first_flagged(flags: u64) -> usize {
+    (flags.trailing_zeros() / 8) as usize
 }
 
 /// `w` with every byte XORed with `byte`: zero where `w` had `byte`.
@@ -31,7 +41,7 @@ pub fn find(s: &str, byte: u8) -> Option<usize> {
     while let Some(w) = word(bytes, at) {
         let found = zero_bytes(xor_each(w, byte));
         if found != 0 {
-            return Some(at + (found.trailing_zeros() / 8) as usize);
+            return Some(at + first_flagged(found));
         }
         at += 8;
     }
