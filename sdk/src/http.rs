@@ -30,12 +30,20 @@ struct Field {
 struct Span(u32, u32);
 
 impl Span {
+    #[inline]
     fn range(self) -> std::ops::Range<usize> {
         self.0 as usize..self.1 as usize
     }
 
+    #[inline]
     fn of(self, text: &str) -> &str {
         &text[self.range()]
+    }
+
+    /// The span's bytes, for comparing names: no character-boundary checks.
+    #[inline]
+    fn bytes(self, text: &str) -> &[u8] {
+        &text.as_bytes()[self.range()]
     }
 }
 
@@ -68,7 +76,7 @@ impl Headers {
             // Offsets from the end of the table; each string ends in a NUL.
             let value_at = at.checked_add(name)?.checked_add(1)?;
             let end = value_at.checked_add(value)?;
-            fields.push(Field { name: span(at, at + name)?, value: span(value_at, end)? });
+            fields.push(Field { name: span(table, at, at + name)?, value: span(table, value_at, end)? });
             at = end.checked_add(1)?;
         }
         if bytes.len() - table < at {
@@ -76,13 +84,14 @@ impl Headers {
         }
         // Each string ends in its NUL: the ranges then fall on character
         // boundaries, whatever the bytes between them.
-        let nul_after = |end: u32| bytes.get(table + end as usize) == Some(&0);
+        let nul_after = |end: u32| bytes.get(end as usize) == Some(&0);
         if !fields.iter().all(|f| nul_after(f.name.1) && nul_after(f.value.1)) {
             return None;
         }
-        // The strings, moved to the front: the one buffer they are kept in.
-        bytes.drain(..table);
-        let text = match String::from_utf8(bytes) {
+        // The table is blanked, not cut off: the strings stay where they
+        // are (no copy), and the buffer they are kept in is text.
+        bytes[..table].fill(0);
+        let text = match utf8(bytes) {
             Ok(text) => text,
             // Bytes that are not UTF-8 (obs-text) are replaced one field at a time.
             Err(e) => {
@@ -120,11 +129,11 @@ impl Headers {
         let mut values: [String; N] = std::array::from_fn(|_| String::new());
         let text = &self.text;
         self.fields.retain(|f| {
-            let name = f.name.of(text);
-            if !name.starts_with(':') {
+            let name = f.name.bytes(text);
+            if name.first() != Some(&b':') {
                 return true;
             }
-            if let Some(i) = names.iter().position(|n| *n == name) {
+            if let Some(i) = names.iter().position(|n| n.as_bytes() == name) {
                 values[i] = f.value.of(text).to_string();
             }
             false
@@ -132,19 +141,25 @@ impl Headers {
         values
     }
 
+    /// The fields named `name` (names compared as bytes: only the values
+    /// found are sliced as text).
+    fn named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Field> + 'a {
+        self.fields.iter().filter(move |f| f.name.bytes(&self.text).eq_ignore_ascii_case(name.as_bytes()))
+    }
+
     /// The first value of `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+        self.named(name).next().map(|f| f.value.of(&self.text))
     }
 
     /// Every value of `name`, in order.
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+        self.named(name).map(|f| f.value.of(&self.text))
     }
 
     /// Whether `name` is there at all.
     pub fn contains(&self, name: &str) -> bool {
-        self.get(name).is_some()
+        self.named(name).next().is_some()
     }
 
     /// Replaces every value of `name` with `value`.
@@ -163,7 +178,7 @@ impl Headers {
     pub fn remove(&mut self, name: &str) {
         let before = self.fields.len();
         let text = &self.text;
-        self.fields.retain(|f| !f.name.of(text).eq_ignore_ascii_case(name));
+        self.fields.retain(|f| !f.name.bytes(text).eq_ignore_ascii_case(name.as_bytes()));
         self.changed |= self.fields.len() != before;
     }
 
@@ -174,7 +189,7 @@ impl Headers {
         }
         let to = self.append(&to.to_ascii_lowercase());
         let text = &self.text;
-        for f in self.fields.iter_mut().filter(|f| f.name.of(text).eq_ignore_ascii_case(from)) {
+        for f in self.fields.iter_mut().filter(|f| f.name.bytes(text).eq_ignore_ascii_case(from.as_bytes())) {
             f.name = to;
         }
         self.changed = true;
@@ -191,10 +206,26 @@ impl Headers {
     }
 }
 
-/// A span for `start..end`, if both fit in 32 bits.
+/// A span for `start..end` past `offset`, if both ends fit in 32 bits.
 #[cfg(any(test, target_arch = "wasm32"))]
-fn span(start: usize, end: usize) -> Option<Span> {
-    Some(Span(u32::try_from(start).ok()?, u32::try_from(end).ok()?))
+fn span(offset: usize, start: usize, end: usize) -> Option<Span> {
+    let at = |n: usize| u32::try_from(offset.checked_add(n)?).ok();
+    Some(Span(at(start)?, at(end)?))
+}
+
+/// `bytes` as text. ASCII, the usual header map, is recognised eight
+/// bytes at a time; the full UTF-8 check runs only when a byte is not.
+#[cfg(any(test, target_arch = "wasm32"))]
+fn utf8(bytes: Vec<u8>) -> Result<String, std::string::FromUtf8Error> {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut words = bytes.chunks_exact(8);
+    let ascii =
+        words.all(|w| u64::from_le_bytes(w.try_into().unwrap_or_default()) & HIGH == 0) && words.remainder().is_ascii();
+    if ascii {
+        // SAFETY: every byte is ASCII, which is UTF-8.
+        return Ok(unsafe { String::from_utf8_unchecked(bytes) });
+    }
+    String::from_utf8(bytes)
 }
 
 /// Equal when the fields are, in order (wherever the text keeps them).
@@ -283,12 +314,18 @@ impl Request {
 
     /// The path, without the query.
     pub fn path(&self) -> &str {
-        self.target.split_once('?').map_or(&self.target, |(p, _)| p)
+        self.query_mark().map_or(&self.target, |at| &self.target[..at])
     }
 
     /// The raw query string (without `?`), empty when there is none.
     pub fn query(&self) -> &str {
-        self.target.split_once('?').map_or("", |(_, q)| q)
+        self.query_mark().map_or("", |at| &self.target[at + 1..])
+    }
+
+    /// Where the `?` is. A plain loop: the path before it is short, and
+    /// `str::find` sets up a word-at-a-time search first.
+    fn query_mark(&self) -> Option<usize> {
+        self.target.bytes().position(|b| b == b'?')
     }
 
     /// Path and query, as they go upstream.
@@ -562,6 +599,18 @@ mod tests {
         let h = Headers::from_serialized(serialize(&[(b"x-a", b"\xffok"), (b"x-b", b"fine")])).unwrap();
         assert_eq!(h.iter().collect::<Vec<_>>(), [("x-a", "\u{fffd}ok"), ("x-b", "fine")]);
         assert_eq!(Headers::from_serialized(serialize(&[])).unwrap(), Headers::default());
+    }
+
+    #[test]
+    fn the_text_check_sees_a_non_ascii_byte_anywhere() {
+        for at in 0..20 {
+            let mut bytes = vec![b'a'; 20];
+            bytes[at] = 0xff;
+            assert!(utf8(bytes).is_err(), "0xff at {at}");
+            let text = format!("{}\u{e9}{}", "a".repeat(at), "a".repeat(19 - at));
+            assert_eq!(utf8(text.clone().into_bytes()).as_deref(), Ok(text.as_str()), "\u{e9} at {at}");
+        }
+        assert_eq!(utf8(Vec::new()).as_deref(), Ok(""));
     }
 
     #[test]

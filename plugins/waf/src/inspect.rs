@@ -196,10 +196,12 @@ fn form_fields<'a>(query: &'a str, push: &mut Push<'a, '_>) {
 }
 
 fn cookies<'a>(header: &'a str, push: &mut Push<'a, '_>) {
-    for c in scan::split(header, b';').map(str::trim).filter(|c| !c.is_empty()) {
+    // Trimmed as bytes: a char pattern decodes UTF-8 at both ends.
+    for c in scan::split(header, b';').map(str::trim_ascii).filter(|c| !c.is_empty()) {
         let (name, value) = scan::split_once(c, b'=').unwrap_or((c, ""));
-        push(Target::CookieName, as_is(""), as_is(name.trim()));
-        push(Target::Cookie, as_is(name.trim()), as_is(value.trim().trim_matches('"')));
+        let name = name.trim_ascii();
+        push(Target::CookieName, as_is(""), as_is(name));
+        push(Target::Cookie, as_is(name), as_is(scan::trim(value.trim_ascii(), b'"')));
     }
 }
 

@@ -217,7 +217,8 @@ const PHP_FUNCTIONS: &str = r"(?:base64_decode|bzdecompress|call_user_func(?:_ar
 /// A path segment naming a dotfile (`/.env`, `/.git/config`), except the
 /// registered `/.well-known/` prefix.
 fn hidden_file(path: &str) -> bool {
-    path.split('/').any(|seg| seg.len() > 1 && seg.starts_with('.') && seg != ".." && seg != ".well-known")
+    crate::scan::split(path, b'/')
+        .any(|seg| seg.len() > 1 && seg.starts_with('.') && seg != ".." && seg != ".well-known")
 }
 
 fn unix(s: &str) -> bool {

@@ -62,6 +62,15 @@ pub fn split_once(s: &str, byte: u8) -> Option<(&str, &str)> {
 }
 
 /// The pieces of `s` between the `byte`s (ASCII), as `str::split` gives them.
+/// `s` without the `byte`s at its start and end (an ASCII `byte`: the
+/// cuts then fall on character boundaries).
+pub fn trim(s: &str, byte: u8) -> &str {
+    let b = s.as_bytes();
+    let start = b.iter().position(|&c| c != byte).unwrap_or(b.len());
+    let end = b.iter().rposition(|&c| c != byte).map_or(start, |e| e + 1);
+    &s[start..end]
+}
+
 pub fn split(s: &str, byte: u8) -> impl Iterator<Item = &str> {
     let mut rest = Some(s);
     std::iter::from_fn(move || {
@@ -85,7 +94,8 @@ mod tests {
 
     #[test]
     fn finds_what_str_finds() {
-        let texts = ["", "a", "&", "abcdefg&", "abcdefgh&", "a=1&bb=22&&ccc=333&", "é日本語&x=ü", "&&&&&&&&&&&&&&&&&"];
+        let texts =
+            ["", "a", "&", "abcdefg&", "abcdefgh&", "a=1&bb=22&&ccc=333&", "é日本語&x=ü", "&&&&&&&&&&&&&&&&&", "&é&"];
         for text in texts {
             for byte in [b'&', b'=', b'x', 0] {
                 let c = char::from(byte);
@@ -93,6 +103,7 @@ mod tests {
                 assert_eq!(contains(text, byte), text.contains(c));
                 assert_eq!(split_once(text, byte), text.split_once(c));
                 assert_eq!(split(text, byte).collect::<Vec<_>>(), text.split(c).collect::<Vec<_>>());
+                assert_eq!(trim(text, byte), text.trim_matches(c), "{text:?} {c:?}");
             }
         }
         // Every position in and after the eight-byte steps.

@@ -174,7 +174,7 @@ fn url_decode_once(s: &str) -> String {
 pub fn url_decode(s: &str) -> String {
     let mut cur = s.to_string();
     for _ in 0..3 {
-        if !cur.contains('%') {
+        if !crate::scan::contains(&cur, b'%') {
             break;
         }
         let next = url_decode_once(&cur);
@@ -280,7 +280,7 @@ fn decode_entity(s: &str) -> Option<(char, usize)> {
 }
 
 pub fn js_decode(s: &str) -> String {
-    if !s.contains('\\') {
+    if !crate::scan::contains(s, b'\\') {
         return s.to_string();
     }
     let b = s.as_bytes();
@@ -342,7 +342,7 @@ pub fn normalize_path(s: &str) -> String {
     let s = s.replace('\\', "/");
     let absolute = s.starts_with('/');
     let mut parts: Vec<&str> = Vec::new();
-    for seg in s.split('/') {
+    for seg in crate::scan::split(&s, b'/') {
         match seg {
             "" | "." => {}
             ".." => {
