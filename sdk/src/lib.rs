@@ -85,6 +85,14 @@ pub trait Plugin: Sized + 'static {
         true
     }
 
+    /// Whether [`Plugin::on_request`] reads [`Request::client`] or
+    /// [`Request::ingress`]: each is a host call on every request. A plugin
+    /// that does not answers `false`; they are then `None` and empty (in
+    /// the test harness too).
+    fn needs_client_and_ingress(&self) -> bool {
+        true
+    }
+
     /// Looks at (and may change) the request before it goes upstream.
     fn on_request(&self, request: &mut Request) -> Decision {
         let _ = request;

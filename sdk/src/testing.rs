@@ -32,6 +32,10 @@ pub fn configure<P: Plugin>(config: &str) -> Result<P, String> {
 /// Runs the request hook; returns the decision and the request as the
 /// plugin left it.
 pub fn request<P: Plugin>(plugin: &P, mut request: Request) -> (Decision, Request) {
+    if !plugin.needs_client_and_ingress() {
+        // As the gateway leaves them for such a plugin.
+        (request.client, request.ingress) = (None, String::new());
+    }
     let decision = plugin.on_request(&mut request);
     (decision, request)
 }
@@ -124,4 +128,43 @@ pub fn response_with(status: u16, headers: &[(&str, &str)]) -> Response {
 #[cfg(not(target_arch = "wasm32"))]
 pub fn metric(name: &str) -> Option<i64> {
     crate::metrics::native::get(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records what it saw of the client and the Ingress.
+    struct Peer {
+        wanted: bool,
+    }
+
+    impl Plugin for Peer {
+        type Config = bool;
+
+        fn configure(wanted: bool) -> Result<Self, String> {
+            Ok(Peer { wanted })
+        }
+
+        fn needs_client_and_ingress(&self) -> bool {
+            self.wanted
+        }
+
+        fn on_request(&self, request: &mut Request) -> Decision {
+            let seen = format!("{:?} {:?}", request.client, request.ingress);
+            request.headers.set("x-seen", seen);
+            Decision::Continue
+        }
+    }
+
+    #[test]
+    fn client_and_ingress_reach_only_a_plugin_that_wants_them() {
+        let seen = |config| {
+            let plugin: Peer = configure(config).unwrap();
+            let (_, request) = request(&plugin, get("/").ingress("shop/front").build());
+            request.headers.get("x-seen").unwrap_or_default().to_string()
+        };
+        assert_eq!(seen("true"), r#"Some(192.0.2.1:40000) "shop/front""#);
+        assert_eq!(seen("false"), r#"None """#);
+    }
 }

@@ -100,12 +100,16 @@ impl<P: Plugin> Stream<P> {
         let [method, path, authority] = headers.take_pseudo([":method", ":path", ":authority"]);
         let mut request = Request::new(method, path, authority);
         request.headers = headers;
-        request.client = self
-            .get_property(vec!["source", "address"])
-            .and_then(|a| String::from_utf8(a).ok())
-            .and_then(|a| a.parse::<SocketAddr>().ok());
-        request.ingress =
-            self.get_property(vec!["ingress"]).map(|i| String::from_utf8_lossy(&i).into_owned()).unwrap_or_default();
+        if self.plugin.needs_client_and_ingress() {
+            request.client = self
+                .get_property(vec!["source", "address"])
+                .and_then(|a| String::from_utf8(a).ok())
+                .and_then(|a| a.parse::<SocketAddr>().ok());
+            request.ingress = self
+                .get_property(vec!["ingress"])
+                .map(|i| String::from_utf8_lossy(&i).into_owned())
+                .unwrap_or_default();
+        }
         request
     }
 

@@ -116,6 +116,11 @@ impl Plugin for Waf {
         false
     }
 
+    /// Rules look at what the client sent, not where from.
+    fn needs_client_and_ingress(&self) -> bool {
+        false
+    }
+
     fn on_request(&self, request: &mut Request) -> Decision {
         let hits = self.inspect(request);
         let score: u32 = hits.iter().map(|h| h.severity.score()).sum();
