@@ -47,18 +47,18 @@ pub const LOG_TRACE: i32 = 0;
 
 /// Serialises header pairs the ABI way: a little-endian count, then each
 /// key and value length, then every key and value followed by a NUL.
-pub fn encode_map(pairs: &[(String, Vec<u8>)]) -> Vec<u8> {
-    let size: usize = 4 + pairs.iter().map(|(k, v)| 8 + k.len() + v.len() + 2).sum::<usize>();
+pub fn encode_map<K: AsRef<[u8]>, V: AsRef<[u8]>>(pairs: &[(K, V)]) -> Vec<u8> {
+    let size: usize = 4 + pairs.iter().map(|(k, v)| 8 + k.as_ref().len() + v.as_ref().len() + 2).sum::<usize>();
     let mut out = Vec::with_capacity(size);
     out.extend_from_slice(&(pairs.len() as u32).to_le_bytes());
     for (k, v) in pairs {
-        out.extend_from_slice(&(k.len() as u32).to_le_bytes());
-        out.extend_from_slice(&(v.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(k.as_ref().len() as u32).to_le_bytes());
+        out.extend_from_slice(&(v.as_ref().len() as u32).to_le_bytes());
     }
     for (k, v) in pairs {
-        out.extend_from_slice(k.as_bytes());
+        out.extend_from_slice(k.as_ref());
         out.push(0);
-        out.extend_from_slice(v);
+        out.extend_from_slice(v.as_ref());
         out.push(0);
     }
     out
@@ -104,7 +104,7 @@ mod tests {
     fn malformed_maps_are_rejected_not_trusted() {
         assert_eq!(decode_map(&[1, 0, 0, 0]), None);
         assert_eq!(decode_map(&[255, 255, 255, 255, 0, 0]), None);
-        let mut big = encode_map(&[("k".into(), b"v".to_vec())]);
+        let mut big = encode_map(&[("k".to_string(), b"v".to_vec())]);
         big[4] = 200;
         assert_eq!(decode_map(&big), None);
     }

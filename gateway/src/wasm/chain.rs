@@ -291,6 +291,18 @@ pub struct PluginStream {
     response_view: Option<http::response::Parts>,
     /// Which heads in the running callback's state are the live ones.
     live: (bool, bool),
+    /// The state box of the last callback, for the next: one allocation
+    /// a request, not one a callback.
+    spare: Option<Box<StreamState>>,
+}
+
+/// What a callback left for its caller, taken out of its state.
+struct Outcome {
+    local_response: Option<LocalResponse>,
+    body: Vec<u8>,
+    request_trailers: Option<HeaderMap>,
+    response_trailers: Option<HeaderMap>,
+    resumed: bool,
 }
 
 impl PluginChain {
@@ -309,6 +321,7 @@ impl PluginChain {
             request_view: None,
             response_view: None,
             live: (false, false),
+            spare: None,
         }
     }
 }
@@ -405,14 +418,28 @@ impl PluginStream {
     /// copies of those whose phase is over.
     fn state(&mut self, heads: &mut Heads) -> Box<StreamState> {
         self.live = (heads.request.is_some(), heads.response.is_some());
-        Box::new(StreamState {
+        // Every field written out: `..Default::default()` would build (and
+        // drop) a default `RequestInfo` each time.
+        let state = StreamState {
             request: heads.request.take().or_else(|| self.request_view.take()),
             response: heads.response.take().or_else(|| self.response_view.take()),
+            request_trailers: None,
+            response_trailers: None,
+            local_response: None,
             info: self.info.clone(),
             response_code: self.status,
             properties: std::mem::take(&mut self.properties),
-            ..StreamState::default()
-        })
+            body: Vec::new(),
+            body_kind: None,
+            resumed: false,
+        };
+        match self.spare.take() {
+            Some(mut spare) => {
+                *spare = state;
+                spare
+            }
+            None => Box::new(state),
+        }
     }
 
     /// Takes the heads and properties back out of a callback's state.
@@ -433,8 +460,8 @@ impl PluginStream {
 
     /// Runs one callback on the instance `generation` of `spec`, with the
     /// stream's state (the heads moved in, then `prepare`d with what this
-    /// callback needs); returns the state as the guest left it, with the
-    /// heads and properties already taken back.
+    /// callback needs); returns what the guest left in it, the heads and
+    /// properties already taken back.
     fn callback<T>(
         &mut self,
         spec: &Arc<PluginSpec>,
@@ -443,7 +470,7 @@ impl PluginStream {
         heads: &mut Heads,
         prepare: impl FnOnce(&mut StreamState),
         f: impl FnOnce(&mut PluginVm, Box<StreamState>) -> (Box<StreamState>, Result<T, VmError>),
-    ) -> (Box<StreamState>, Result<T, VmError>) {
+    ) -> (Outcome, Result<T, VmError>) {
         let mut state = self.state(heads);
         prepare(&mut state);
         let mut state = Some(state);
@@ -465,7 +492,15 @@ impl PluginStream {
             crate::telemetry::trace::end_plugin_span(span, outcome);
         }
         self.restore(&mut state, heads);
-        (state, result.map(|(v, _)| v))
+        let outcome = Outcome {
+            local_response: state.local_response.take(),
+            body: std::mem::take(&mut state.body),
+            request_trailers: state.request_trailers.take(),
+            response_trailers: state.response_trailers.take(),
+            resumed: state.resumed,
+        };
+        self.spare = Some(state);
+        (outcome, result.map(|(v, _)| v))
     }
 
     /// A plugin's call carries the request's trace: exactly one

@@ -46,10 +46,10 @@ pub enum MapMut<'a> {
     Pairs(&'a mut HeaderPairs),
 }
 
-fn regular_pairs(headers: &HeaderMap, skip_host: bool, out: &mut HeaderPairs) {
+fn regular<'a>(headers: &'a HeaderMap, skip_host: bool, out: &mut Vec<(&'a [u8], &'a [u8])>) {
     for (name, value) in headers {
         if !(skip_host && name == header::HOST) {
-            out.push((name.as_str().to_string(), value.as_bytes().to_vec()));
+            out.push((name.as_str().as_bytes(), value.as_bytes()));
         }
     }
 }
@@ -87,26 +87,40 @@ impl MapMut<'_> {
         }
     }
 
-    /// Every entry, pseudo-headers first.
-    pub fn pairs(&self) -> HeaderPairs {
-        let mut out = Vec::new();
+    /// Every entry, pseudo-headers first, as slices of the message.
+    fn entries(&self) -> Vec<(&[u8], &[u8])> {
+        let mut out: Vec<(&[u8], &[u8])> = Vec::with_capacity(self.count());
         match self {
             MapMut::Request(r) => {
-                out.reserve(r.parts.headers.len() + 4);
-                for pseudo in [":method", ":path", ":authority", ":scheme"] {
-                    out.push((pseudo.to_string(), self.get(pseudo).unwrap_or_default()));
-                }
-                regular_pairs(&r.parts.headers, true, &mut out);
+                let path = r.parts.uri.path_and_query().map_or("/", |p| p.as_str());
+                let authority = r.parts.headers.get(header::HOST).map_or(&b""[..], HeaderValue::as_bytes);
+                out.extend([
+                    (&b":method"[..], r.parts.method.as_str().as_bytes()),
+                    (b":path", path.as_bytes()),
+                    (b":authority", authority),
+                    (b":scheme", r.scheme.as_bytes()),
+                ]);
+                regular(&r.parts.headers, true, &mut out);
             }
             MapMut::Response(r) => {
-                out.reserve(r.headers.len() + 1);
-                out.push((":status".to_string(), r.status.as_str().as_bytes().to_vec()));
-                regular_pairs(&r.headers, false, &mut out);
+                out.push((b":status", r.status.as_str().as_bytes()));
+                regular(&r.headers, false, &mut out);
             }
-            MapMut::Trailers(t) => regular_pairs(t, false, &mut out),
-            MapMut::Pairs(p) => out.clone_from(p),
+            MapMut::Trailers(t) => regular(t, false, &mut out),
+            MapMut::Pairs(p) => out.extend(p.iter().map(|(k, v)| (k.as_bytes(), v.as_slice()))),
         }
         out
+    }
+
+    /// Every entry, pseudo-headers first.
+    pub fn pairs(&self) -> HeaderPairs {
+        // Names are ASCII (checked `HeaderName`s, or the plugin's own strings).
+        self.entries().into_iter().map(|(k, v)| (String::from_utf8_lossy(k).into_owned(), v.to_vec())).collect()
+    }
+
+    /// `pairs`, serialized the ABI way, with no entry copied out first.
+    pub fn encode(&self) -> Vec<u8> {
+        super::abi::encode_map(&self.entries())
     }
 
     /// How many entries `pairs` would give.
@@ -256,6 +270,27 @@ mod tests {
         assert!(!pairs.iter().any(|(k, _)| k == "host"), "Host travels as :authority");
         assert_eq!(pairs.len(), map.count());
         assert_eq!(map.get("x-missing"), None);
+    }
+
+    #[test]
+    fn every_map_encodes_as_its_pairs_do() {
+        use super::super::abi::encode_map;
+        let mut head = request();
+        let mut no_host = request();
+        no_host.parts.headers.remove("host");
+        let (mut parts, ()) = http::Response::builder().status(404).header("x-b", "2").body(()).unwrap().into_parts();
+        let mut trailers = HeaderMap::new();
+        trailers.insert("grpc-status", HeaderValue::from_static("0"));
+        let mut pairs: HeaderPairs = vec![("k".into(), b"v".to_vec())];
+        for map in [
+            MapMut::Request(&mut head),
+            MapMut::Request(&mut no_host),
+            MapMut::Response(&mut parts),
+            MapMut::Trailers(&mut trailers),
+            MapMut::Pairs(&mut pairs),
+        ] {
+            assert_eq!(map.encode(), encode_map(&map.pairs()));
+        }
     }
 
     #[test]

@@ -385,7 +385,8 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         ENV,
         "proxy_get_header_map_pairs",
         move |mut c: Caller<'_, HostState>, map: i32, ret_ptr: i32, ret_size: i32| {
-            let encoded = abi::encode_map(&header_map(c.data_mut(), map).map(|m| m.pairs()).unwrap_or_default());
+            let encoded =
+                header_map(c.data_mut(), map).map_or_else(|| abi::encode_map(&abi::HeaderPairs::new()), |m| m.encode());
             return_bytes(&mut c, &encoded, ret_ptr, ret_size)
         },
     )?;
@@ -464,7 +465,7 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         },
     )?;
     linker.func_wrap(ENV, "proxy_get_header_map_size", move |mut c: Caller<'_, HostState>, map: i32, ret: i32| {
-        let size = header_map(c.data_mut(), map).map(|m| abi::encode_map(&m.pairs()).len()).unwrap_or(0) as u32;
+        let size = header_map(c.data_mut(), map).map_or(0, |m| m.encode().len()) as u32;
         match write_guest(&mut c, ret, &size.to_le_bytes()) {
             Ok(()) => ok,
             Err(s) => s as i32,
