@@ -544,8 +544,11 @@ impl PluginStream {
         if let Some(local) = st.local_response {
             return Step::Stop(Verdict::Respond(local));
         }
+        if calls.is_empty() {
+            return Step::Next;
+        }
         let namespace = self.namespace();
-        if action != abi::ACTION_PAUSE || calls.is_empty() {
+        if action != abi::ACTION_PAUSE {
             for call in calls {
                 deliver_later(spec.clone(), generation, self.traced(call), namespace.clone());
             }
