@@ -102,8 +102,11 @@ impl Headers {
         };
         let mut headers = Self { text, fields, changed: false };
         for f in &headers.fields {
-            // In place: the gateway's names are lowercase already.
-            headers.text[f.name.range()].make_ascii_lowercase();
+            // The gateway's names are lowercase already: looking is cheaper
+            // than lowering every byte again.
+            if has_upper(f.name.bytes(&headers.text)) {
+                headers.text[f.name.range()].make_ascii_lowercase();
+            }
         }
         Some(headers)
     }
@@ -211,6 +214,27 @@ impl Headers {
 fn span(offset: usize, start: usize, end: usize) -> Option<Span> {
     let at = |n: usize| u32::try_from(offset.checked_add(n)?).ok();
     Some(Span(at(start)?, at(end)?))
+}
+
+/// Whether `s` has an ASCII capital letter, looked for eight bytes at a time.
+#[cfg(any(test, target_arch = "wasm32"))]
+fn has_upper(s: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let upper_in = |w: u64| {
+        if w & HIGH != 0 {
+            // A byte from 0x80 would carry into the next: byte by byte.
+            return w.to_le_bytes().iter().any(u8::is_ascii_uppercase);
+        }
+        // A byte's top bit is set by adding (0x80 - 'A') when it is at
+        // least 'A', and by adding (0x80 - 'Z' - 1) when it is past 'Z'.
+        let from_a = w + (0x80 - u64::from(b'A')) * ONES;
+        let past_z = w + (0x80 - u64::from(b'Z') - 1) * ONES;
+        from_a & !past_z & HIGH != 0
+    };
+    let mut words = s.chunks_exact(8);
+    words.any(|w| upper_in(u64::from_le_bytes(w.try_into().unwrap_or_default())))
+        || words.remainder().iter().any(u8::is_ascii_uppercase)
 }
 
 /// `bytes` as text. ASCII, the usual header map, is recognised eight
@@ -599,6 +623,21 @@ mod tests {
         let h = Headers::from_serialized(serialize(&[(b"x-a", b"\xffok"), (b"x-b", b"fine")])).unwrap();
         assert_eq!(h.iter().collect::<Vec<_>>(), [("x-a", "\u{fffd}ok"), ("x-b", "fine")]);
         assert_eq!(Headers::from_serialized(serialize(&[])).unwrap(), Headers::default());
+    }
+
+    #[test]
+    fn capitals_are_seen_at_every_place_and_only_capitals() {
+        for len in 1..20 {
+            for at in 0..len {
+                for b in 0..=255u8 {
+                    let mut name = vec![b'a'; len];
+                    name[at] = b;
+                    assert_eq!(has_upper(&name), b.is_ascii_uppercase(), "{b:#x} at {at} of {len}");
+                }
+            }
+        }
+        assert!(!has_upper(b""));
+        assert!(has_upper("\u{e9}\u{e9}\u{e9}\u{e9}Z".as_bytes()), "after bytes from 0x80");
     }
 
     #[test]
