@@ -216,11 +216,25 @@ fn span(offset: usize, start: usize, end: usize) -> Option<Span> {
     Some(Span(at(start)?, at(end)?))
 }
 
+/// Every byte's top bit, and every byte's lowest, in a word of eight.
+#[cfg(any(test, target_arch = "wasm32"))]
+const HIGH: u64 = 0x8080_8080_8080_8080;
+#[cfg(any(test, target_arch = "wasm32"))]
+const ONES: u64 = 0x0101_0101_0101_0101;
+
+/// `bytes` as words of eight (little-endian), and the bytes after the last.
+/// Tested eight at a time, a header map's checks cost a fraction of a byte
+/// loop's (or of `<[u8]>::is_ascii`'s) in WebAssembly.
+#[cfg(any(test, target_arch = "wasm32"))]
+fn words(bytes: &[u8]) -> (impl Iterator<Item = u64> + '_, &[u8]) {
+    let chunks = bytes.chunks_exact(8);
+    let rest = chunks.remainder();
+    (chunks.map(|w| u64::from_le_bytes(w.try_into().unwrap_or_default())), rest)
+}
+
 /// Whether `s` has an ASCII capital letter, looked for eight bytes at a time.
 #[cfg(any(test, target_arch = "wasm32"))]
 fn has_upper(s: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
     let upper_in = |w: u64| {
         if w & HIGH != 0 {
             // A byte from 0x80 would carry into the next: byte by byte.
@@ -232,19 +246,18 @@ fn has_upper(s: &[u8]) -> bool {
         let past_z = w + (0x80 - u64::from(b'Z') - 1) * ONES;
         from_a & !past_z & HIGH != 0
     };
-    let mut words = s.chunks_exact(8);
-    words.any(|w| upper_in(u64::from_le_bytes(w.try_into().unwrap_or_default())))
-        || words.remainder().iter().any(u8::is_ascii_uppercase)
+    let (mut words, rest) = words(s);
+    words.any(upper_in) || rest.iter().any(u8::is_ascii_uppercase)
 }
 
 /// `bytes` as text. ASCII, the usual header map, is recognised eight
 /// bytes at a time; the full UTF-8 check runs only when a byte is not.
 #[cfg(any(test, target_arch = "wasm32"))]
 fn utf8(bytes: Vec<u8>) -> Result<String, std::string::FromUtf8Error> {
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let mut words = bytes.chunks_exact(8);
-    let ascii =
-        words.all(|w| u64::from_le_bytes(w.try_into().unwrap_or_default()) & HIGH == 0) && words.remainder().is_ascii();
+    let ascii = {
+        let (mut words, rest) = words(&bytes);
+        words.all(|w| w & HIGH == 0) && rest.is_ascii()
+    };
     if ascii {
         // SAFETY: every byte is ASCII, which is UTF-8.
         return Ok(unsafe { String::from_utf8_unchecked(bytes) });

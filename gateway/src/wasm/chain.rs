@@ -418,20 +418,12 @@ impl PluginStream {
     /// copies of those whose phase is over.
     fn state(&mut self, heads: &mut Heads) -> Box<StreamState> {
         self.live = (heads.request.is_some(), heads.response.is_some());
-        // Every field written out: `..Default::default()` would build (and
-        // drop) a default `RequestInfo` each time.
         let state = StreamState {
             request: heads.request.take().or_else(|| self.request_view.take()),
             response: heads.response.take().or_else(|| self.response_view.take()),
-            request_trailers: None,
-            response_trailers: None,
-            local_response: None,
-            info: self.info.clone(),
             response_code: self.status,
             properties: std::mem::take(&mut self.properties),
-            body: Vec::new(),
-            body_kind: None,
-            resumed: false,
+            ..StreamState::of(self.info.clone())
         };
         match self.spare.take() {
             Some(mut spare) => {

@@ -85,6 +85,27 @@ pub struct StreamState {
     pub resumed: bool,
 }
 
+impl StreamState {
+    /// An empty state for the request `info`. Unlike `default()`, which
+    /// builds a `RequestInfo` of its own, it allocates nothing: a request
+    /// starts a few of these.
+    pub fn of(info: Arc<RequestInfo>) -> Self {
+        Self {
+            request: None,
+            response: None,
+            request_trailers: None,
+            response_trailers: None,
+            local_response: None,
+            info,
+            response_code: None,
+            properties: BTreeMap::new(),
+            body: Vec::new(),
+            body_kind: None,
+            resumed: false,
+        }
+    }
+}
+
 /// Everything host functions can reach for one plugin instance.
 pub struct HostState {
     pub plugin_name: Arc<str>,
