@@ -24,6 +24,9 @@ pub const MAX_NAME: usize = 256;
 /// Deeper documents are refused (serde_json refuses them too).
 const MAX_DEPTH: usize = 127;
 
+/// How many distinct keys a document's walk remembers having given.
+const SEEN_KEYS: usize = 32;
+
 /// What is wrong with a document, and at which byte.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JsonError {
@@ -39,7 +42,9 @@ impl std::fmt::Display for JsonError {
 
 /// Walks `text`, pushing its keys and its string and number values to
 /// `found` (true, false and null carry no text to inspect), and the paths
-/// naming the values to `names`. Past `limit` + 1 fields the rest of the
+/// naming the values to `names`. A key is pushed once: an array of records
+/// repeats its keys in every record, and a key is a field with no name,
+/// so its copies would be the same field inspected again. Past `limit` + 1 fields the rest of the
 /// document is only checked: nothing more would be inspected, and a deep
 /// path repeated for every value would fill the memory.
 pub fn walk<'a>(
@@ -48,7 +53,7 @@ pub fn walk<'a>(
     found: &mut Vec<JsonField<'a>>,
     limit: usize,
 ) -> Result<(), JsonError> {
-    let mut walker = Walker { text, at: 0, path: String::from("json"), names, found, limit };
+    let mut walker = Walker { text, at: 0, path: String::from("json"), names, found, limit, seen_keys: Vec::new() };
     walker.space();
     walker.value(0)?;
     walker.space();
@@ -66,6 +71,9 @@ struct Walker<'a, 'w> {
     names: &'w mut String,
     found: &'w mut Vec<JsonField<'a>>,
     limit: usize,
+    /// Keys already pushed (the first `SEEN_KEYS` distinct ones without
+    /// escapes; past those, and with escapes, keys are pushed every time).
+    seen_keys: Vec<&'a str>,
 }
 
 impl<'a> Walker<'a, '_> {
@@ -96,6 +104,22 @@ impl<'a> Walker<'a, '_> {
         let end = (0..=MAX_NAME.min(self.path.len())).rev().find(|&i| self.path.is_char_boundary(i));
         self.names.push_str(&self.path[..end.unwrap_or(0)]);
         self.found.push(JsonField::Value(start..self.names.len(), value));
+    }
+
+    /// Whether `key` is not among the keys already pushed, remembering it;
+    /// `None` for a key with escapes, decoded anew each time and never
+    /// remembered.
+    fn first_time(&mut self, key: Option<&'a str>) -> bool {
+        let Some(key) = key else { return true };
+        // Short texts compared eight bytes at a time: a record's few keys
+        // are looked through faster than a hash of the key is made.
+        if self.seen_keys.iter().any(|seen| scan::same(seen.as_bytes(), key.as_bytes())) {
+            return false;
+        }
+        if self.seen_keys.len() < SEEN_KEYS {
+            self.seen_keys.push(key);
+        }
+        true
     }
 
     fn value(&mut self, depth: usize) -> Result<(), JsonError> {
@@ -156,7 +180,11 @@ impl<'a> Walker<'a, '_> {
             let at = self.path.len();
             self.path.push('.');
             self.path.push_str(&key);
-            if !self.full() {
+            let unescaped = match key {
+                Cow::Borrowed(k) => Some(k),
+                Cow::Owned(_) => None,
+            };
+            if !self.full() && self.first_time(unescaped) {
                 self.found.push(JsonField::Key(key));
             }
             self.value(depth)?;
@@ -336,7 +364,6 @@ fn plain_end(bytes: &[u8], mut at: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::cmp::Ordering;
 
     /// The keys and values `walk` finds, as (name, text) with keys named "key".
     fn fields(text: &str) -> Result<Vec<(String, String)>, JsonError> {
@@ -384,8 +411,19 @@ mod tests {
         }
     }
 
+    /// Takes the keys out of `fields`: each once, sorted.
+    fn distinct_keys(fields: &mut Vec<(String, String)>) -> Vec<String> {
+        let mut keys: Vec<String> = fields.iter().filter(|(n, _)| n == "key").map(|(_, k)| k.clone()).collect();
+        fields.retain(|(n, _)| n != "key");
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+
     /// `walk` and serde_json agree on whether `text` is JSON, and on what
-    /// it holds (numbers compared as numbers: `walk` keeps their text).
+    /// it holds: the same keys (`walk` gives a key once, serde_json's tree
+    /// has it in every object) and values (numbers compared as numbers:
+    /// `walk` keeps their text).
     fn agrees(text: &str) {
         let ours = fields(text);
         let theirs = serde_json::from_str::<serde_json::Value>(text);
@@ -393,10 +431,10 @@ mod tests {
         if let (Ok(mut ours), Ok(v)) = (ours, theirs) {
             let mut expected = Vec::new();
             reference(&v, &mut String::from("json"), &mut expected);
+            assert_eq!(distinct_keys(&mut ours), distinct_keys(&mut expected), "{text:?}");
             // serde_json's objects are sorted by key: compare in that order.
-            ours.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| if a.0 == "key" { a.1.cmp(&b.1) } else { Ordering::Equal }));
-            expected
-                .sort_by(|a, b| a.0.cmp(&b.0).then_with(|| if a.0 == "key" { a.1.cmp(&b.1) } else { Ordering::Equal }));
+            ours.sort_by(|a, b| a.0.cmp(&b.0));
+            expected.sort_by(|a, b| a.0.cmp(&b.0));
             assert_eq!(ours.len(), expected.len(), "{text:?}");
             for ((name, ours), (their_name, theirs)) in ours.iter().zip(&expected) {
                 assert_eq!(name, their_name, "{text:?}");
@@ -406,6 +444,27 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_key_is_given_once_unless_escaped_or_past_the_first_distinct_ones() {
+        let keys = |text: &str| -> Vec<String> {
+            fields(text).unwrap().into_iter().filter(|(n, _)| n == "key").map(|(_, k)| k).collect()
+        };
+        let records = r#"[{"sku":"A","qty":1,"tags":[{"sku":"B"}]},{"qty":2,"sku":"C"},{"sku":"D","note":"x"}]"#;
+        assert_eq!(keys(records), ["sku", "qty", "tags", "note"]);
+        // An escaped key is decoded each time it is read, and given each time.
+        assert_eq!(keys(r#"[{"s\u006bu":1},{"s\u006bu":2},{"sku":3}]"#), ["sku", "sku", "sku"]);
+        // Past the first SEEN_KEYS distinct keys, keys are given every time.
+        let many: Vec<String> = (0..=SEEN_KEYS).map(|i| format!(r#""k{i}":0"#)).collect();
+        let text = format!("[{{{}}},{{{}}}]", many.join(","), many.join(","));
+        let given = keys(&text);
+        assert_eq!(given.len(), SEEN_KEYS + 2, "{given:?}");
+        assert_eq!(given.iter().filter(|k| **k == format!("k{SEEN_KEYS}")).count(), 2);
+        // Values are all there, with their paths.
+        let values: Vec<_> = fields(records).unwrap().into_iter().filter(|(n, _)| n != "key").collect();
+        assert_eq!(values.len(), 7);
+        assert!(values.contains(&("json[0].tags[0].sku".to_string(), "B".to_string())));
     }
 
     const SEEDS: [&str; 4] = [

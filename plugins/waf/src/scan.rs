@@ -61,7 +61,6 @@ pub fn split_once(s: &str, byte: u8) -> Option<(&str, &str)> {
     Some((&s[..i], &s[i + 1..]))
 }
 
-/// The pieces of `s` between the `byte`s (ASCII), as `str::split` gives them.
 /// `s` without the `byte`s at its start and end (an ASCII `byte`: the
 /// cuts then fall on character boundaries).
 pub fn trim(s: &str, byte: u8) -> &str {
@@ -71,6 +70,7 @@ pub fn trim(s: &str, byte: u8) -> &str {
     &s[start..end]
 }
 
+/// The pieces of `s` between the `byte`s (ASCII), as `str::split` gives them.
 pub fn split(s: &str, byte: u8) -> impl Iterator<Item = &str> {
     let mut rest = Some(s);
     std::iter::from_fn(move || {
@@ -86,6 +86,20 @@ pub fn split(s: &str, byte: u8) -> impl Iterator<Item = &str> {
             }
         }
     })
+}
+
+/// `a == b`, eight bytes at a time: WebAssembly's `memcmp` goes byte by
+/// byte.
+pub fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let Some(last) = a.len().checked_sub(8) else {
+        return a.iter().zip(b).all(|(x, y)| x == y);
+    };
+    let whole = |c: &[u8]| u64::from_le_bytes(c.try_into().unwrap_or_default());
+    // The last word overlaps the chunks when the length is not a multiple of 8.
+    a.chunks_exact(8).zip(b.chunks_exact(8)).all(|(x, y)| whole(x) == whole(y)) && word(a, last) == word(b, last)
 }
 
 #[cfg(test)]
@@ -113,6 +127,21 @@ mod tests {
                 t.replace_range(i..=i, "&");
                 assert_eq!(find(&t, b'&'), Some(i), "{t}");
             }
+        }
+    }
+
+    #[test]
+    fn compares_every_byte() {
+        let text = "0123456789abcdefXYZ";
+        for len in 0..=text.len() {
+            let a = &text.as_bytes()[..len];
+            assert!(same(a, a));
+            for i in 0..len {
+                let mut b = a.to_vec();
+                b[i] ^= 1;
+                assert!(!same(a, &b), "{len} {i}");
+            }
+            assert!(!same(a, &text.as_bytes()[..len.saturating_sub(1)]) || len == 0);
         }
     }
 }

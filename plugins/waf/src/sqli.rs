@@ -435,10 +435,10 @@ pub fn is_sqli(s: &str) -> bool {
     if anywhere(&bare) || after_operand(&bare) {
         return true;
     }
-    for quote in ['\'', '"'] {
-        if let Some(at) = s.find(quote) {
+    for quote in [b'\'', b'"'] {
+        if let Some(at) = crate::scan::find(s, quote) {
             let rest = tokenize(&s[at + 1..]);
-            let glued = s[at + 1..].starts_with(|c: char| c.is_ascii_alphabetic());
+            let glued = s.as_bytes().get(at + 1).is_some_and(u8::is_ascii_alphabetic);
             if after_quote(&rest, glued) || anywhere(&rest) {
                 return true;
             }
