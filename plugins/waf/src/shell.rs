@@ -560,7 +560,13 @@ fn unquote(s: &str) -> Cow<'_, str> {
     if !s.contains(['\\', '\'', '"', '$']) {
         return Cow::Borrowed(s);
     }
-    let s = s.replace("${ifs}", " ").replace("$ifs", " ");
+    // Most values here have a quote (O'Brien, it's), few a `$`: a string
+    // search sets up a searcher and the replacement copies, each time.
+    let s = if crate::scan::contains(s, b'$') {
+        Cow::Owned(s.replace("${ifs}", " ").replace("$ifs", " "))
+    } else {
+        Cow::Borrowed(s)
+    };
     let b = s.as_bytes();
     let mut out = String::with_capacity(s.len());
     let mut i = 0;
@@ -718,7 +724,9 @@ pub fn unix_command(s: &str) -> bool {
 /// Whether `s` defines a shell alias (`alias a=curl`, `alias -p x='id'`)
 /// where a shell would read it.
 pub fn alias(s: &str) -> bool {
-    if !s.contains("alias") {
+    // A byte loop: `str::contains` sets up a substring searcher each call,
+    // and this runs on most new argument values.
+    if !s.as_bytes().windows(5).any(|w| w == b"alias") {
         return false;
     }
     let s = unquote(s);
