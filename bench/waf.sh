@@ -66,8 +66,8 @@ printf 'wrk.method = "POST"\nwrk.path = "/api/v1/orders"\nwrk.headers["Content-T
 # time, the orders' three substitutions on 4 KiB held wrk to about half
 # the rate the plain route serves, so that route's baseline was not
 # measured at full load. 5,000 of them come round again only after some
-# 15,000 new values have gone through the WAF's memory of 2,048, which
-# has forgotten them by then.
+# 10,000 (GET: term and request line) or 15,000 new values have gone
+# through the WAF's memory of 2,048, which has forgotten them by then.
 varied() {
   cat "$WORK/$1.lua"
   cat <<LUA

@@ -44,9 +44,9 @@ impl std::fmt::Display for JsonError {
 /// `found` (true, false and null carry no text to inspect), and the paths
 /// naming the values to `names`. A key is pushed once: an array of records
 /// repeats its keys in every record, and a key is a field with no name,
-/// so its copies would be the same field inspected again. Past `limit` + 1 fields the rest of the
-/// document is only checked: nothing more would be inspected, and a deep
-/// path repeated for every value would fill the memory.
+/// so its copies would be the same field inspected again. Past `limit` + 1
+/// fields the rest of the document is only checked: nothing more would be
+/// inspected, and a deep path repeated for every value would fill the memory.
 pub fn walk<'a>(
     text: &'a str,
     names: &mut String,
