@@ -45,11 +45,15 @@ pub const BUFFER_PLUGIN_CONFIGURATION: i32 = 7;
 /// `proxy_log` levels: trace, debug, info, warn, error, critical.
 pub const LOG_TRACE: i32 = 0;
 
+/// How many bytes `encode_map` makes of `pairs`.
+pub fn encoded_len<K: AsRef<[u8]>, V: AsRef<[u8]>>(pairs: &[(K, V)]) -> usize {
+    4 + pairs.iter().map(|(k, v)| 8 + k.as_ref().len() + v.as_ref().len() + 2).sum::<usize>()
+}
+
 /// Serialises header pairs the ABI way: a little-endian count, then each
 /// key and value length, then every key and value followed by a NUL.
 pub fn encode_map<K: AsRef<[u8]>, V: AsRef<[u8]>>(pairs: &[(K, V)]) -> Vec<u8> {
-    let size: usize = 4 + pairs.iter().map(|(k, v)| 8 + k.as_ref().len() + v.as_ref().len() + 2).sum::<usize>();
-    let mut out = Vec::with_capacity(size);
+    let mut out = Vec::with_capacity(encoded_len(pairs));
     out.extend_from_slice(&(pairs.len() as u32).to_le_bytes());
     for (k, v) in pairs {
         out.extend_from_slice(&(k.as_ref().len() as u32).to_le_bytes());
@@ -96,6 +100,7 @@ mod tests {
     #[test]
     fn maps_round_trip() {
         let pairs = vec![(":path".to_string(), b"/a".to_vec()), ("x-a".to_string(), b"".to_vec())];
+        assert_eq!(encoded_len(&pairs), encode_map(&pairs).len());
         assert_eq!(decode_map(&encode_map(&pairs)), Some(pairs));
         assert_eq!(decode_map(&[]), Some(vec![]));
     }

@@ -123,6 +123,11 @@ impl MapMut<'_> {
         super::abi::encode_map(&self.entries())
     }
 
+    /// How long `encode` would be, without making it.
+    pub fn encoded_len(&self) -> usize {
+        super::abi::encoded_len(&self.entries())
+    }
+
     /// How many entries `pairs` would give.
     pub fn count(&self) -> usize {
         match self {
@@ -290,6 +295,7 @@ mod tests {
             MapMut::Pairs(&mut pairs),
         ] {
             assert_eq!(map.encode(), encode_map(&map.pairs()));
+            assert_eq!(map.encoded_len(), map.encode().len());
         }
     }
 

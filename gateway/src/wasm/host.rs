@@ -486,7 +486,7 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         },
     )?;
     linker.func_wrap(ENV, "proxy_get_header_map_size", move |mut c: Caller<'_, HostState>, map: i32, ret: i32| {
-        let size = header_map(c.data_mut(), map).map_or(0, |m| m.encode().len()) as u32;
+        let size = header_map(c.data_mut(), map).map_or(0, |m| m.encoded_len()) as u32;
         match write_guest(&mut c, ret, &size.to_le_bytes()) {
             Ok(()) => ok,
             Err(s) => s as i32,

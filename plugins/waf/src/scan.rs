@@ -97,10 +97,8 @@ pub fn same(a: &[u8], b: &[u8]) -> bool {
     let Some(last) = a.len().checked_sub(8) else {
         return a.iter().zip(b).all(|(x, y)| x == y);
     };
-    let whole = |c: &[u8]| u64::from_le_bytes(c.try_into().unwrap_or_default());
-    // The last word overlaps the chunks when the length is not a multiple of 8.
-    a.chunks_exact(8).zip(b.chunks_exact(8)).all(|(x, y)| whole(x) == whole(y))
-        && whole(&a[last..]) == whole(&b[last..])
+    // The last word overlaps the ones before when the length is not a multiple of 8.
+    (0..last).step_by(8).all(|at| word(a, at) == word(b, at)) && word(a, last) == word(b, last)
 }
 
 #[cfg(test)]
