@@ -3,7 +3,9 @@
 # beside the same route without a plugin, in one run on one gateway: a
 # typical GET with five query arguments and browser headers, and a 4 KiB
 # JSON POST, each the same every time and with something new every time
-# (the WAF remembers values that matched nothing). Loopback only.
+# (the WAF remembers values that matched nothing). A route with a
+# Proxy-Wasm plugin that does nothing shows, in the same run, what of the
+# added cost is the plugin host's and what is the WAF's. Loopback only.
 #
 #   bench/waf.sh
 #   WORKERS=2 WRK_THREADS=2 bench/waf.sh
@@ -25,6 +27,7 @@ need curl curl
 rustup target list --installed | grep -qx wasm32-wasip1 || rustup target add wasm32-wasip1
 cargo build --release --quiet -p wasmgress
 cargo build --release --quiet --target wasm32-wasip1 --manifest-path plugins/Cargo.toml --target-dir plugins/target
+cargo build --release --quiet --target wasm32-wasip1 --manifest-path tests/plugins/Cargo.toml --target-dir tests/plugins/target
 BIN=${WASMGRESS_BIN:-target/release/wasmgress}
 WORK=$(mktemp -d)
 PIDS=()
@@ -33,9 +36,11 @@ trap cleanup EXIT
 
 mkdir -p "$WORK/plugins" "$WORK/manifests"
 cp "${WAF_WASM:-plugins/target/wasm32-wasip1/release/waf.wasm}" "$WORK/plugins/waf.wasm"
+cp tests/plugins/target/wasm32-wasip1/release/test_noop.wasm "$WORK/plugins/noop.wasm"
 {
   backend_service $BACKEND_PORT
   bench_ingress plain plain.local
+  bench_ingress noop noop.local "- name: noop"
   bench_ingress waf waf.local '- name: waf
   config: {paranoia_level: 1}'
 } > "$WORK/manifests/bench.yaml"
@@ -90,16 +95,16 @@ varied post 'made[n] = wrk.format(nil, nil, nil, (wrk.body:gsub("O'"'"'Brien", "
 $BIN --workers "$WORKERS" echo --listen 127.0.0.1:$BACKEND_PORT --name bench & PIDS+=($!)
 WASMGRESS_LOG=warn $BIN --workers "$WORKERS" run --manifests "$WORK/manifests" --plugins "$WORK/plugins" \
   --http-listen 127.0.0.1:$GATEWAY_PORT --admin-listen 127.0.0.1:$ADMIN_PORT --https-listen off --access-log off & GW=$!; PIDS+=($GW)
-for host in plain waf; do wait_http "http://127.0.0.1:$GATEWAY_PORT/" "$host.local"; done
+for host in plain noop waf; do wait_http "http://127.0.0.1:$GATEWAY_PORT/" "$host.local"; done
 problems=$(curl -s "http://127.0.0.1:$ADMIN_PORT/diagnostics")
 [ -z "$problems" ] || { echo "configuration problems: $problems" >&2; exit 1; }
-# Both workloads must pass the WAF: a blocked request would be cheaper.
-for host in plain waf; do
+# The POST must pass every route: a blocked request would be cheaper.
+for host in plain noop waf; do
   code=$(curl -s -o /dev/null -w '%{http_code}' -H "Host: $host.local" -H 'Content-Type: application/json' --data-binary "$BODY" "http://127.0.0.1:$GATEWAY_PORT/api/v1/orders")
   [ "$code" = 200 ] || { echo "the POST got $code on $host.local" >&2; exit 1; }
 done
 
-CASES=(plain:get waf:get plain:get-new-term waf:get-new-term plain:post waf:post plain:post-new-order waf:post-new-order)
+CASES=(plain:get noop:get waf:get plain:get-new-term waf:get-new-term plain:post noop:post waf:post plain:post-new-order waf:post-new-order)
 for c in "${CASES[@]}"; do wrk -t1 -c"$CONNECTIONS" -d2s -s "$WORK/${c#*:}.lua" -H "Host: ${c%:*}.local" "http://127.0.0.1:$GATEWAY_PORT/" >/dev/null; done
 # The WAF's own time inside the gateway: its callbacks' seconds (all
 # phases) and its log callbacks (one a request), from /metrics.
@@ -121,8 +126,9 @@ echo "wrk: $CONNECTIONS connections, $DURATION x $ROUNDS rounds; gateway: $WORKE
 cpu_header case plain
 for c in "${CASES[@]}"; do cpu_row "$c" "$WORK/${c%:*}-${c#*:}.txt" "$WORK/plain-${c#*:}.txt"; done
 # Of the added CPU, the WAF's callbacks (wall time, on the worker thread);
-# the rest is the proxy's plugin path and the work a slower route costs
-# the kernel and the event loop per request.
+# the rest is the proxy's plugin path (the noop rows: the same for any
+# plugin) and the work a slower route costs the kernel and the event loop
+# per request.
 echo
 printf '%-20s %22s\n' case "WAF callbacks (us)"
 for c in "${CASES[@]}"; do

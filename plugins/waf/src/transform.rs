@@ -186,49 +186,39 @@ pub fn url_decode(s: &str) -> String {
     cur
 }
 
-/// The character a named entity stands for (names in lowercase).
-fn entity(name: &[u8]) -> Option<char> {
-    Some(match name {
-        b"lt" => '<',
-        b"gt" => '>',
-        b"amp" => '&',
-        b"quot" => '"',
-        b"apos" => '\'',
-        b"nbsp" => ' ',
-        b"tab" => '\t',
-        b"newline" => '\n',
-        b"lbrace" => '{',
-        b"rbrace" => '}',
-        b"lcub" => '{',
-        b"rcub" => '}',
-        b"lpar" => '(',
-        b"rpar" => ')',
-        b"lsqb" => '[',
-        b"rsqb" => ']',
-        b"lbrack" => '[',
-        b"rbrack" => ']',
-        b"colon" => ':',
-        b"semi" => ';',
-        b"comma" => ',',
-        b"period" => '.',
-        b"sol" => '/',
-        b"bsol" => '\\',
-        b"excl" => '!',
-        b"quest" => '?',
-        b"num" => '#',
-        b"dollar" => '$',
-        b"percnt" => '%',
-        b"equals" => '=',
-        b"plus" => '+',
-        b"grave" => '`',
-        b"vert" => '|',
-        b"ast" => '*',
-        b"lowbar" => '_',
-        _ => return None,
-    })
+/// The named entities, by first letter, each as (name, character):
+/// longest first, so that the first name the letters start with is the
+/// longest known one. Looking up only the names of the value's first
+/// letter keeps the `&`s of a query string (`&category=`) cheap.
+fn entities(first: u8) -> &'static [(&'static [u8], char)] {
+    match first {
+        b'a' => &[(b"apos", '\''), (b"amp", '&'), (b"ast", '*')],
+        b'b' => &[(b"bsol", '\\')],
+        b'c' => &[(b"colon", ':'), (b"comma", ',')],
+        b'd' => &[(b"dollar", '$')],
+        b'e' => &[(b"equals", '='), (b"excl", '!')],
+        b'g' => &[(b"grave", '`'), (b"gt", '>')],
+        b'l' => &[
+            (b"lbrace", '{'),
+            (b"lbrack", '['),
+            (b"lowbar", '_'),
+            (b"lcub", '{'),
+            (b"lpar", '('),
+            (b"lsqb", '['),
+            (b"lt", '<'),
+        ],
+        b'n' => &[(b"newline", '\n'), (b"nbsp", ' '), (b"num", '#')],
+        b'p' => &[(b"percnt", '%'), (b"period", '.'), (b"plus", '+')],
+        b'q' => &[(b"quest", '?'), (b"quot", '"')],
+        b'r' => &[(b"rbrace", '}'), (b"rbrack", ']'), (b"rcub", '}'), (b"rpar", ')'), (b"rsqb", ']')],
+        b's' => &[(b"semi", ';'), (b"sol", '/')],
+        b't' => &[(b"tab", '\t')],
+        b'v' => &[(b"vert", '|')],
+        _ => &[],
+    }
 }
 
-/// The longest name [`entity`] knows: a name is looked up by at most
+/// The longest name [`entities`] knows: a name is looked up by at most
 /// this many lowercased letters (raise it with a longer name).
 const LONGEST_ENTITY: usize = 7;
 
@@ -276,7 +266,9 @@ fn decode_entity(s: &str) -> Option<(char, usize)> {
         len += 1;
     }
     // Longest known name that the letters start with (`&ltscript` is `<script`).
-    (1..=len).rev().find_map(|n| entity(&letters[..n]).map(|c| (c, semi(n))))
+    let letters = &letters[..len];
+    let (name, c) = entities(*letters.first()?).iter().find(|(name, _)| letters.starts_with(name))?;
+    Some((*c, semi(name.len())))
 }
 
 pub fn js_decode(s: &str) -> String {
@@ -480,6 +472,26 @@ mod tests {
         assert_eq!(html_entity_decode("jav&#13ascript"), "jav\rascript");
         assert_eq!(html_entity_decode("fish & chips &unknown;"), "fish & chips &unknown;");
         assert_eq!(html_entity_decode("&#x24;&#0000000000000000123;"), "${");
+    }
+
+    #[test]
+    fn every_named_entity_decodes_under_its_first_letter() {
+        let mut names = 0;
+        for first in 0..=u8::MAX {
+            let group = entities(first);
+            for (i, (name, c)) in group.iter().enumerate() {
+                names += 1;
+                assert_eq!(name[0], first);
+                assert!(name.len() <= LONGEST_ENTITY && name.iter().all(u8::is_ascii_lowercase));
+                // No shorter name before it that it starts with: the longest wins.
+                assert!(!group[..i].iter().any(|(other, _)| name.starts_with(other)), "{name:?}");
+                let name = std::str::from_utf8(name).unwrap();
+                assert_eq!(html_entity_decode(&format!("x&{name};y")), format!("x{c}y"));
+                assert_eq!(html_entity_decode(&format!("&{}1", name.to_uppercase())), format!("{c}1"));
+            }
+        }
+        assert_eq!(names, 35);
+        assert_eq!(html_entity_decode("?q=a&category=b&sort=c&page=2&size=d"), "?q=a&category=b&sort=c&page=2&size=d");
     }
 
     #[test]
