@@ -204,6 +204,8 @@ impl Plugins {
         let (new, problems) =
             registry::PluginRegistry::load_dir(&self.runtime, &self.dir, self.cache.as_deref(), Some(&old));
         let changed = new.changed_since(&old);
+        // Stored even when nothing changed: it has the files' latest stamps.
+        self.registry.store(Arc::new(new));
         let mut known = lock(&self.problems);
         if changed.is_empty() && *known == problems {
             return false;
@@ -211,7 +213,6 @@ impl Plugins {
         for name in &changed {
             tracing::info!(plugin = %name, "plugin module changed; new requests use the new version");
         }
-        self.registry.store(Arc::new(new));
         *known = problems;
         lock(&self.resolved).retain(|request, _| !changed.contains(&request.name));
         true

@@ -3,8 +3,10 @@
 //! artifacts cached on disk so a restart does not recompile.
 
 use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 use wasmtime::{InstancePre, Module};
@@ -14,11 +16,50 @@ use super::host::HostState;
 use crate::diagnostics::Diagnostic;
 
 /// A compiled plugin module, ready to instantiate.
+#[derive(Clone)]
 pub struct Plugin {
     pub name: Arc<str>,
     /// Hex sha256 of the `.wasm` file.
     pub sha256: String,
     pub pre: InstancePre<HostState>,
+    /// The file as it was when read, if it had settled by then.
+    stamp: Option<FileStamp>,
+}
+
+/// What a plugin file looked like when it was read: a rescan that finds
+/// the same reuses the module without reading and hashing the file again
+/// (megabytes per plugin, every few seconds). The inode catches a file
+/// renamed over it, the change time any write, even one that keeps the
+/// modification time (`cp -p`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileStamp {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl FileStamp {
+    /// How long a file must have been left alone for its stamp to be
+    /// trusted: a write in the same clock tick as the look (file times
+    /// come from a coarse clock) would otherwise leave the stamp unchanged.
+    const SETTLED: Duration = Duration::from_secs(1);
+
+    /// The stamp of `meta`, or `None` while the file changed less than
+    /// [`Self::SETTLED`] before `now` (then it is read and hashed again).
+    fn of(meta: &std::fs::Metadata, now: SystemTime) -> Option<Self> {
+        let changed = SystemTime::UNIX_EPOCH
+            .checked_add(Duration::new(u64::try_from(meta.ctime()).ok()?, u32::try_from(meta.ctime_nsec()).ok()?))?;
+        now.duration_since(changed).ok().filter(|age| *age >= Self::SETTLED)?;
+        Some(Self {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            len: meta.len(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+        })
+    }
 }
 
 impl std::fmt::Debug for Plugin {
@@ -67,7 +108,8 @@ impl PluginRegistry {
 
     /// Loads every `*.wasm` in `dir`. A module that does not compile, or is
     /// not a Proxy-Wasm plugin, is left out with a diagnostic. Modules
-    /// unchanged since `previous` (same name and digest) are reused as they are.
+    /// unchanged since `previous` (same name and digest, or the same file
+    /// untouched since it was read) are reused as they are.
     pub fn load_dir(
         runtime: &PluginRuntime,
         dir: &Path,
@@ -84,6 +126,13 @@ impl PluginRegistry {
         paths.sort();
         for path in paths.into_iter().filter(|p| p.extension().is_some_and(|e| e == "wasm")) {
             let Some(name) = path.file_stem().and_then(|s| s.to_str()).map(str::to_string) else { continue };
+            // Looked at before reading: a write after the look changes the
+            // stamp, so the next rescan reads the file again.
+            let stamp = std::fs::metadata(&path).ok().and_then(|m| FileStamp::of(&m, SystemTime::now()));
+            if let Some(same) = previous.and_then(|p| p.get(&name)).filter(|p| stamp.is_some() && p.stamp == stamp) {
+                registry.plugins.insert(name, same.clone());
+                continue;
+            }
             let bytes = match std::fs::read(&path) {
                 Ok(b) => b,
                 Err(e) => {
@@ -93,10 +142,15 @@ impl PluginRegistry {
             };
             let sha256 = hex(&Sha256::digest(&bytes));
             if let Some(same) = previous.and_then(|p| p.get(&name)).filter(|p| p.sha256 == sha256) {
-                registry.plugins.insert(name, same.clone());
+                // The same module: kept, with the stamp that spares the next rescan.
+                let same = match stamp {
+                    Some(_) if same.stamp != stamp => Arc::new(Plugin { stamp, ..Plugin::clone(same) }),
+                    _ => same.clone(),
+                };
+                registry.plugins.insert(name, same);
                 continue;
             }
-            match load(runtime, &name, &bytes, sha256, cache) {
+            match load(runtime, &name, &bytes, sha256, stamp, cache) {
                 Ok(p) => {
                     tracing::info!(plugin = %name, sha256 = %p.sha256, "plugin loaded");
                     registry.plugins.insert(name, Arc::new(p));
@@ -122,6 +176,7 @@ fn load(
     name: &str,
     bytes: &[u8],
     sha256: String,
+    stamp: Option<FileStamp>,
     cache: Option<&Path>,
 ) -> Result<Plugin, String> {
     let engine = runtime.engine();
@@ -147,5 +202,41 @@ fn load(
         return Err("is not a Proxy-Wasm plugin: it exports neither proxy_abi_version_0_2_0 nor _0_2_1".into());
     }
     let pre = runtime.instance_pre(&module).map_err(|e| format!("cannot be linked: {e:#}"))?;
-    Ok(Plugin { name: name.into(), sha256, pre })
+    Ok(Plugin { name: name.into(), sha256, pre, stamp })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn changed_at(meta: &std::fs::Metadata) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::new(meta.ctime() as u64, meta.ctime_nsec() as u32)
+    }
+
+    #[test]
+    fn a_file_stamp_is_trusted_once_the_file_has_settled_and_changes_with_it() {
+        let path = std::env::temp_dir().join(format!("wasmgress-stamp-{}.wasm", std::process::id()));
+        std::fs::write(&path, b"first").unwrap();
+        let meta = std::fs::metadata(&path).unwrap();
+        let at = changed_at(&meta);
+        // Just written: a write in the same clock tick would go unseen.
+        assert_eq!(FileStamp::of(&meta, at), None);
+        assert_eq!(FileStamp::of(&meta, at + Duration::from_millis(999)), None);
+        let settled = FileStamp::of(&meta, at + FileStamp::SETTLED).expect("settled");
+        assert_eq!(FileStamp::of(&std::fs::metadata(&path).unwrap(), at + Duration::from_secs(60)), Some(settled));
+
+        // Rewritten in place (same inode), or replaced by a rename: a new stamp.
+        std::fs::write(&path, b"second!").unwrap();
+        let meta = std::fs::metadata(&path).unwrap();
+        let rewritten = FileStamp::of(&meta, changed_at(&meta) + FileStamp::SETTLED).expect("settled");
+        assert_ne!(rewritten, settled);
+        let other = path.with_extension("new");
+        std::fs::write(&other, b"second!").unwrap();
+        std::fs::rename(&other, &path).unwrap();
+        let meta = std::fs::metadata(&path).unwrap();
+        let renamed = FileStamp::of(&meta, changed_at(&meta) + FileStamp::SETTLED).expect("settled");
+        assert_ne!(renamed.ino, rewritten.ino);
+        assert_ne!(renamed, rewritten);
+        std::fs::remove_file(&path).unwrap();
+    }
 }
