@@ -30,13 +30,13 @@ pub struct Plugin {
 /// the same reuses the module without reading and hashing the file again
 /// (megabytes per plugin, every few seconds). The inode catches a file
 /// renamed over it, the change time any write, even one that keeps the
-/// modification time (`cp -p`).
+/// modification time (`cp -p`): the kernel sets it at every change of the
+/// file, the modification time's included.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct FileStamp {
     dev: u64,
     ino: u64,
     len: u64,
-    mtime: (i64, i64),
     ctime: (i64, i64),
 }
 
@@ -52,13 +52,7 @@ impl FileStamp {
         let changed = SystemTime::UNIX_EPOCH
             .checked_add(Duration::new(u64::try_from(meta.ctime()).ok()?, u32::try_from(meta.ctime_nsec()).ok()?))?;
         now.duration_since(changed).ok().filter(|age| *age >= Self::SETTLED)?;
-        Some(Self {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            len: meta.len(),
-            mtime: (meta.mtime(), meta.mtime_nsec()),
-            ctime: (meta.ctime(), meta.ctime_nsec()),
-        })
+        Some(Self { dev: meta.dev(), ino: meta.ino(), len: meta.len(), ctime: (meta.ctime(), meta.ctime_nsec()) })
     }
 }
 
@@ -129,7 +123,8 @@ impl PluginRegistry {
             // Looked at before reading: a write after the look changes the
             // stamp, so the next rescan reads the file again.
             let stamp = std::fs::metadata(&path).ok().and_then(|m| FileStamp::of(&m, SystemTime::now()));
-            if let Some(same) = previous.and_then(|p| p.get(&name)).filter(|p| stamp.is_some() && p.stamp == stamp) {
+            let prior = previous.and_then(|p| p.get(&name));
+            if let Some(same) = prior.filter(|p| stamp.is_some() && p.stamp == stamp) {
                 registry.plugins.insert(name, same.clone());
                 continue;
             }
@@ -141,7 +136,7 @@ impl PluginRegistry {
                 }
             };
             let sha256 = hex(&Sha256::digest(&bytes));
-            if let Some(same) = previous.and_then(|p| p.get(&name)).filter(|p| p.sha256 == sha256) {
+            if let Some(same) = prior.filter(|p| p.sha256 == sha256) {
                 // The same module: kept, with the stamp that spares the next rescan.
                 let same = match stamp {
                     Some(_) if same.stamp != stamp => Arc::new(Plugin { stamp, ..Plugin::clone(same) }),
@@ -157,7 +152,7 @@ impl PluginRegistry {
                 }
                 // A module half-way through being copied in must not take
                 // its plugin away: the last good version stays until it loads.
-                Err(e) => match previous.and_then(|p| p.get(&name)) {
+                Err(e) => match prior {
                     Some(old) => {
                         let kept = format!("{e}; still serving the version with sha256 {}", old.sha256);
                         diagnostics.push(Diagnostic::rejected("plugin", path.display(), kept));
