@@ -135,7 +135,7 @@ pub fn host_calls(data: &[u8]) -> Option<Box<StreamState>> {
     let (parts, ()) = req.into_parts();
     let info = RequestInfo { host: "fuzz.example".into(), scheme: "http", protocol: "HTTP/1.1", ..Default::default() };
     let stream = Box::new(StreamState {
-        request: Some(wasmgress::wasm::headers::RequestHead { parts, scheme: "http" }),
+        request: Some(Box::new(wasmgress::wasm::headers::RequestHead { parts, scheme: "http" })),
         info: Arc::new(info),
         ..Default::default()
     });

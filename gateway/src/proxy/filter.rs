@@ -165,8 +165,56 @@ fn whole(mut frames: VecDeque<Frame<Bytes>>, headers: &mut HeaderMap) -> Result<
         1 => frames.pop_front().and_then(|f| f.into_data().ok()).unwrap_or_default(),
         _ => frames.into_iter().filter_map(|f| f.into_data().ok()).flatten().collect(),
     };
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(data.len()));
+    // A body the plugins left at its declared length keeps its header (a
+    // new value is an allocation a response).
+    if !declares_length(headers, data.len()) {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(data.len()));
+    }
     Ok(data)
+}
+
+/// Whether `headers` declare exactly one Content-Length, of `len`.
+fn declares_length(headers: &HeaderMap, len: usize) -> bool {
+    let mut values = headers.get_all(header::CONTENT_LENGTH).iter();
+    let digits = values.next().map(HeaderValue::as_bytes).filter(|v| !v.is_empty() && v.iter().all(u8::is_ascii_digit));
+    let first = digits.and_then(|v| std::str::from_utf8(v).ok()).and_then(|v| v.parse::<usize>().ok());
+    first == Some(len) && values.next().is_none()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_length_is_kept_only_when_it_is_the_one_exact_value() {
+        let with = |values: &[&str]| {
+            let mut headers = HeaderMap::new();
+            for v in values {
+                headers.append(header::CONTENT_LENGTH, HeaderValue::from_str(v).unwrap());
+            }
+            headers
+        };
+        assert!(declares_length(&with(&["5"]), 5));
+        assert!(!declares_length(&with(&["6"]), 5));
+        assert!(!declares_length(&with(&[]), 0));
+        assert!(!declares_length(&with(&["5", "5"]), 5));
+        assert!(!declares_length(&with(&["+5"]), 5));
+        assert!(!declares_length(&with(&["5 "]), 5));
+    }
+
+    #[test]
+    fn a_whole_body_gets_its_length_and_a_changed_one_a_new_length() {
+        let frames = |b: &'static str| VecDeque::from([Frame::data(Bytes::from_static(b.as_bytes()))]);
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("5"));
+        assert_eq!(whole(frames("hello"), &mut headers).unwrap(), "hello");
+        assert_eq!(headers[header::CONTENT_LENGTH], "5");
+        assert_eq!(whole(frames("hello, world"), &mut headers).unwrap(), "hello, world");
+        assert_eq!(headers[header::CONTENT_LENGTH], "12");
+        headers.remove(header::CONTENT_LENGTH);
+        assert_eq!(whole(VecDeque::new(), &mut headers).unwrap(), "");
+        assert_eq!(headers[header::CONTENT_LENGTH], "0");
+    }
 }
 
 /// Runs the request body through the plugins as far as they hold it back;
@@ -177,8 +225,8 @@ fn whole(mut frames: VecDeque<Frame<Bytes>>, headers: &mut HeaderMap) -> Result<
 pub async fn request_body(
     shared: &SharedStream,
     body: Inbound,
-    head: RequestHead,
-) -> (RequestHead, Result<ClientBody, Response<ResponseBody>>) {
+    head: Box<RequestHead>,
+) -> (Box<RequestHead>, Result<ClientBody, Response<ResponseBody>>) {
     if body.is_end_stream() {
         return (head, Ok(ClientBody::Incoming(body)));
     }
@@ -196,8 +244,8 @@ pub async fn request_body(
 async fn read_request_body(
     shared: &SharedStream,
     mut body: Inbound,
-    lent: Option<RequestHead>,
-) -> (RequestHead, Result<ClientBody, Response<ResponseBody>>) {
+    lent: Option<Box<RequestHead>>,
+) -> (Box<RequestHead>, Result<ClientBody, Response<ResponseBody>>) {
     let mut consumed = 0;
     let read = read_ahead(shared, false, &mut body, &mut consumed).await;
     let mut head = lent
@@ -287,7 +335,8 @@ pub async fn response(shared: SharedStream, resp: Response<UpstreamBody>) -> Res
     let Some(mut stream) = lock(&shared).stream.take() else {
         return Response::from_parts(parts, ResponseBody::Upstream(body));
     };
-    let (mut parts, verdict) = stream.on_response_headers(parts, body.is_end_stream()).await;
+    let (parts, verdict) = stream.on_response_headers(Box::new(parts), body.is_end_stream()).await;
+    let mut parts = *parts;
     lock(&shared).stream = Some(stream);
     match verdict {
         Verdict::Continue => {}

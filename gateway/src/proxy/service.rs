@@ -199,9 +199,9 @@ impl Proxy {
                 trace: trace.clone(),
             });
             let mut stream = chain.stream(info);
-            let head = RequestHead { parts, scheme: peer.scheme };
+            // Boxed: the head goes through the plugins and back without copies.
+            let head = Box::new(RequestHead { parts, scheme: peer.scheme });
             let (head, verdict) = stream.on_request_headers(head, body.is_end_stream()).await;
-            parts = head.parts;
             let shared = filter::share(stream);
             match verdict {
                 Verdict::Continue => {}
@@ -218,7 +218,6 @@ impl Proxy {
                 }
             }
             let ClientBody::Incoming(incoming) = body else { unreachable!("set above") };
-            let head = RequestHead { parts, scheme: peer.scheme };
             let (head, read) = filter::request_body(&shared, incoming, head).await;
             parts = head.parts;
             body = match read {

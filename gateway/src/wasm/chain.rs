@@ -275,25 +275,33 @@ struct Held {
     bypass: bool,
 }
 
+/// One plugin's part of a request: its context and the bodies it holds.
+#[derive(Debug, Default, Clone)]
+struct Slot {
+    /// The instance generation and context id, or `None` once skipped.
+    context: Option<(u64, i32)>,
+    request_held: Held,
+    response_held: Held,
+}
+
+impl Slot {
+    fn held(&mut self, response: bool) -> &mut Held {
+        if response { &mut self.response_held } else { &mut self.request_held }
+    }
+}
+
 /// One request's contexts in the chain's plugins.
 pub struct PluginStream {
     chain: Arc<PluginChain>,
     info: Arc<RequestInfo>,
-    /// Per plugin: the instance generation and context id, or `None` once skipped.
-    contexts: Vec<Option<(u64, i32)>>,
-    properties: BTreeMap<String, Vec<u8>>,
-    request_held: Vec<Held>,
-    response_held: Vec<Held>,
-    status: Option<u16>,
-    /// Copies of the heads once their phase is over: Envoy lets plugins
-    /// read request headers while the response passes, and both in on_log.
-    request_view: Option<RequestHead>,
-    response_view: Option<http::response::Parts>,
-    /// Which heads in the running callback's state are the live ones.
-    live: (bool, bool),
-    /// The state box of the last callback, for the next: one allocation
-    /// a request, not one a callback.
-    spare: Option<Box<StreamState>>,
+    /// Per plugin, in chain order.
+    slots: Vec<Slot>,
+    /// What the callbacks see, kept in one box for the whole request: the
+    /// live head during its phase (moved in once, not once a callback),
+    /// then a copy of it, since Envoy lets plugins read request headers
+    /// while the response passes, and both in on_log. `None` only while
+    /// a callback runs.
+    state: Option<Box<StreamState>>,
 }
 
 /// What a callback left for its caller, taken out of its state.
@@ -309,29 +317,13 @@ impl PluginChain {
     /// Starts a request's plugin stream; contexts are created as the
     /// request headers reach each plugin.
     pub fn stream(self: &Arc<Self>, info: Arc<RequestInfo>) -> PluginStream {
-        let count = self.plugins.len();
         PluginStream {
             chain: self.clone(),
+            slots: vec![Slot::default(); self.plugins.len()],
+            state: Some(Box::new(StreamState::of(info.clone()))),
             info,
-            contexts: vec![None; count],
-            properties: BTreeMap::new(),
-            request_held: vec![Held::default(); count],
-            response_held: vec![Held::default(); count],
-            status: None,
-            request_view: None,
-            response_view: None,
-            live: (false, false),
-            spare: None,
         }
     }
-}
-
-/// The message heads a headers callback may read and write: the request's
-/// in the request phase, the response's in the response phase.
-#[derive(Default)]
-struct Heads {
-    request: Option<RequestHead>,
-    response: Option<http::response::Parts>,
 }
 
 /// After one plugin's headers callback: on to the next, or stop.
@@ -341,27 +333,35 @@ enum Step {
 }
 
 impl PluginStream {
+    /// The stream's state (between callbacks, where it always is).
+    fn state(&mut self) -> &mut StreamState {
+        self.state.get_or_insert_with(|| Box::new(StreamState::of(self.info.clone())))
+    }
+
     /// Runs every plugin's request-headers callback on `head`, which they
     /// may change in place, stopping at the first local answer.
-    pub async fn on_request_headers(&mut self, head: RequestHead, end_of_stream: bool) -> (RequestHead, Verdict) {
-        let mut heads = Heads { request: Some(head), response: None };
-        let verdict = self.request_headers(&mut heads, end_of_stream).await;
-        let head = heads.request.unwrap_or_else(|| unreachable!("callbacks give the head back"));
-        self.request_view = Some(head.snapshot());
+    pub async fn on_request_headers(
+        &mut self,
+        head: Box<RequestHead>,
+        end_of_stream: bool,
+    ) -> (Box<RequestHead>, Verdict) {
+        self.state().request = Some(head);
+        let verdict = self.request_headers(end_of_stream).await;
+        let head = self.take_request().unwrap_or_else(|| unreachable!("callbacks give the head back"));
         (head, verdict)
     }
 
-    async fn request_headers(&mut self, heads: &mut Heads, end_of_stream: bool) -> Verdict {
+    async fn request_headers(&mut self, end_of_stream: bool) -> Verdict {
         for i in 0..self.chain.plugins.len() {
             let spec = self.chain.plugins[i].clone();
             match with_vm(&spec, None, |vm| vm.create_context()) {
-                Ok((context, generation)) => self.contexts[i] = Some((generation, context)),
+                Ok((context, generation)) => self.slots[i].context = Some((generation, context)),
                 Err(e) => match self.failed(i, &e) {
                     Step::Next => continue,
                     Step::Stop(v) => return v,
                 },
             }
-            if let Step::Stop(v) = self.run_headers(i, false, heads, end_of_stream).await {
+            if let Step::Stop(v) = self.run_headers(i, false, end_of_stream).await {
                 return v;
             }
         }
@@ -370,36 +370,39 @@ impl PluginStream {
 
     /// Lends the live request head to the body callbacks that run before
     /// the request goes upstream, so that their header changes apply.
-    pub fn lend_request(&mut self, head: RequestHead) {
-        self.request_view = Some(head);
+    pub fn lend_request(&mut self, head: Box<RequestHead>) {
+        self.state().request = Some(head);
     }
 
-    /// Takes the lent head back; a copy stays for later callbacks.
-    pub fn take_request(&mut self) -> Option<RequestHead> {
-        let head = self.request_view.take()?;
-        self.request_view = Some(head.snapshot());
+    /// Takes the live head back; a copy stays for later callbacks.
+    pub fn take_request(&mut self) -> Option<Box<RequestHead>> {
+        let state = self.state();
+        let head = state.request.take()?;
+        state.request = Some(Box::new(head.snapshot()));
         Some(head)
     }
 
     /// Runs the response-headers callbacks on `parts`, last plugin first.
     pub async fn on_response_headers(
         &mut self,
-        parts: http::response::Parts,
+        parts: Box<http::response::Parts>,
         end_of_stream: bool,
-    ) -> (http::response::Parts, Verdict) {
-        self.status = Some(parts.status.as_u16());
-        let mut heads = Heads { request: None, response: Some(parts) };
+    ) -> (Box<http::response::Parts>, Verdict) {
+        let state = self.state();
+        state.response_code = Some(parts.status.as_u16());
+        state.response = Some(parts);
         let mut verdict = Verdict::Continue;
         for i in (0..self.chain.plugins.len()).rev() {
-            if let Step::Stop(v) = self.run_headers(i, true, &mut heads, end_of_stream).await {
+            if let Step::Stop(v) = self.run_headers(i, true, end_of_stream).await {
                 verdict = v;
                 break;
             }
         }
-        let parts = heads.response.unwrap_or_else(|| unreachable!("callbacks give the head back"));
+        let state = self.state();
+        let parts = state.response.take().unwrap_or_else(|| unreachable!("callbacks give the head back"));
         // on_log sees the status the client gets.
-        self.status = Some(parts.status.as_u16());
-        self.response_view = Some(headers::response_snapshot(&parts));
+        state.response_code = Some(parts.status.as_u16());
+        state.response = Some(Box::new(headers::response_snapshot(&parts)));
         (parts, verdict)
     }
 
@@ -407,73 +410,39 @@ impl PluginStream {
     fn failed(&mut self, i: usize, e: &VmError) -> Step {
         let spec = &self.chain.plugins[i];
         count_failure(spec, e);
-        self.contexts[i] = None;
+        self.slots[i].context = None;
         match spec.failure {
             FailurePolicy::Closed => Step::Stop(Verdict::Failed),
             FailurePolicy::Open => Step::Next,
         }
     }
 
-    /// The stream as a callback sees it: the live heads moved in, or the
-    /// copies of those whose phase is over. The last callback's box is
-    /// written in place (`callback` took out all it left), not rebuilt:
-    /// a state is hundreds of bytes, and a GET makes seven callbacks.
-    fn state(&mut self, heads: &mut Heads) -> Box<StreamState> {
-        self.live = (heads.request.is_some(), heads.response.is_some());
-        let mut state = match self.spare.take() {
-            Some(spare) if Arc::ptr_eq(&spare.info, &self.info) => spare,
-            _ => Box::new(StreamState::of(self.info.clone())),
-        };
-        state.request = heads.request.take().or_else(|| self.request_view.take());
-        state.response = heads.response.take().or_else(|| self.response_view.take());
-        state.response_code = self.status;
-        state.properties = std::mem::take(&mut self.properties);
-        state.body_kind = None;
-        state.resumed = false;
-        state
-    }
-
-    /// Takes the heads and properties back out of a callback's state.
-    fn restore(&mut self, state: &mut StreamState, heads: &mut Heads) {
-        let (request, response) = (state.request.take(), state.response.take());
-        if self.live.0 {
-            heads.request = request;
-        } else {
-            self.request_view = request;
-        }
-        if self.live.1 {
-            heads.response = response;
-        } else {
-            self.response_view = response;
-        }
-        self.properties = std::mem::take(&mut state.properties);
-    }
-
     /// Runs one callback on the instance `generation` of `spec`, with the
-    /// stream's state (the heads moved in, then `prepare`d with what this
-    /// callback needs); returns what the guest left in it, the heads and
-    /// properties already taken back.
+    /// stream's state (`prepare`d with what this callback needs); returns
+    /// what the guest left for the caller, taken out of the state.
     fn callback<T>(
         &mut self,
         spec: &Arc<PluginSpec>,
         generation: u64,
         phase: Phase,
-        heads: &mut Heads,
         prepare: impl FnOnce(&mut StreamState),
         f: impl FnOnce(&mut PluginVm, Box<StreamState>) -> (Box<StreamState>, Result<T, VmError>),
     ) -> (Outcome, Result<T, VmError>) {
-        let mut state = self.state(heads);
-        prepare(&mut state);
-        let mut state = Some(state);
+        let state = self.state();
+        state.body_kind = None;
+        state.resumed = false;
+        prepare(state);
+        let mut state = self.state.take();
         let mut span = self.info.trace.as_ref().map(|t| t.plugin_span(&spec.plugin.name, phase.as_str()));
         let started = std::time::Instant::now();
         let result = with_vm(spec, Some(generation), |vm| {
-            let (back, r) = f(vm, state.take().unwrap_or_default());
+            let (back, r) = f(vm, state.take().unwrap_or_else(|| unreachable!("taken once")));
             state = Some(back);
             r
         });
         spec.metrics.observe(phase, started.elapsed());
-        let mut state = state.unwrap_or_default();
+        self.state = state;
+        let state = self.state();
         if let Some(span) = span.as_mut() {
             let outcome = match &result {
                 Err(e) => Err(e.reason()),
@@ -482,7 +451,6 @@ impl PluginStream {
             };
             crate::telemetry::trace::end_plugin_span(span, outcome);
         }
-        self.restore(&mut state, heads);
         let outcome = Outcome {
             local_response: state.local_response.take(),
             body: std::mem::take(&mut state.body),
@@ -490,7 +458,6 @@ impl PluginStream {
             response_trailers: state.response_trailers.take(),
             resumed: state.resumed,
         };
-        self.spare = Some(state);
         (outcome, result.map(|(v, _)| v))
     }
 
@@ -513,15 +480,14 @@ impl PluginStream {
     /// Runs plugin `i`'s headers callback. A plugin that pauses after
     /// dispatching calls is held until it resumes (or answers) from a
     /// call's response; with nothing pending, a pause does not hold.
-    async fn run_headers(&mut self, i: usize, response: bool, heads: &mut Heads, end_of_stream: bool) -> Step {
-        let Some((generation, context)) = self.contexts[i] else { return Step::Next };
+    async fn run_headers(&mut self, i: usize, response: bool, end_of_stream: bool) -> Step {
+        let Some((generation, context)) = self.slots[i].context else { return Step::Next };
         let spec = self.chain.plugins[i].clone();
         let phase = if response { Phase::ResponseHeaders } else { Phase::RequestHeaders };
         let (st, result) = self.callback(
             &spec,
             generation,
             phase,
-            heads,
             |_| {},
             |vm, state| {
                 let (back, action) = vm.on_headers(context, response, state, end_of_stream);
@@ -553,7 +519,6 @@ impl PluginStream {
                 &spec,
                 generation,
                 Phase::HttpCallResponse,
-                heads,
                 |_| {},
                 |vm, state| {
                     let (back, r) = vm.on_http_call_response(token, answer, Some(state));
@@ -595,9 +560,9 @@ impl PluginStream {
         let mut data = chunk;
         for step in 0..count {
             let i = if response { count - 1 - step } else { step };
-            let Some((generation, context)) = self.contexts[i] else { continue };
+            let Some((generation, context)) = self.slots[i].context else { continue };
             let spec = self.chain.plugins[i].clone();
-            let held = if response { &mut self.response_held[i] } else { &mut self.request_held[i] };
+            let held = self.slots[i].held(response);
             if held.bypass {
                 continue;
             }
@@ -625,10 +590,9 @@ impl PluginStream {
             }
             let prepare = |state: &mut StreamState| (state.body, state.body_kind) = (body, Some(kind));
             let phase = if response { Phase::ResponseBody } else { Phase::RequestBody };
-            let (state, result) =
-                self.callback(&spec, generation, phase, &mut Heads::default(), prepare, |vm, state| {
-                    vm.on_body(context, response, state, end_of_stream)
-                });
+            let (state, result) = self.callback(&spec, generation, phase, prepare, |vm, state| {
+                vm.on_body(context, response, state, end_of_stream)
+            });
             match result {
                 Ok(action) => {
                     if let Some(local) = state.local_response {
@@ -642,15 +606,14 @@ impl PluginStream {
                             data = state.body;
                             continue;
                         }
-                        let held = if response { &mut self.response_held[i] } else { &mut self.request_held[i] };
-                        held.bytes = state.body;
+                        self.slots[i].held(response).bytes = state.body;
                         return BodyVerdict::Pass(Vec::new());
                     }
                     data = state.body;
                 }
                 Err(e) => {
                     count_failure(&spec, &e);
-                    self.contexts[i] = None;
+                    self.slots[i].context = None;
                     if spec.failure == FailurePolicy::Closed {
                         return BodyVerdict::Failed;
                     }
@@ -668,7 +631,7 @@ impl PluginStream {
         let mut trailers = Some(trailers);
         for step in 0..count {
             let i = if response { count - 1 - step } else { step };
-            let Some((generation, context)) = self.contexts[i] else { continue };
+            let Some((generation, context)) = self.slots[i].context else { continue };
             let spec = self.chain.plugins[i].clone();
             let given = trailers.take();
             let prepare = |state: &mut StreamState| {
@@ -676,9 +639,7 @@ impl PluginStream {
             };
             let phase = if response { Phase::ResponseTrailers } else { Phase::RequestTrailers };
             let (mut st, result) =
-                self.callback(&spec, generation, phase, &mut Heads::default(), prepare, |vm, state| {
-                    vm.on_trailers(context, response, state)
-                });
+                self.callback(&spec, generation, phase, prepare, |vm, state| vm.on_trailers(context, response, state));
             trailers = if response { st.response_trailers.take() } else { st.request_trailers.take() };
             if let Err(e) = result
                 && let Step::Stop(v) = self.failed(i, &e)
@@ -700,22 +661,20 @@ impl PluginStream {
         if spec.failure == FailurePolicy::Closed {
             return Some(BodyVerdict::TooLarge);
         }
-        let held = if response { &mut self.response_held[i] } else { &mut self.request_held[i] };
-        held.bypass = true;
+        self.slots[i].held(response).bypass = true;
         None
     }
 
     /// Ends every live context: done, log, delete. Later calls do nothing.
     pub fn finish(&mut self, status: Option<u16>) {
-        let status = status.or(self.status);
+        if let Some(status) = status {
+            self.state().response_code = Some(status);
+        }
         for i in 0..self.chain.plugins.len() {
-            let Some((generation, context)) = self.contexts[i].take() else { continue };
+            let Some((generation, context)) = self.slots[i].context.take() else { continue };
             let spec = self.chain.plugins[i].clone();
-            let prepare = |state: &mut StreamState| state.response_code = status;
             let (_, result) =
-                self.callback(&spec, generation, Phase::Log, &mut Heads::default(), prepare, |vm, state| {
-                    vm.finish(context, state)
-                });
+                self.callback(&spec, generation, Phase::Log, |_| {}, |vm, state| vm.finish(context, state));
             match result {
                 // The context is already gone with its instance: nothing to end.
                 Ok(_) | Err(VmError::Replaced) => {}

@@ -69,8 +69,9 @@ fn new_request_id() -> String {
 /// may change, moved into the store for the callback and back out after it.
 #[derive(Debug, Default)]
 pub struct StreamState {
-    pub request: Option<RequestHead>,
-    pub response: Option<http::response::Parts>,
+    /// Boxed: they stay in the state for the request, and a state is moved.
+    pub request: Option<Box<RequestHead>>,
+    pub response: Option<Box<http::response::Parts>>,
     pub request_trailers: Option<http::HeaderMap>,
     pub response_trailers: Option<http::HeaderMap>,
     pub local_response: Option<LocalResponse>,
@@ -251,8 +252,8 @@ fn header_map(state: &mut HostState, map: i32) -> Option<MapMut<'_>> {
     }
     let stream = state.stream.as_mut()?;
     match map {
-        abi::MAP_REQUEST_HEADERS => stream.request.as_mut().map(MapMut::Request),
-        abi::MAP_RESPONSE_HEADERS => stream.response.as_mut().map(MapMut::Response),
+        abi::MAP_REQUEST_HEADERS => stream.request.as_deref_mut().map(MapMut::Request),
+        abi::MAP_RESPONSE_HEADERS => stream.response.as_deref_mut().map(MapMut::Response),
         abi::MAP_REQUEST_TRAILERS => stream.request_trailers.as_mut().map(MapMut::Trailers),
         abi::MAP_RESPONSE_TRAILERS => stream.response_trailers.as_mut().map(MapMut::Trailers),
         _ => None,

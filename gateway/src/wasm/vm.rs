@@ -267,9 +267,9 @@ impl PluginVm {
         end_of_stream: bool,
     ) -> (Box<StreamState>, Result<i32, VmError>) {
         let count = if response {
-            stream.response.as_mut().map(|r| MapMut::Response(r).count())
+            stream.response.as_deref_mut().map(|r| MapMut::Response(r).count())
         } else {
-            stream.request.as_mut().map(|r| MapMut::Request(r).count())
+            stream.request.as_deref_mut().map(|r| MapMut::Request(r).count())
         };
         let count = count.unwrap_or(0) as i32;
         self.with_stream(stream, |vm| {

@@ -96,7 +96,7 @@ fn run(vm: &mut PluginVm, request: &http::Request<()>, body: &[u8]) -> Box<Strea
         ..Default::default()
     };
     let stream = Box::new(StreamState {
-        request: Some(RequestHead { parts, scheme: "http" }),
+        request: Some(Box::new(RequestHead { parts, scheme: "http" })),
         info: Arc::new(info),
         ..Default::default()
     });
