@@ -70,7 +70,9 @@ impl Proxy {
         if let Some(tracing) = &self.opts.tracing {
             record.span = Some(server_span(tracing, &req, &peer));
         }
-        let mut resp = self.serve(req, &peer, &mut record).await;
+        // Boxed: the serve future is kilobytes, and each future that holds
+        // it inline is copied whole when it is made and moved.
+        let mut resp = Box::pin(self.serve(req, &peer, &mut record)).await;
         if peer.scheme == "https"
             && let Some(value) = record.hsts.take()
         {
