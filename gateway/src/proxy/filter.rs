@@ -176,8 +176,11 @@ fn whole(mut frames: VecDeque<Frame<Bytes>>, headers: &mut HeaderMap) -> Result<
 /// Whether `headers` declare exactly one Content-Length, of `len`.
 fn declares_length(headers: &HeaderMap, len: usize) -> bool {
     let mut values = headers.get_all(header::CONTENT_LENGTH).iter();
-    let digits = values.next().map(HeaderValue::as_bytes).filter(|v| !v.is_empty() && v.iter().all(u8::is_ascii_digit));
-    let first = digits.and_then(|v| std::str::from_utf8(v).ok()).and_then(|v| v.parse::<usize>().ok());
+    let first = values
+        .next()
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|v| v.parse::<usize>().ok());
     first == Some(len) && values.next().is_none()
 }
 

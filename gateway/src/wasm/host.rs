@@ -88,8 +88,7 @@ pub struct StreamState {
 
 impl StreamState {
     /// An empty state for the request `info`. Unlike `default()`, which
-    /// builds a `RequestInfo` of its own, it allocates nothing: a request
-    /// starts a few of these.
+    /// builds a `RequestInfo` of its own, it allocates nothing.
     pub fn of(info: Arc<RequestInfo>) -> Self {
         Self {
             request: None,

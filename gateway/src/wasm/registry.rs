@@ -49,11 +49,15 @@ impl FileStamp {
     /// The stamp of `meta`, or `None` while the file changed less than
     /// [`Self::SETTLED`] before `now` (then it is read and hashed again).
     fn of(meta: &std::fs::Metadata, now: SystemTime) -> Option<Self> {
-        let changed = SystemTime::UNIX_EPOCH
-            .checked_add(Duration::new(u64::try_from(meta.ctime()).ok()?, u32::try_from(meta.ctime_nsec()).ok()?))?;
-        now.duration_since(changed).ok().filter(|age| *age >= Self::SETTLED)?;
+        now.duration_since(change_time(meta)?).ok().filter(|age| *age >= Self::SETTLED)?;
         Some(Self { dev: meta.dev(), ino: meta.ino(), len: meta.len(), ctime: (meta.ctime(), meta.ctime_nsec()) })
     }
+}
+
+/// When the file last changed (its inode's change time).
+fn change_time(meta: &std::fs::Metadata) -> Option<SystemTime> {
+    let since_epoch = Duration::new(u64::try_from(meta.ctime()).ok()?, u32::try_from(meta.ctime_nsec()).ok()?);
+    SystemTime::UNIX_EPOCH.checked_add(since_epoch)
 }
 
 impl std::fmt::Debug for Plugin {
@@ -205,7 +209,7 @@ mod tests {
     use super::*;
 
     fn changed_at(meta: &std::fs::Metadata) -> SystemTime {
-        SystemTime::UNIX_EPOCH + Duration::new(meta.ctime() as u64, meta.ctime_nsec() as u32)
+        change_time(meta).expect("a file changed after 1970")
     }
 
     #[test]
