@@ -427,17 +427,20 @@ async fn dispatch(command: Command, workers: usize) -> anyhow::Result<ExitCode> 
 }
 
 async fn serve_until_signal(cfg: GatewayConfig) -> anyhow::Result<()> {
+    let signal = listen_for_signal()?;
     let gateway = Gateway::start(cfg).await?;
-    wait_for_signal().await?;
+    signal.await;
     tracing::info!("shutting down: no new connections, draining in-flight requests");
     gateway.shutdown();
     gateway.wait().await;
     Ok(())
 }
 
-async fn wait_for_signal() -> anyhow::Result<()> {
-    wasmgress::gateway::shutdown_signal().context("cannot listen for SIGTERM/SIGINT")?.await;
-    Ok(())
+/// Listens for SIGTERM and SIGINT from now on, before the gateway starts:
+/// a signal sent while it starts then stops it cleanly once started,
+/// instead of killing it with the default action.
+fn listen_for_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    wasmgress::gateway::shutdown_signal().context("cannot listen for SIGTERM/SIGINT")
 }
 
 fn validate(dir: &std::path::Path, opts: &TranslateOptions, plugins: Option<PathBuf>) -> anyhow::Result<ExitCode> {
@@ -487,6 +490,7 @@ async fn run_demo(
     plugins: Option<PathBuf>,
     workers: usize,
 ) -> anyhow::Result<()> {
+    let signal = listen_for_signal()?;
     let dir = manifests.unwrap_or_else(default_examples);
     let snapshot = FileSource::new(&dir).load().with_context(|| format!("cannot read {}", dir.display()))?;
     let backends = demo::start_backends(&snapshot.state).await?;
@@ -513,7 +517,7 @@ async fn run_demo(
     }
     println!("  curl -s http://{}/diagnostics   # what the gateway thinks of the manifests", gateway.admin_addr());
     println!("\nEdit the files in {} and the routes follow. Ctrl-C stops.\n", dir.display());
-    wait_for_signal().await?;
+    signal.await;
     gateway.shutdown();
     gateway.wait().await;
     Ok(())

@@ -90,7 +90,19 @@ impl PluginRuntime {
         if std::env::var_os("WASMGRESS_PLUGIN_PERFMAP").is_some_and(|v| v == "1") {
             config.profiler(wasmtime::ProfilingStrategy::PerfMap);
         }
-        let engine = Engine::new(&config)?;
+        let engine = match Engine::new(&config) {
+            Ok(engine) => engine,
+            // The pool reserves its address space up front, terabytes of
+            // it (mostly guard pages, never touched). Where that is
+            // refused (an address-space limit, some sandboxes, valgrind),
+            // instances are mapped one at a time instead: slower to
+            // create, with the same memory limit (the store's limiter).
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot reserve the plugin instance pool; plugin instances are mapped on demand");
+                config.allocation_strategy(InstanceAllocationStrategy::OnDemand);
+                Engine::new(&config)?
+            }
+        };
         let mut linker = Linker::new(&engine);
         host::add_to_linker(&mut linker)?;
         wasi::add_to_linker(&mut linker)?;
