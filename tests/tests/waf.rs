@@ -8,8 +8,22 @@ use wasmgress_tests::*;
 
 /// Detection floors at paranoia level 1, per family (a little under what
 /// the committed rules reach, so a regression fails here).
-const FLOORS: &[(u32, f64)] =
-    &[(930, 0.95), (931, 0.95), (932, 0.96), (933, 0.97), (934, 0.95), (941, 0.95), (942, 0.96), (944, 0.99)];
+const FLOORS: &[(u32, f64)] = &[
+    // Most of 920's misses are checks CRS scores as warnings or notices
+    // (an empty Accept, a Host that is an address), which block nothing
+    // alone.
+    (920, 0.45),
+    (921, 0.75),
+    (930, 0.95),
+    (931, 0.95),
+    (932, 0.96),
+    (933, 0.97),
+    (934, 0.95),
+    (941, 0.95),
+    (942, 0.96),
+    (943, 0.95),
+    (944, 0.99),
+];
 
 #[tokio::test]
 async fn corpora_at_paranoia_1_meet_the_detection_and_false_positive_floors() {

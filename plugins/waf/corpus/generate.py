@@ -283,6 +283,20 @@ for i in range(5):
     h["Content-Type"] = "application/json"
     add("PUT", f"/api/v1/users/{rng.randint(1, 999)}/avatar", h,
         json.dumps({"image": "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk" + f"{rng.getrandbits(32):08x}" + "AAAABJRU5ErkJggg=="}))
+# API clients that name a session in their JSON (chat, checkout,
+# analytics): no Referer, as apps and servers send none.
+for key, path in [("session_id", "/api/v1/chat/messages"), ("sessionid", "/api/v1/events"), ("session_id", "/api/v1/checkout/confirm")]:
+    h = api_headers()
+    h["Content-Type"] = "application/json"
+    add("POST", path, h, json.dumps({key: f"{rng.getrandbits(96):024x}", "text": sentence(rng.randint(3, 8))}))
+# Content types with parameters as browsers and libraries write them.
+for ctype, body in [("application/x-www-form-urlencoded; charset=UTF-8", q({"name": rng.choice(NAMES), "city": rng.choice(CITIES)})),
+                    ("application/json; charset=utf-8", json.dumps({"comment": sentence(6)})),
+                    ("text/plain;charset=UTF-8", json.dumps({"event": "page_view", "path": "/products"})),
+                    ("application/json;charset=UTF-8", json.dumps({"email": rng.choice(EMAILS)}))]:
+    h = browser_headers("*/*")
+    h["Content-Type"] = ctype
+    add("POST", "/api/v1/forms", h, body)
 
 for e in out:
     print(json.dumps(e, ensure_ascii=False))

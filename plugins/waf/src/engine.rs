@@ -340,6 +340,17 @@ impl Engine {
         self.clean.clear();
     }
 
+    /// Whether an exclusion turns rule `id` off for a finding that is not
+    /// a rule's (a protocol check's) in `target`, named `name`, on `path`.
+    pub fn excludes(&self, id: u32, target: Target, name: &str, path: &str) -> bool {
+        if self.exclusions.is_empty() {
+            return false;
+        }
+        // Argument names are fields' values: the name is both here.
+        let field = Field { target, name: Cow::Borrowed(name), value: Cow::Borrowed(name) };
+        self.excluded(id, &field, Some(path))
+    }
+
     /// Whether an exclusion turns rule `id` off for `field` on `path`
     /// (with `None`: on every path).
     fn excluded(&self, id: u32, field: &Field, path: Option<&str>) -> bool {
@@ -572,6 +583,12 @@ mod tests {
         "<script>",
         "</script>",
         "<img src=x onerror=alert(1)>",
+        "document.cookie = 'sid=1; Domain=.example.test'",
+        "$Version",
+        "bar\r\nbaz",
+        "x%0d%0a<html>",
+        "POST /a HTTP/1.1",
+        "<meta http-equiv=\"Set-Cookie\" content=\"sid=1\">",
         "javascript:",
         "&lt;",
         "&#x3c;",
@@ -716,8 +733,16 @@ mod tests {
     fn gates_never_hide_a_match() {
         let config: Config = serde_json::from_str(r#"{"paranoia_level": 4}"#).unwrap();
         let engine = Engine::new(&config).unwrap();
-        let targets =
-            [Target::Arg, Target::ArgName, Target::Cookie, Target::Header, Target::Path, Target::Uri, Target::FileName];
+        let targets = [
+            Target::Arg,
+            Target::ArgName,
+            Target::Cookie,
+            Target::CookieName,
+            Target::Header,
+            Target::Path,
+            Target::Uri,
+            Target::FileName,
+        ];
         let mut by_rule = std::collections::BTreeMap::new();
         for value in values() {
             for &target in &targets {

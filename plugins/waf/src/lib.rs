@@ -34,8 +34,10 @@ mod fnv;
 mod gate;
 mod inspect;
 mod json;
+mod protocol;
 mod rules;
 mod scan;
+mod session;
 mod shell;
 mod sqli;
 mod transform;
@@ -88,6 +90,8 @@ impl Plugin for Waf {
         engine.set_exclusions(std::mem::take(&mut config.exclusions));
         let mut ids: Vec<u32> = engine.rules().iter().map(|r| r.id).collect();
         ids.extend([METHOD_NOT_ALLOWED, MISSING_HOST, BAD_BODY, NUL_BYTE, OVERSIZE]);
+        ids.extend([session::FOREIGN_REFERER, session::NO_REFERER]);
+        ids.extend(protocol::IDS);
         let rules = ids.into_iter().map(|id| (id, Counter::new(&format!("waf_rule_{id}_matches")))).collect();
         let waf = Waf {
             engine,
@@ -215,6 +219,21 @@ impl Waf {
             let message = "arguments past the inspection limits (max_inspect_bytes, max_fields)";
             protocol(OVERSIZE, rules::Severity::Critical, message, Target::Arg, "");
         }
+        protocol::check(request, &mut |id, message, name| {
+            protocol(id, rules::Severity::Critical, message, Target::Header, name)
+        });
+        let referer = request.headers.get("referer");
+        let api_body = request.body().is_some_and(|b| !b.is_empty())
+            && request.headers.get("content-type").is_some_and(session::is_api_type);
+        if let Some((id, name)) = fields
+            .iter()
+            .filter(|f| f.target == Target::ArgName)
+            .find_map(|f| Some((session::fixation(&f.value, referer, request.host(), api_body)?, f.value.as_ref())))
+        {
+            protocol(id, rules::Severity::Critical, session::message(id), Target::ArgName, name);
+        }
+        // Exclusions apply to these findings as to the rules'.
+        hits.retain(|h| !self.engine.excludes(h.id, h.target, &h.name, request.path()));
         hits.extend(self.engine.evaluate(&fields, request.path()));
         hits
     }

@@ -88,6 +88,8 @@ const NORM_NO_SPACE: &[Transform] = &[
 ];
 const PATH: &[Transform] = &[UrlDecode, RemoveNulls, Lowercase, NormalizePath];
 const RAW: &[Transform] = &[];
+const URL_DECODED: &[Transform] = &[UrlDecode];
+const ENTITIES_DECODED: &[Transform] = &[HtmlEntityDecode];
 
 /// How a rule decides.
 pub enum Matcher {
@@ -255,23 +257,40 @@ pub fn all() -> Vec<BuiltIn> {
         // Scanners.
         ua(rule(913100, 1, "security scanner user agent", headers, NORM, Matcher::Phrases(SCANNERS))),
         // Protocol attacks.
+        // A request line inside a value, wherever it starts (after other
+        // text, or an entity-encoded line break in XML): what a smuggled
+        // request looks like to the next server that parses it.
         rule(
             921110,
             1,
             "request smuggling in a value",
             ARGS_HEADERS,
-            RAW,
-            Matcher::Regex(r"(?i)[\r\n]\s*(?:get|post|put|delete|head|options|connect|trace|patch)\s+[^\s]+\s+http/\d"),
+            ENTITIES_DECODED,
+            Matcher::Regex(
+                r"(?i)(?:get|post|put|delete|head|options|connect|trace|track|patch|propfind|proppatch|mkcol|copy|move|lock|unlock)\s+(?:/|\*|https?://|[\w.-]+:\d)\S*\s+http/\d",
+            ),
         ),
         rule(
             921130,
             1,
             "HTTP response splitting",
             ARGS,
-            RAW,
+            URL_DECODED,
             Matcher::Regex(
-                r"(?i)[\r\n]\s*(?:content-(?:type|length)|set-cookie|location|refresh|x-[a-z-]+)\s*:|[\r\n]\s*http/\d(?:\.\d)?\s+\d{3}",
+                r"(?i)[\r\n]\s*(?:content-(?:type|length)|set-cookie|location|refresh|x-[a-z-]+)\s*:|[\r\n]\s*http/\d(?:\.\d)?\s+\d{3}|[\r\n]\s*<(?:html|head|body|meta|script|title)\b",
             ),
+        ),
+        rule(921150, 1, "line break in an argument name", Targets::of(Target::ArgName), RAW, Matcher::Regex(r"[\r\n]")),
+        // RFC 2965's `$Version` cookies: no browser sends them, and
+        // servers that still read them take quoted values that hide
+        // other cookies (a WAF bypass).
+        rule(
+            921250,
+            1,
+            "obsolete $Version cookie",
+            Targets::of(Target::CookieName),
+            RAW,
+            Matcher::Regex(r"(?i)^\$version$"),
         ),
         // Local file inclusion.
         rule(
@@ -688,6 +707,16 @@ pub fn all() -> Vec<BuiltIn> {
             ARGS,
             NORM_NO_COMMENTS,
             Matcher::Regex(r#"^\s*\^?\s*['"`]\s*(?:[*?#^=]|$|(?:or|and|xor)\s+\w+\s+\w)"#),
+        ),
+        // Session fixation: a value that sets a cookie from a page (943110
+        // and 943120, a session id in an argument, are in `session`).
+        rule(
+            943100,
+            1,
+            "cookie set from a value (session fixation)",
+            ARGS,
+            NORM,
+            Matcher::Regex(r"\.cookie\s*=.*?;\s*(?:expires|domain|path|max-age)\s*=|http-equiv\W+set-cookie\b"),
         ),
         // Java.
         rule(

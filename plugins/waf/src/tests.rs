@@ -109,12 +109,64 @@ fn protocol_checks() {
 }
 
 #[test]
+fn protocol_findings_follow_exclusions() {
+    let nul = "/upload?blob=x%00y";
+    assert!(blocked(&waf(""), testing::get(nul).build()));
+    assert!(!blocked(
+        &waf(r#"{"exclusions": [{"rule": 920270, "path_prefix": "/upload"}]}"#),
+        testing::get(nul).build()
+    ));
+    assert!(!blocked(&waf(r#"{"exclusions": [{"rule": 920270, "arg": "blob"}]}"#), testing::get(nul).build()));
+    assert!(blocked(&waf(r#"{"exclusions": [{"rule": 920270, "arg": "other"}]}"#), testing::get(nul).build()));
+    let json = || testing::post("/hook", "{\"a\":").header("content-type", "application/json").build();
+    assert!(!blocked(&waf(r#"{"exclusions": [{"rule": 920130, "path_prefix": "/hook"}]}"#), json()));
+}
+
+#[test]
+fn session_ids_planted_through_arguments() {
+    let w = waf("");
+    let login = "/login.php?jsessionid=74B0CB414BD77D17B5680A6386EF1666";
+    let from = |referer: &str| testing::get(login).host("shop.example").header("referer", referer).build();
+    assert!(blocked(&w, from("http://attacker.test/page")));
+    assert!(blocked(&w, testing::get(login).host("shop.example").build()), "no Referer");
+    assert!(!blocked(&w, from("https://shop.example/cart")));
+    assert!(!blocked(&w, testing::get("/login.php?session=1").host("shop.example").build()));
+    // In a form body too.
+    let form = testing::post("/login", "user=ann&PHPSESSID=abc")
+        .host("shop.example")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .build();
+    assert!(blocked(&w, form));
+    // An API client's JSON: no Referer, and no link or form could send it.
+    let api = testing::post("/api/chat", r#"{"session_id":"abc","text":"hi"}"#)
+        .host("shop.example")
+        .header("content-type", "application/json")
+        .build();
+    assert!(!blocked(&w, api));
+    assert_eq!(testing::metric("waf_rule_943110_matches"), Some(1));
+    assert_eq!(testing::metric("waf_rule_943120_matches"), Some(2));
+    // A value that sets a cookie from a page.
+    assert!(blocked(
+        &w,
+        testing::get("/?x=%3Cmeta%20http-equiv%3D%22Set-Cookie%22%20content%3D%22sid%3D1%22%3E").build()
+    ));
+    assert!(blocked(&w, testing::get("/?x=document.cookie%3D%22sid%3D1%3B%20domain%3D.shop.example%22").build()));
+    assert!(!blocked(&w, testing::get("/search?q=how+do+cookies+expire").build()));
+}
+
+#[test]
 fn bodies_of_every_kind_are_inspected() {
     let w = waf("");
     let form = testing::post("/", "comment=%27%3B%20DROP%20TABLE%20users%3B--")
         .header("content-type", "application/x-www-form-urlencoded")
         .build();
     assert!(blocked(&w, form));
+    // An API client's JSON: no Referer, and no link or form could send it.
+    let api = testing::post("/api/chat", r#"{"session_id":"abc","text":"hi"}"#)
+        .host("shop.example")
+        .header("content-type", "application/json")
+        .build();
+    assert!(!blocked(&w, api));
     let json = testing::post("/", r#"{"a":{"b":["x","<svg onload=alert(1)>"]}}"#)
         .header("content-type", "application/json")
         .build();

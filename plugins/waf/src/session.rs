@@ -1,0 +1,189 @@
+//! Session fixation: an attacker plants a link that sets the session id
+//! through an argument (`/login?jsessionid=…`); once the victim logs in,
+//! the attacker holds a logged-in session. A session id in an argument is
+//! flagged when the request came from another site's page (its Referer
+//! names another host) or from no page at all (no Referer): the Core Rule
+//! Set's 943110 and 943120. Setting a cookie from a value (943100) is a
+//! pattern rule in `rules`.
+
+/// A session id in an argument, from another site's page.
+pub const FOREIGN_REFERER: u32 = 943110;
+/// A session id in an argument, with no Referer.
+pub const NO_REFERER: u32 = 943120;
+
+/// Argument names the common frameworks read a session id from (their
+/// session cookies' default names), compared without case.
+const SESSION_ARGS: &[&str] = &[
+    // Java, ASP and ASP.NET, ColdFusion.
+    "jsessionid",
+    "jsessionidsso",
+    "jservsession",
+    "jwsession",
+    "weblogicsession",
+    "aspsessionid",
+    "asp.net_sessionid",
+    "cfid",
+    "cftoken",
+    "cfsid",
+    // PHP: plain, Laravel, CodeIgniter, CakePHP, Zend, Symfony.
+    "phpsessid",
+    "phpsession",
+    "laravel_session",
+    "ci_session",
+    "cakephp",
+    "zend_session_id",
+    "symfony",
+    // Python: Django, Flask, Beaker.
+    "sessionid",
+    "_flask_session",
+    "beaker.session.id",
+    // Ruby: Rack, Rails.
+    "rack.session",
+    "_session_id",
+    "_rails_session",
+    // Node.js: Express, Sails, Koa, NextAuth, Meteor.
+    "connect.sid",
+    "express.sid",
+    "sails.sid",
+    "koa.sess",
+    "koa:sess",
+    "next-auth.session-token",
+    "__secure-next-auth.session-token",
+    "__host-next-auth.session-token",
+    "meteor_login_token",
+    // Others: Play, Shiny, and the generic spellings.
+    "play_session",
+    "shiny-token",
+    "session_id",
+    "session-id",
+];
+
+/// The lengths of the names above, one bit each: most argument names
+/// are told apart by their length alone, before any comparison.
+const LENGTHS: u64 = {
+    let mut bits = 0u64;
+    let mut i = 0;
+    while i < SESSION_ARGS.len() {
+        bits |= 1 << SESSION_ARGS[i].len();
+        i += 1;
+    }
+    bits
+};
+
+/// Whether `name` is a session id's.
+fn is_session_arg(name: &str) -> bool {
+    (name.len() < 64 && LENGTHS & 1 << name.len() != 0)
+        && SESSION_ARGS.iter().any(|s| s.len() == name.len() && s.eq_ignore_ascii_case(name))
+        // Classic ASP appends letters to the name (ASPSESSIONIDQSCTRTBA).
+        || name.len() > 12 && name.as_bytes()[..12].eq_ignore_ascii_case(b"aspsessionid")
+}
+
+/// What a finding says.
+pub fn message(id: u32) -> &'static str {
+    if id == NO_REFERER {
+        "session id set in an argument, with no Referer (session fixation)"
+    } else {
+        "session id set in an argument from another site (session fixation)"
+    }
+}
+
+/// The rule an argument named `name` breaks, given the request's Referer
+/// and Host: `None` unless it names a session id. `api_body`: the
+/// request carries a JSON or XML body, which no link or form can send, so
+/// without a Referer it is an API client's, not a victim's browser's.
+pub fn fixation(name: &str, referer: Option<&str>, host: &str, api_body: bool) -> Option<u32> {
+    if !is_session_arg(name) {
+        return None;
+    }
+    let Some(referer) = referer else { return (!api_body).then_some(NO_REFERER) };
+    let from = referring_host(referer)?;
+    (!same_site(from, host)).then_some(FOREIGN_REFERER)
+}
+
+/// The host (with any port) of an `http(s)` or `ftp(s)` Referer; `None`
+/// for anything else, which names no site to compare.
+fn referring_host(referer: &str) -> Option<&str> {
+    let (scheme, rest) = referer.split_once("://")?;
+    if !["http", "https", "ftp", "ftps"].iter().any(|s| s.eq_ignore_ascii_case(scheme)) {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    // Credentials before an `@` are not the host.
+    Some(authority.rsplit_once('@').map_or(authority, |(_, host)| host))
+}
+
+/// Whether a Content-Type is JSON's or XML's (`application/json`,
+/// `application/ld+json`, `text/xml`, `application/soap+xml`, …).
+pub fn is_api_type(content_type: &str) -> bool {
+    let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    mime.ends_with("json") || mime.ends_with("xml")
+}
+
+/// `host` without a `:port`.
+fn without_port(host: &str) -> &str {
+    match host.rsplit_once(':') {
+        Some((name, port)) if !name.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    }
+}
+
+/// Whether `from` is `host` or one of its subdomains, whatever the ports
+/// (a page on `www.example.com` linking to `example.com` is the same site).
+fn same_site(from: &str, host: &str) -> bool {
+    let (from, host) = (without_port(from).as_bytes(), without_port(host).as_bytes());
+    if host.is_empty() || from.len() < host.len() {
+        return false;
+    }
+    let (head, tail) = from.split_at(from.len() - host.len());
+    tail.eq_ignore_ascii_case(host) && (head.is_empty() || head.ends_with(b"."))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_id_from_elsewhere_or_nowhere_is_flagged() {
+        let host = "shop.example";
+        assert_eq!(fixation("JSESSIONID", None, host, false), Some(NO_REFERER));
+        assert_eq!(fixation("phpsessid", Some("https://attacker.test/x"), host, false), Some(FOREIGN_REFERER));
+        // A host that only starts or ends like ours is another site.
+        assert_eq!(
+            fixation("phpsessid", Some("https://shop.example.attacker.test/"), host, false),
+            Some(FOREIGN_REFERER)
+        );
+        assert_eq!(fixation("phpsessid", Some("https://evilshop.example/"), host, false), Some(FOREIGN_REFERER));
+        assert_eq!(
+            fixation("phpsessid", Some("http://shop.example@attacker.test/"), host, false),
+            Some(FOREIGN_REFERER)
+        );
+        assert_eq!(fixation("ASPSESSIONIDQSCTRTBA", Some("https://attacker.test/"), host, true), Some(FOREIGN_REFERER));
+        assert_eq!(fixation("laravel_session", None, host, false), Some(NO_REFERER));
+        // Without a path after the host, the host still counts.
+        assert_eq!(fixation("cfid", Some("http://attacker.test"), host, false), Some(FOREIGN_REFERER));
+    }
+
+    #[test]
+    fn json_and_xml_bodies_are_told_from_forms() {
+        assert!(is_api_type("application/json; charset=utf-8"));
+        assert!(is_api_type("Application/LD+JSON"));
+        assert!(is_api_type("text/xml"));
+        assert!(!is_api_type("application/x-www-form-urlencoded"));
+        assert!(!is_api_type("multipart/form-data; boundary=xml"));
+    }
+
+    #[test]
+    fn the_sites_own_pages_and_other_arguments_pass() {
+        let host = "shop.example";
+        assert_eq!(fixation("jsessionid", Some("https://shop.example/cart"), host, false), None);
+        assert_eq!(fixation("jsessionid", Some("https://WWW.Shop.Example/"), host, false), None);
+        assert_eq!(fixation("jsessionid", Some("http://shop.example:8080/"), "shop.example:8080", false), None);
+        assert_eq!(fixation("jsessionid", Some("https://shop.example:8443/login"), host, false), None);
+        assert_eq!(fixation("session", None, host, false), None);
+        assert_eq!(fixation("jsessionid2", Some("https://attacker.test/"), host, false), None);
+        // An API client's JSON with no Referer: no link or form sent it.
+        assert_eq!(fixation("session_id", None, host, true), None);
+        // A Referer that names no web site: nothing to compare.
+        assert_eq!(fixation("jsessionid", Some("android-app://com.example/"), host, false), None);
+    }
+}
