@@ -585,6 +585,8 @@ mod tests {
         "<img src=x onerror=alert(1)>",
         "document.cookie = 'sid=1; Domain=.example.test'",
         "$Version",
+        "a\u{0}b",
+        "x%00.php",
         "bar\r\nbaz",
         "x%0d%0a<html>",
         "POST /a HTTP/1.1",

@@ -76,7 +76,6 @@ struct Metrics {
 const METHOD_NOT_ALLOWED: u32 = 911100;
 const MISSING_HOST: u32 = 920280;
 const BAD_BODY: u32 = 920130;
-const NUL_BYTE: u32 = 920270;
 const OVERSIZE: u32 = 920390;
 
 impl Plugin for Waf {
@@ -89,7 +88,7 @@ impl Plugin for Waf {
         let mut engine = Engine::new(&config)?;
         engine.set_exclusions(std::mem::take(&mut config.exclusions));
         let mut ids: Vec<u32> = engine.rules().iter().map(|r| r.id).collect();
-        ids.extend([METHOD_NOT_ALLOWED, MISSING_HOST, BAD_BODY, NUL_BYTE, OVERSIZE]);
+        ids.extend([METHOD_NOT_ALLOWED, MISSING_HOST, BAD_BODY, OVERSIZE]);
         ids.extend([session::FOREIGN_REFERER, session::NO_REFERER]);
         ids.extend(protocol::IDS);
         let rules = ids.into_iter().map(|id| (id, Counter::new(&format!("waf_rule_{id}_matches")))).collect();
@@ -210,11 +209,6 @@ impl Waf {
             }
             None => {}
         }
-        if let Some(f) =
-            fields.iter().find(|f| matches!(f.target, Target::Arg | Target::ArgName) && scan::contains(&f.value, 0))
-        {
-            protocol(NUL_BYTE, rules::Severity::Critical, "NUL byte in an argument", f.target, &f.name.clone());
-        }
         if oversize && self.oversize == Oversize::Block {
             let message = "arguments past the inspection limits (max_inspect_bytes, max_fields)";
             protocol(OVERSIZE, rules::Severity::Critical, message, Target::Arg, "");
@@ -222,15 +216,12 @@ impl Waf {
         protocol::check(request, &mut |id, message, name| {
             protocol(id, rules::Severity::Critical, message, Target::Header, name)
         });
-        let referer = request.headers.get("referer");
-        let api_body = request.body().is_some_and(|b| !b.is_empty())
-            && request.headers.get("content-type").is_some_and(session::is_api_type);
-        if let Some((id, name)) = fields
-            .iter()
-            .filter(|f| f.target == Target::ArgName)
-            .find_map(|f| Some((session::fixation(&f.value, referer, request.host(), api_body)?, f.value.as_ref())))
-        {
-            protocol(id, rules::Severity::Critical, session::message(id), Target::ArgName, name);
+        if let Some(name) = fields.iter().find(|f| f.target == Target::ArgName && session::is_session_arg(&f.value)) {
+            let api_body = request.body().is_some_and(|b| !b.is_empty())
+                && request.headers.get("content-type").is_some_and(session::is_api_type);
+            if let Some(id) = session::fixation(request.headers.get("referer"), request.host(), api_body) {
+                protocol(id, rules::Severity::Critical, session::message(id), Target::ArgName, &name.value);
+            }
         }
         // Exclusions apply to these findings as to the rules'.
         hits.retain(|h| !self.engine.excludes(h.id, h.target, &h.name, request.path()));

@@ -740,6 +740,16 @@ pub fn all() -> Vec<BuiltIn> {
         ),
         rule(944210, 1, "Java serialized object", ARGS_HEADERS, RAW, Matcher::Regex(r"rO0AB|aced0005")),
         warn(rule(920100, 2, "control character in a value", ARGS, RAW, Matcher::Regex(r"[\x01-\x08\x0e-\x1f]"))),
+        // A NUL ends a string in C: what comes after it is unseen by one
+        // parser and read by the next.
+        rule(
+            920270,
+            1,
+            "NUL byte in a value",
+            ARGS_HEADERS.with(Target::FileName),
+            URL_DECODED,
+            Matcher::Regex(r"\x00"),
+        ),
     ]
 }
 

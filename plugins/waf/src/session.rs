@@ -11,71 +11,63 @@ pub const FOREIGN_REFERER: u32 = 943110;
 /// A session id in an argument, with no Referer.
 pub const NO_REFERER: u32 = 943120;
 
-/// Argument names the common frameworks read a session id from (their
-/// session cookies' default names), compared without case.
-const SESSION_ARGS: &[&str] = &[
-    // Java, ASP and ASP.NET, ColdFusion.
-    "jsessionid",
-    "jsessionidsso",
-    "jservsession",
-    "jwsession",
-    "weblogicsession",
-    "aspsessionid",
-    "asp.net_sessionid",
-    "cfid",
-    "cftoken",
-    "cfsid",
-    // PHP: plain, Laravel, CodeIgniter, CakePHP, Zend, Symfony.
-    "phpsessid",
-    "phpsession",
-    "laravel_session",
-    "ci_session",
-    "cakephp",
-    "zend_session_id",
-    "symfony",
-    // Python: Django, Flask, Beaker.
-    "sessionid",
-    "_flask_session",
-    "beaker.session.id",
-    // Ruby: Rack, Rails.
-    "rack.session",
-    "_session_id",
-    "_rails_session",
-    // Node.js: Express, Sails, Koa, NextAuth, Meteor.
-    "connect.sid",
-    "express.sid",
-    "sails.sid",
-    "koa.sess",
-    "koa:sess",
-    "next-auth.session-token",
-    "__secure-next-auth.session-token",
-    "__host-next-auth.session-token",
-    "meteor_login_token",
-    // Others: Play, Shiny, and the generic spellings.
-    "play_session",
-    "shiny-token",
-    "session_id",
-    "session-id",
-];
-
-/// The lengths of the names above, one bit each: most argument names
-/// are told apart by their length alone, before any comparison.
-const LENGTHS: u64 = {
-    let mut bits = 0u64;
-    let mut i = 0;
-    while i < SESSION_ARGS.len() {
-        bits |= 1 << SESSION_ARGS[i].len();
-        i += 1;
-    }
-    bits
-};
-
-/// Whether `name` is a session id's.
-fn is_session_arg(name: &str) -> bool {
-    (name.len() < 64 && LENGTHS & 1 << name.len() != 0)
-        && SESSION_ARGS.iter().any(|s| s.len() == name.len() && s.eq_ignore_ascii_case(name))
+/// Whether `name` is an argument the common frameworks read a session
+/// id from (their session cookies' default names), whatever its case.
+pub fn is_session_arg(name: &str) -> bool {
+    // Lowered into a buffer, then one `match` (the compiler switches on
+    // the length before comparing): most names are ruled out at once.
+    let mut buffer = [0u8; 32];
+    let Some(lower) = buffer.get_mut(..name.len()) else { return false };
+    lower.copy_from_slice(name.as_bytes());
+    lower.make_ascii_lowercase();
+    let lower: &[u8] = lower;
+    matches!(
+        lower,
+        // Java, ASP and ASP.NET, ColdFusion.
+        b"jsessionid"
+            | b"jsessionidsso"
+            | b"jservsession"
+            | b"jwsession"
+            | b"weblogicsession"
+            | b"aspsessionid"
+            | b"asp.net_sessionid"
+            | b"cfid"
+            | b"cftoken"
+            | b"cfsid"
+            // PHP: plain, Laravel, CodeIgniter, CakePHP, Zend, Symfony.
+            | b"phpsessid"
+            | b"phpsession"
+            | b"laravel_session"
+            | b"ci_session"
+            | b"cakephp"
+            | b"zend_session_id"
+            | b"symfony"
+            // Python: Django, Flask, Beaker.
+            | b"sessionid"
+            | b"_flask_session"
+            | b"beaker.session.id"
+            // Ruby: Rack, Rails.
+            | b"rack.session"
+            | b"_session_id"
+            | b"_rails_session"
+            // Node.js: Express, Sails, Koa, NextAuth, Meteor.
+            | b"connect.sid"
+            | b"express.sid"
+            | b"sails.sid"
+            | b"koa.sess"
+            | b"koa:sess"
+            | b"next-auth.session-token"
+            | b"__secure-next-auth.session-token"
+            | b"__host-next-auth.session-token"
+            | b"meteor_login_token"
+            // Others: Play, Shiny, and the generic spellings.
+            | b"play_session"
+            | b"shiny-token"
+            | b"session_id"
+            | b"session-id"
+    )
         // Classic ASP appends letters to the name (ASPSESSIONIDQSCTRTBA).
-        || name.len() > 12 && name.as_bytes()[..12].eq_ignore_ascii_case(b"aspsessionid")
+        || lower.len() > 12 && lower.starts_with(b"aspsessionid")
 }
 
 /// What a finding says.
@@ -87,14 +79,11 @@ pub fn message(id: u32) -> &'static str {
     }
 }
 
-/// The rule an argument named `name` breaks, given the request's Referer
-/// and Host: `None` unless it names a session id. `api_body`: the
-/// request carries a JSON or XML body, which no link or form can send, so
-/// without a Referer it is an API client's, not a victim's browser's.
-pub fn fixation(name: &str, referer: Option<&str>, host: &str, api_body: bool) -> Option<u32> {
-    if !is_session_arg(name) {
-        return None;
-    }
+/// The rule a request with a session-id argument breaks, given its
+/// Referer and Host, if any. `api_body`: the request carries a JSON or
+/// XML body, which no link or form can send, so without a Referer it is
+/// an API client's, not a victim's browser's.
+pub fn fixation(referer: Option<&str>, host: &str, api_body: bool) -> Option<u32> {
     let Some(referer) = referer else { return (!api_body).then_some(NO_REFERER) };
     let from = referring_host(referer)?;
     (!same_site(from, host)).then_some(FOREIGN_REFERER)
@@ -142,25 +131,30 @@ fn same_site(from: &str, host: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// What a request with the argument `name` gets.
+    fn flagged(name: &str, referer: Option<&str>, host: &str, api_body: bool) -> Option<u32> {
+        is_session_arg(name).then(|| fixation(referer, host, api_body)).flatten()
+    }
+
     #[test]
     fn a_session_id_from_elsewhere_or_nowhere_is_flagged() {
         let host = "shop.example";
-        assert_eq!(fixation("JSESSIONID", None, host, false), Some(NO_REFERER));
-        assert_eq!(fixation("phpsessid", Some("https://attacker.test/x"), host, false), Some(FOREIGN_REFERER));
+        assert_eq!(flagged("JSESSIONID", None, host, false), Some(NO_REFERER));
+        assert_eq!(flagged("phpsessid", Some("https://attacker.test/x"), host, false), Some(FOREIGN_REFERER));
         // A host that only starts or ends like ours is another site.
         assert_eq!(
-            fixation("phpsessid", Some("https://shop.example.attacker.test/"), host, false),
+            flagged("phpsessid", Some("https://shop.example.attacker.test/"), host, false),
             Some(FOREIGN_REFERER)
         );
-        assert_eq!(fixation("phpsessid", Some("https://evilshop.example/"), host, false), Some(FOREIGN_REFERER));
+        assert_eq!(flagged("phpsessid", Some("https://evilshop.example/"), host, false), Some(FOREIGN_REFERER));
         assert_eq!(
-            fixation("phpsessid", Some("http://shop.example@attacker.test/"), host, false),
+            flagged("phpsessid", Some("http://shop.example@attacker.test/"), host, false),
             Some(FOREIGN_REFERER)
         );
-        assert_eq!(fixation("ASPSESSIONIDQSCTRTBA", Some("https://attacker.test/"), host, true), Some(FOREIGN_REFERER));
-        assert_eq!(fixation("laravel_session", None, host, false), Some(NO_REFERER));
+        assert_eq!(flagged("ASPSESSIONIDQSCTRTBA", Some("https://attacker.test/"), host, true), Some(FOREIGN_REFERER));
+        assert_eq!(flagged("laravel_session", None, host, false), Some(NO_REFERER));
         // Without a path after the host, the host still counts.
-        assert_eq!(fixation("cfid", Some("http://attacker.test"), host, false), Some(FOREIGN_REFERER));
+        assert_eq!(flagged("cfid", Some("http://attacker.test"), host, false), Some(FOREIGN_REFERER));
     }
 
     #[test]
@@ -175,15 +169,15 @@ mod tests {
     #[test]
     fn the_sites_own_pages_and_other_arguments_pass() {
         let host = "shop.example";
-        assert_eq!(fixation("jsessionid", Some("https://shop.example/cart"), host, false), None);
-        assert_eq!(fixation("jsessionid", Some("https://WWW.Shop.Example/"), host, false), None);
-        assert_eq!(fixation("jsessionid", Some("http://shop.example:8080/"), "shop.example:8080", false), None);
-        assert_eq!(fixation("jsessionid", Some("https://shop.example:8443/login"), host, false), None);
-        assert_eq!(fixation("session", None, host, false), None);
-        assert_eq!(fixation("jsessionid2", Some("https://attacker.test/"), host, false), None);
+        assert_eq!(flagged("jsessionid", Some("https://shop.example/cart"), host, false), None);
+        assert_eq!(flagged("jsessionid", Some("https://WWW.Shop.Example/"), host, false), None);
+        assert_eq!(flagged("jsessionid", Some("http://shop.example:8080/"), "shop.example:8080", false), None);
+        assert_eq!(flagged("jsessionid", Some("https://shop.example:8443/login"), host, false), None);
+        assert_eq!(flagged("session", None, host, false), None);
+        assert_eq!(flagged("jsessionid2", Some("https://attacker.test/"), host, false), None);
         // An API client's JSON with no Referer: no link or form sent it.
-        assert_eq!(fixation("session_id", None, host, true), None);
+        assert_eq!(flagged("session_id", None, host, true), None);
         // A Referer that names no web site: nothing to compare.
-        assert_eq!(fixation("jsessionid", Some("android-app://com.example/"), host, false), None);
+        assert_eq!(flagged("jsessionid", Some("android-app://com.example/"), host, false), None);
     }
 }

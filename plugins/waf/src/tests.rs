@@ -110,16 +110,19 @@ fn protocol_checks() {
 
 #[test]
 fn protocol_findings_follow_exclusions() {
-    let nul = "/upload?blob=x%00y";
-    assert!(blocked(&waf(""), testing::get(nul).build()));
-    assert!(!blocked(
-        &waf(r#"{"exclusions": [{"rule": 920270, "path_prefix": "/upload"}]}"#),
-        testing::get(nul).build()
-    ));
-    assert!(!blocked(&waf(r#"{"exclusions": [{"rule": 920270, "arg": "blob"}]}"#), testing::get(nul).build()));
-    assert!(blocked(&waf(r#"{"exclusions": [{"rule": 920270, "arg": "other"}]}"#), testing::get(nul).build()));
+    let webdav = || testing::get("/dav/report").header("lock-token", "<opaquelocktoken:1>").build();
+    assert!(blocked(&waf(""), webdav()));
+    assert!(!blocked(&waf(r#"{"exclusions": [{"rule": 920450, "path_prefix": "/dav"}]}"#), webdav()));
+    // For a header finding, the argument named is the header.
+    assert!(!blocked(&waf(r#"{"exclusions": [{"rule": 920450, "arg": "Lock-Token"}]}"#), webdav()));
+    assert!(blocked(&waf(r#"{"exclusions": [{"rule": 920450, "arg": "other"}]}"#), webdav()));
     let json = || testing::post("/hook", "{\"a\":").header("content-type", "application/json").build();
     assert!(!blocked(&waf(r#"{"exclusions": [{"rule": 920130, "path_prefix": "/hook"}]}"#), json()));
+    // A NUL is a pattern rule's finding, excluded the same way.
+    let nul = "/upload?blob=x%00y";
+    assert!(blocked(&waf(""), testing::get(nul).build()));
+    assert!(!blocked(&waf(r#"{"exclusions": [{"rule": 920270, "arg": "blob"}]}"#), testing::get(nul).build()));
+    assert!(blocked(&waf(""), testing::get("/").header("referer", "https://example.test/%00").build()));
 }
 
 #[test]
