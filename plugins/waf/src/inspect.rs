@@ -114,21 +114,29 @@ pub struct Texts {
     names: String,
 }
 
-/// The fields of `request` (at most `max_fields` + 1: one more than the
-/// limit tells there were more), and what was wrong with its body.
-pub fn collect<'a>(
-    request: &'a Request,
-    texts: &'a mut Texts,
-    max_fields: usize,
-) -> (Vec<Field<'a>>, Option<BodyProblem>) {
+/// What a request's fields are, as `collect` found them.
+pub struct Collected<'a> {
+    /// At most `max_fields` + 1: one more than the limit tells there
+    /// were more.
+    pub fields: Vec<Field<'a>>,
+    /// What was wrong with the body.
+    pub problem: Option<BodyProblem>,
+    /// Where the body's fields begin: those before are the head's.
+    pub body_from: usize,
+}
+
+/// The fields of `request`.
+pub fn collect<'a>(request: &'a Request, texts: &'a mut Texts, max_fields: usize) -> Collected<'a> {
     let Texts { lossy, names } = texts;
     // The head's fields, and (like a JSON body's list) one for every
     // eight bytes of body: doubling from 32 copied a big form's list often.
     let body_fields_guess = request.body().map_or(0, |b| b.len() / 8);
     let mut fields = Vec::with_capacity((32 + body_fields_guess).min(max_fields + 1));
+    let pushed = std::cell::Cell::new(0);
     let mut push = |target, name, value| {
         if fields.len() <= max_fields {
             fields.push(Field { target, name, value });
+            pushed.set(fields.len());
         }
     };
     push(Target::Method, as_is(""), as_is(request.method()));
@@ -150,6 +158,7 @@ pub fn collect<'a>(
             push(Target::Header, as_is(name), as_is(value));
         }
     }
+    let body_from = pushed.get();
     let problem = match request.body() {
         Some(body) if !body.is_empty() => {
             let text: &'a str = match std::str::from_utf8(body) {
@@ -163,7 +172,7 @@ pub fn collect<'a>(
         }
         _ => None,
     };
-    (fields, problem)
+    Collected { fields, problem, body_from }
 }
 
 /// A value taken as it is.
@@ -366,7 +375,7 @@ mod tests {
         let body = format!(r#"{{"{key}":[{}],"after":"<script>"}}"#, vec!["1"; 5000].join(","));
         let request = testing::post("/", body).header("content-type", "application/json").build();
         let mut texts = Texts::default();
-        let (fields, problem) = collect(&request, &mut texts, 100);
+        let Collected { fields, problem, .. } = collect(&request, &mut texts, 100);
         assert_eq!(problem, None, "the whole document is still checked");
         assert_eq!(fields.len(), 101, "one past the limit tells there were more");
         assert!(fields.iter().all(|f| f.name.len() <= json::MAX_NAME));
@@ -375,13 +384,13 @@ mod tests {
         let bad = testing::post("/", format!(r#"{{"a":[{}],}}"#, vec!["1"; 5000].join(",")))
             .header("content-type", "application/json")
             .build();
-        assert!(matches!(collect(&bad, &mut Texts::default(), 100).1, Some(BodyProblem::Json(_))));
+        assert!(matches!(collect(&bad, &mut Texts::default(), 100).problem, Some(BodyProblem::Json(_))));
     }
 
     fn values(request: Request, target: Target) -> Vec<(String, String)> {
         let mut texts = Texts::default();
         collect(&request, &mut texts, 512)
-            .0
+            .fields
             .into_iter()
             .filter(|f| f.target == target)
             .map(|f| (f.name.into_owned(), f.value.into_owned()))
@@ -418,7 +427,7 @@ mod tests {
         let names: Vec<String> = values(r, Target::ArgName).into_iter().map(|(_, v)| v).collect();
         assert!(names.contains(&"__proto__".to_string()), "{names:?}");
         let bad = testing::post("/", "{").header("content-type", "application/json").build();
-        assert!(matches!(collect(&bad, &mut Texts::default(), 512).1, Some(BodyProblem::Json(_))));
+        assert!(matches!(collect(&bad, &mut Texts::default(), 512).problem, Some(BodyProblem::Json(_))));
     }
 
     #[test]
@@ -427,11 +436,14 @@ mod tests {
         let r = testing::post("/", body).header("content-type", "multipart/form-data; boundary=XX").build();
         assert_eq!(values(r.clone(), Target::Arg), [pair("title", "hello")]);
         assert_eq!(values(r.clone(), Target::FileName), [pair("f", "a.php")]);
-        assert_eq!(collect(&r, &mut Texts::default(), 512).1, None);
+        assert_eq!(collect(&r, &mut Texts::default(), 512).problem, None);
         let open = testing::post("/", "--XX\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nb")
             .header("content-type", "multipart/form-data; boundary=XX")
             .build();
-        assert_eq!(collect(&open, &mut Texts::default(), 512).1, Some(BodyProblem::Multipart("no closing boundary")));
+        assert_eq!(
+            collect(&open, &mut Texts::default(), 512).problem,
+            Some(BodyProblem::Multipart("no closing boundary"))
+        );
     }
 
     #[test]

@@ -35,6 +35,7 @@ mod gate;
 mod inspect;
 mod json;
 mod protocol;
+mod remote;
 mod rules;
 mod scan;
 mod session;
@@ -61,6 +62,7 @@ pub struct Waf {
     max_fields: usize,
     oversize: Oversize,
     threshold: u32,
+    paranoia: u8,
     allowed_methods: Vec<String>,
     metrics: Metrics,
 }
@@ -91,6 +93,9 @@ impl Plugin for Waf {
         ids.extend([METHOD_NOT_ALLOWED, MISSING_HOST, BAD_BODY, OVERSIZE]);
         ids.extend([session::FOREIGN_REFERER, session::NO_REFERER]);
         ids.extend(protocol::IDS);
+        if config.paranoia_level >= 2 {
+            ids.push(remote::OFF_SITE_URL);
+        }
         let rules = ids.into_iter().map(|id| (id, Counter::new(&format!("waf_rule_{id}_matches")))).collect();
         let waf = Waf {
             engine,
@@ -99,6 +104,7 @@ impl Plugin for Waf {
             max_fields: config.max_fields,
             oversize: config.oversize,
             threshold: config.anomaly_threshold,
+            paranoia: config.paranoia_level,
             allowed_methods: config.allowed_methods.iter().map(|m| m.to_ascii_uppercase()).collect(),
             metrics: Metrics {
                 blocked: Counter::new("waf_requests_blocked"),
@@ -178,7 +184,8 @@ impl Waf {
     /// Every rule the request matches, protocol checks first.
     pub fn inspect(&self, request: &Request) -> Vec<Hit> {
         let mut texts = inspect::Texts::default();
-        let (mut fields, problem) = inspect::collect(request, &mut texts, self.max_fields);
+        let inspect::Collected { mut fields, problem, body_from } =
+            inspect::collect(request, &mut texts, self.max_fields);
         let mut hits = Vec::new();
         let mut total = 0;
         let within = fields
@@ -216,11 +223,24 @@ impl Waf {
         protocol::check(request, &mut |id, message, name| {
             protocol(id, rules::Severity::Critical, message, Target::Header, name)
         });
-        if let Some(name) = fields.iter().find(|f| f.target == Target::ArgName && session::is_session_arg(&f.value)) {
-            let api_body = request.body().is_some_and(|b| !b.is_empty())
-                && request.headers.get("content-type").is_some_and(session::is_api_type);
-            if let Some(id) = session::fixation(request.headers.get("referer"), request.host(), api_body) {
-                protocol(id, rules::Severity::Critical, session::message(id), Target::ArgName, &name.value);
+        // A JSON or XML body is an API client's: no link or form sends one.
+        let api_body = || {
+            request.body().is_some_and(|b| !b.is_empty())
+                && request.headers.get("content-type").is_some_and(session::is_api_type)
+        };
+        if let Some(name) = fields.iter().find(|f| f.target == Target::ArgName && session::is_session_arg(&f.value))
+            && let Some(id) = session::fixation(request.headers.get("referer"), request.host(), api_body())
+        {
+            protocol(id, rules::Severity::Critical, session::message(id), Target::ArgName, &name.value);
+        }
+        if self.paranoia >= 2 {
+            // APIs pass URLs of other sites in their documents as a
+            // matter of course (pages viewed, webhooks, avatars): only
+            // the query's and a form's arguments are an include's.
+            let args = if api_body() { &fields[..body_from.min(fields.len())] } else { &fields[..] };
+            if let Some(f) = args.iter().find(|f| f.target == Target::Arg && remote::off_site(&f.value, request.host()))
+            {
+                protocol(remote::OFF_SITE_URL, rules::Severity::Critical, remote::MESSAGE, Target::Arg, &f.name);
             }
         }
         // Exclusions apply to these findings as to the rules'.

