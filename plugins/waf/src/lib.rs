@@ -228,24 +228,35 @@ impl Waf {
             request.body().is_some_and(|b| !b.is_empty())
                 && request.headers.get("content-type").is_some_and(session::is_api_type)
         };
-        if let Some(name) = fields.iter().find(|f| f.target == Target::ArgName && session::is_session_arg(&f.value))
-            && let Some(id) = session::fixation(request.headers.get("referer"), request.host(), api_body())
+        // Each of these rules counts once: the first argument that breaks
+        // it and is not excluded from it.
+        let path = request.path();
+        if let Some(id) = session::fixation(request.headers.get("referer"), request.host(), api_body())
+            && let Some(f) = fields.iter().find(|f| {
+                f.target == Target::ArgName
+                    && session::is_session_arg(&f.value)
+                    && !self.engine.excludes(id, Target::ArgName, &f.value, path)
+            })
         {
-            protocol(id, rules::Severity::Critical, session::message(id), Target::ArgName, &name.value);
+            protocol(id, rules::Severity::Critical, session::message(id), Target::ArgName, &f.value);
         }
         if self.paranoia >= 2 {
             // APIs pass URLs of other sites in their documents as a
             // matter of course (pages viewed, webhooks, avatars): only
             // the query's and a form's arguments are an include's.
             let args = if api_body() { &fields[..body_from.min(fields.len())] } else { &fields[..] };
-            if let Some(f) = args.iter().find(|f| f.target == Target::Arg && remote::off_site(&f.value, request.host()))
-            {
-                protocol(remote::OFF_SITE_URL, rules::Severity::Critical, remote::MESSAGE, Target::Arg, &f.name);
+            let id = remote::OFF_SITE_URL;
+            if let Some(f) = args.iter().find(|f| {
+                f.target == Target::Arg
+                    && remote::off_site(&f.value, request.host())
+                    && !self.engine.excludes(id, Target::Arg, &f.name, path)
+            }) {
+                protocol(id, rules::Severity::Critical, remote::MESSAGE, Target::Arg, &f.name);
             }
         }
         // Exclusions apply to these findings as to the rules'.
-        hits.retain(|h| !self.engine.excludes(h.id, h.target, &h.name, request.path()));
-        hits.extend(self.engine.evaluate(&fields, request.path()));
+        hits.retain(|h| !self.engine.excludes(h.id, h.target, &h.name, path));
+        hits.extend(self.engine.evaluate(&fields, path));
         hits
     }
 

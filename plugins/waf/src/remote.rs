@@ -74,16 +74,8 @@ pub fn off_site(value: &str, host: &str) -> bool {
         None => authority,
     };
     let end = authority.iter().position(|&b| matches!(b, b'/' | b'?' | b'#' | b'\\')).unwrap_or(authority.len());
-    !same_host(&authority[..end], host.as_bytes())
-}
-
-/// `from` is `host` or a subdomain of it, ports and all.
-fn same_host(from: &[u8], host: &[u8]) -> bool {
-    if host.is_empty() || from.len() < host.len() {
-        return false;
-    }
-    let (head, tail) = from.split_at(from.len() - host.len());
-    tail.eq_ignore_ascii_case(host) && (head.is_empty() || head.ends_with(b"."))
+    // Ports count: another port of the same host is another server.
+    !crate::session::same_host(&authority[..end], host.as_bytes())
 }
 
 #[cfg(test)]

@@ -116,15 +116,20 @@ fn without_port(host: &str) -> &str {
     }
 }
 
-/// Whether `from` is `host` or one of its subdomains, whatever the ports
-/// (a page on `www.example.com` linking to `example.com` is the same site).
-fn same_site(from: &str, host: &str) -> bool {
-    let (from, host) = (without_port(from).as_bytes(), without_port(host).as_bytes());
+/// Whether `from` is `host` or one of its subdomains, compared as written
+/// (ports too): a page on `www.example.com` is `example.com`'s.
+pub fn same_host(from: &[u8], host: &[u8]) -> bool {
     if host.is_empty() || from.len() < host.len() {
         return false;
     }
     let (head, tail) = from.split_at(from.len() - host.len());
     tail.eq_ignore_ascii_case(host) && (head.is_empty() || head.ends_with(b"."))
+}
+
+/// `same_host`, whatever the ports: a link from the site's HTTPS port to
+/// its HTTP one is still the site's own.
+fn same_site(from: &str, host: &str) -> bool {
+    same_host(without_port(from).as_bytes(), without_port(host).as_bytes())
 }
 
 #[cfg(test)]

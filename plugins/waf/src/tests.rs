@@ -148,6 +148,10 @@ fn session_ids_planted_through_arguments() {
     assert!(!blocked(&w, api));
     assert_eq!(testing::metric("waf_rule_943110_matches"), Some(1));
     assert_eq!(testing::metric("waf_rule_943120_matches"), Some(2));
+    // An excluded argument does not hide another one.
+    let excluded = waf(r#"{"exclusions": [{"rule": 943120, "arg": "sessionid"}]}"#);
+    assert!(!blocked(&excluded, testing::get("/app?sessionid=1").host("shop.example").build()));
+    assert!(blocked(&excluded, testing::get("/app?sessionid=1&cfid=2").host("shop.example").build()));
     // A value that sets a cookie from a page.
     assert!(blocked(
         &w,
@@ -173,6 +177,10 @@ fn urls_to_other_hosts_from_paranoia_2() {
     assert!(!blocked(&pl2, event));
     let webhook = r#"{"paranoia_level": 2, "exclusions": [{"rule": 931130, "arg": "file"}]}"#;
     assert!(!blocked(&waf(webhook), include()));
+    // An excluded argument does not hide another one.
+    let two =
+        testing::get("/p?file=http%3A%2F%2Fhooks.test%2F&src=ftp%3A%2F%2Fevil.test%2Fx").host("shop.example").build();
+    assert!(blocked(&waf(webhook), two));
 }
 
 #[test]
@@ -182,12 +190,6 @@ fn bodies_of_every_kind_are_inspected() {
         .header("content-type", "application/x-www-form-urlencoded")
         .build();
     assert!(blocked(&w, form));
-    // An API client's JSON: no Referer, and no link or form could send it.
-    let api = testing::post("/api/chat", r#"{"session_id":"abc","text":"hi"}"#)
-        .host("shop.example")
-        .header("content-type", "application/json")
-        .build();
-    assert!(!blocked(&w, api));
     let json = testing::post("/", r#"{"a":{"b":["x","<svg onload=alert(1)>"]}}"#)
         .header("content-type", "application/json")
         .build();
