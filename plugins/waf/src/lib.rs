@@ -231,12 +231,12 @@ impl Waf {
         // Each of these rules counts once: the first argument that breaks
         // it and is not excluded from it.
         let path = request.path();
-        if let Some(id) = session::fixation(request.headers.get("referer"), request.host(), api_body())
-            && let Some(f) = fields.iter().find(|f| {
-                f.target == Target::ArgName
-                    && session::is_session_arg(&f.value)
-                    && !self.engine.excludes(id, Target::ArgName, &f.value, path)
-            })
+        let session_arg = |f: &&inspect::Field| f.target == Target::ArgName && session::is_session_arg(&f.value);
+        // The headers are looked up only for a request with a session id.
+        if fields.iter().any(|f| session_arg(&f))
+            && let Some(id) = session::fixation(request.headers.get("referer"), request.host(), api_body())
+            && let Some(f) =
+                fields.iter().filter(session_arg).find(|f| !self.engine.excludes(id, Target::ArgName, &f.value, path))
         {
             protocol(id, rules::Severity::Critical, session::message(id), Target::ArgName, &f.value);
         }
