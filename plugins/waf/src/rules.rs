@@ -89,7 +89,6 @@ const NORM_NO_SPACE: &[Transform] = &[
 const PATH: &[Transform] = &[UrlDecode, RemoveNulls, Lowercase, NormalizePath];
 const RAW: &[Transform] = &[];
 const URL_DECODED: &[Transform] = &[UrlDecode];
-const ENTITIES_DECODED: &[Transform] = &[HtmlEntityDecode];
 
 /// How a rule decides.
 pub enum Matcher {
@@ -259,13 +258,14 @@ pub fn all() -> Vec<BuiltIn> {
         // Protocol attacks.
         // A request line inside a value, wherever it starts (after other
         // text, or an entity-encoded line break in XML): what a smuggled
-        // request looks like to the next server that parses it.
+        // request looks like to the next server that parses it. Read raw:
+        // the line itself needs no decoding to be found.
         rule(
             921110,
             1,
             "request smuggling in a value",
             ARGS_HEADERS,
-            ENTITIES_DECODED,
+            RAW,
             Matcher::Regex(
                 r"(?i)(?:get|post|put|delete|head|options|connect|trace|track|patch|propfind|proppatch|mkcol|copy|move|lock|unlock)\s+(?:/|\*|https?://|[\w.-]+:\d)\S*\s+http/\d",
             ),
