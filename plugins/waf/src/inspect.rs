@@ -114,6 +114,37 @@ pub struct Texts {
     names: String,
 }
 
+/// How a body is read, from its Content-Type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyKind {
+    /// URL-encoded, or no Content-Type at all.
+    Form,
+    Json,
+    Multipart,
+    Xml,
+    /// Anything else, inspected as one value.
+    Text,
+}
+
+impl BodyKind {
+    pub fn of(content_type: &str) -> Self {
+        let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        match mime.as_str() {
+            "" | "application/x-www-form-urlencoded" => BodyKind::Form,
+            "multipart/form-data" => BodyKind::Multipart,
+            m if m == "application/json" || m.ends_with("+json") => BodyKind::Json,
+            m if m.ends_with("/xml") || m.ends_with("+xml") => BodyKind::Xml,
+            _ => BodyKind::Text,
+        }
+    }
+
+    /// A JSON or XML document: what API clients send, and no link or
+    /// form can.
+    pub fn is_document(self) -> bool {
+        matches!(self, BodyKind::Json | BodyKind::Xml)
+    }
+}
+
 /// What a request's fields are, as `collect` found them.
 pub struct Collected<'a> {
     /// At most `max_fields` + 1: one more than the limit tells there
@@ -123,6 +154,8 @@ pub struct Collected<'a> {
     pub problem: Option<BodyProblem>,
     /// Where the body's fields begin: those before are the head's.
     pub body_from: usize,
+    /// How the body was read; `None` without one.
+    pub body: Option<BodyKind>,
 }
 
 /// The fields of `request`.
@@ -159,8 +192,9 @@ pub fn collect<'a>(request: &'a Request, texts: &'a mut Texts, max_fields: usize
         }
     }
     let body_from = pushed.get();
-    let problem = match request.body() {
-        Some(body) if !body.is_empty() => {
+    let kind = request.body().filter(|b| !b.is_empty()).map(|_| BodyKind::of(content_type));
+    let problem = match (request.body(), kind) {
+        (Some(body), Some(kind)) => {
             let text: &'a str = match std::str::from_utf8(body) {
                 Ok(text) => text,
                 Err(_) => {
@@ -168,11 +202,11 @@ pub fn collect<'a>(request: &'a Request, texts: &'a mut Texts, max_fields: usize
                     lossy
                 }
             };
-            body_fields(content_type, text, names, max_fields, &mut push)
+            body_fields(kind, content_type, text, names, max_fields, &mut push)
         }
         _ => None,
     };
-    Collected { fields, problem, body_from }
+    Collected { fields, problem, body_from, body: kind }
 }
 
 /// A value taken as it is.
@@ -218,17 +252,16 @@ fn cookies<'a>(header: &'a str, push: &mut Push<'a, '_>) {
 }
 
 fn body_fields<'a>(
+    kind: BodyKind,
     content_type: &str,
     text: &'a str,
     names: &'a mut String,
     max_fields: usize,
     push: &mut Push<'a, '_>,
 ) -> Option<BodyProblem> {
-    let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    let mime = mime.as_str();
-    if mime.is_empty() || mime == "application/x-www-form-urlencoded" {
+    if kind == BodyKind::Form {
         form_fields(text, push);
-    } else if mime == "application/json" || mime.ends_with("+json") {
+    } else if kind == BodyKind::Json {
         // Sized for a field every eight bytes (a 4 KiB order has one every
         // thirteen): growing by doubling copied the list eight times.
         let mut found = Vec::with_capacity((text.len() / 8).min(max_fields + 1));
@@ -245,13 +278,13 @@ fn body_fields<'a>(
             push(Target::Arg, as_is("body"), as_is(text));
             return Some(BodyProblem::Json(e.to_string()));
         }
-    } else if mime == "multipart/form-data" {
+    } else if kind == BodyKind::Multipart {
         let Some(boundary) = boundary(content_type) else {
             push(Target::Arg, as_is("body"), as_is(text));
             return Some(BodyProblem::Multipart("no boundary"));
         };
         return multipart_fields(text, &boundary, push).err().map(BodyProblem::Multipart);
-    } else if mime.ends_with("/xml") || mime.ends_with("+xml") {
+    } else if kind == BodyKind::Xml {
         xml_fields(text, push);
     } else {
         push(Target::Arg, as_is("body"), as_is(text));
@@ -444,6 +477,18 @@ mod tests {
             collect(&open, &mut Texts::default(), 512).problem,
             Some(BodyProblem::Multipart("no closing boundary"))
         );
+    }
+
+    #[test]
+    fn body_kinds_from_content_types() {
+        let document = |t: &str| BodyKind::of(t).is_document();
+        assert!(document("application/json; charset=utf-8"));
+        assert!(document("Application/LD+JSON"));
+        assert!(document("text/xml"));
+        assert!(!document("application/x-www-form-urlencoded"));
+        assert!(!document("multipart/form-data; boundary=xml"));
+        assert_eq!(BodyKind::of(""), BodyKind::Form);
+        assert_eq!(BodyKind::of("text/plain"), BodyKind::Text);
     }
 
     #[test]

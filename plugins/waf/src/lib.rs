@@ -184,7 +184,7 @@ impl Waf {
     /// Every rule the request matches, protocol checks first.
     pub fn inspect(&self, request: &Request) -> Vec<Hit> {
         let mut texts = inspect::Texts::default();
-        let inspect::Collected { mut fields, problem, body_from } =
+        let inspect::Collected { mut fields, problem, body_from, body } =
             inspect::collect(request, &mut texts, self.max_fields);
         let mut hits = Vec::new();
         let mut total = 0;
@@ -224,17 +224,14 @@ impl Waf {
             protocol(id, rules::Severity::Critical, message, Target::Header, name)
         });
         // A JSON or XML body is an API client's: no link or form sends one.
-        let api_body = || {
-            request.body().is_some_and(|b| !b.is_empty())
-                && request.headers.get("content-type").is_some_and(session::is_api_type)
-        };
+        let api_body = body.is_some_and(inspect::BodyKind::is_document);
         // Each of these rules counts once: the first argument that breaks
         // it and is not excluded from it.
         let path = request.path();
         let session_arg = |f: &&inspect::Field| f.target == Target::ArgName && session::is_session_arg(&f.value);
-        // The headers are looked up only for a request with a session id.
+        // The Referer is looked up only for a request with a session id.
         if fields.iter().any(|f| session_arg(&f))
-            && let Some(id) = session::fixation(request.headers.get("referer"), request.host(), api_body())
+            && let Some(id) = session::fixation(request.headers.get("referer"), request.host(), api_body)
             && let Some(f) =
                 fields.iter().filter(session_arg).find(|f| !self.engine.excludes(id, Target::ArgName, &f.value, path))
         {
@@ -244,7 +241,7 @@ impl Waf {
             // APIs pass URLs of other sites in their documents as a
             // matter of course (pages viewed, webhooks, avatars): only
             // the query's and a form's arguments are an include's.
-            let args = if api_body() { &fields[..body_from.min(fields.len())] } else { &fields[..] };
+            let args = if api_body { &fields[..body_from.min(fields.len())] } else { &fields[..] };
             let id = remote::OFF_SITE_URL;
             if let Some(f) = args.iter().find(|f| {
                 f.target == Target::Arg

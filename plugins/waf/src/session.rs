@@ -101,13 +101,6 @@ fn referring_host(referer: &str) -> Option<&str> {
     Some(authority.rsplit_once('@').map_or(authority, |(_, host)| host))
 }
 
-/// Whether a Content-Type is JSON's or XML's (`application/json`,
-/// `application/ld+json`, `text/xml`, `application/soap+xml`, …).
-pub fn is_api_type(content_type: &str) -> bool {
-    let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    mime.ends_with("json") || mime.ends_with("xml")
-}
-
 /// `host` without a `:port`.
 fn without_port(host: &str) -> &str {
     match host.rsplit_once(':') {
@@ -160,15 +153,6 @@ mod tests {
         assert_eq!(flagged("laravel_session", None, host, false), Some(NO_REFERER));
         // Without a path after the host, the host still counts.
         assert_eq!(flagged("cfid", Some("http://attacker.test"), host, false), Some(FOREIGN_REFERER));
-    }
-
-    #[test]
-    fn json_and_xml_bodies_are_told_from_forms() {
-        assert!(is_api_type("application/json; charset=utf-8"));
-        assert!(is_api_type("Application/LD+JSON"));
-        assert!(is_api_type("text/xml"));
-        assert!(!is_api_type("application/x-www-form-urlencoded"));
-        assert!(!is_api_type("multipart/form-data; boundary=xml"));
     }
 
     #[test]
