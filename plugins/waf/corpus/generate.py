@@ -297,6 +297,19 @@ for ctype, body in [("application/x-www-form-urlencoded; charset=UTF-8", q({"nam
     h = browser_headers("*/*")
     h["Content-Type"] = ctype
     add("POST", "/api/v1/forms", h, body)
+# Near the shapes of attack rules: an API's field selection in braces, a
+# file pattern, "no limit" as the largest integer, prose that names a
+# database function, a shell tool or a PowerShell cmdlet, a quote then a
+# semicolon later in the text.
+for uri in ["/graph/v2/me?" + q({"fields": "friends{name,id},photos{id,link}"}),
+            "/api/v1/files?" + q({"pattern": "*.{jpg,png,gif}", "dir": "uploads/2026"}),
+            "/api/v1/items?" + q({"limit": "2147483647", "offset": "0"}),
+            "/search?" + q({"q": "how to alter a dress with a character of its own"}),
+            "/search?" + q({"q": "database (mysql) vs postgres schema design"}),
+            "/search?" + q({"q": "powershell get-help examples for beginners"}),
+            "/search?" + q({"q": "Rock 'n' Roll; the best of 1969"}),
+            "/search?" + q({"q": "regedit reg query tutorial"})]:
+    add("GET", uri, browser_headers())
 
 for e in out:
     print(json.dumps(e, ensure_ascii=False))

@@ -691,6 +691,16 @@ mod tests {
         "\x01",
         "nikto",
         "sqlmap/1.7",
+        "invoke-webrequest",
+        ".user.ini",
+        "{ls,-la}",
+        "[][(![]+[])]",
+        "alert`1`",
+        "pg_catalog",
+        "4294967295",
+        "alter table t character set x",
+        "x';",
+        "a.jsp",
     ];
 
     /// A small deterministic generator (xorshift), so failures repeat.

@@ -222,6 +222,12 @@ fn hidden_file(path: &str) -> bool {
         .any(|seg| seg.len() > 1 && seg.starts_with('.') && seg != ".." && seg != ".well-known")
 }
 
+/// A run of eight or more of `[]()!+` holding an empty array: how
+/// JSFuck spells `false`, `0` and from them everything else.
+fn jsfuck(s: &str) -> bool {
+    s.as_bytes().split(|b| !b"[]()!+".contains(b)).any(|run| run.len() >= 8 && run.windows(2).any(|w| w == b"[]"))
+}
+
 fn unix(s: &str) -> bool {
     shell::unix_command(s)
 }
@@ -318,7 +324,7 @@ pub fn all() -> Vec<BuiltIn> {
             ARGS_HEADERS.with(Target::FileName),
             NORM_NO_SPACE,
             Matcher::Regex(
-                r"etc/(?:passwd|shadow|master\.passwd|group|hosts|issue|sudoers|crontab|security/|ssh/)|proc/(?:self|\d+)/(?:environ|cmdline|maps|fd|status|mem)|(?:^|[/\\])(?:win\.ini|boot\.ini|system\.ini)$|[/\\]sam$|windows[/\\](?:win\.ini|system32)|\.ssh/(?:id_[a-z0-9]+|authorized_keys)|\.bash_history|\.htpasswd|\.htaccess|wp-config\.php|web\.config|/\.git/|\.aws/credentials|(?:^|/)\.env(?:$|[/.])",
+                r"etc/(?:passwd|shadow|master\.passwd|group|hosts|issue|sudoers|crontab|security/|ssh/)|proc/(?:self|\d+)/(?:environ|cmdline|maps|fd|status|mem)|(?:^|[/\\])(?:win\.ini|boot\.ini|system\.ini)$|[/\\]sam$|windows[/\\](?:win\.ini|system32)|\.ssh/(?:id_[a-z0-9]+|authorized_keys)|\.bash_history|\.htpasswd|\.htaccess|wp-config\.php|web\.config|/\.git/|\.aws/credentials|(?:^|/)\.env(?:$|[/.])|(?:^|/)\.git/(?:config|head|index|logs/)|web-inf/(?:web\.xml|classes/|lib/)|meta-inf/(?:manifest\.mf|context\.xml)|var/log/(?:apache2?|httpd|nginx|auth\.log|syslog|messages|secure)|etc/(?:mysql/|nginx/|apache2/|httpd/|my\.cnf|resolv\.conf|fstab|motd|environment|profile$|ssl/)|(?:^|/)\.(?:bashrc|bash_profile|zshrc|mysql_history|psql_history|netrc|pgpass|npmrc|kube/config|docker/config\.json)$",
             ),
         ),
         rule(
@@ -353,7 +359,7 @@ pub fn all() -> Vec<BuiltIn> {
         ),
         rule(
             931100,
-            2,
+            1,
             "remote file inclusion with an IP address",
             Targets::of(Target::Arg),
             NORM,
@@ -362,6 +368,29 @@ pub fn all() -> Vec<BuiltIn> {
         // Remote command execution.
         plain(rule(932100, 1, "Unix command injection", ARGS_HEADERS, NORM, Matcher::Detect(unix))),
         rule(932110, 1, "Windows command injection", ARGS_HEADERS, NORM, Matcher::Detect(windows)),
+        // The cmdlets and switches of a PowerShell download-and-run or
+        // reconnaissance, anywhere in a value.
+        rule(
+            932120,
+            1,
+            "PowerShell command",
+            ARGS_HEADERS,
+            NORM,
+            Matcher::Regex(
+                r"\b(?:invoke-(?:webrequest|restmethod|expression|command|item|wmimethod|shellcode|mimikatz)|start-(?:process|bitstransfer)|get-(?:childitem|wmiobject|ciminstance|itemproperty|credential|localuser|acl)|set-(?:executionpolicy|mppreference|itemproperty)|add-mppreference|new-localuser)\b|\bnew-object\s+(?:-com\b|(?:system\.)?net\.)|\.download(?:string|file|data)\s*\(|\s-(?:enc|encodedcommand|ec)\s+[a-z0-9+/=]{16,}|\s-executionpolicy\s+bypass\b|\s-w(?:indowstyle)?\s+hidden\b",
+            ),
+        ),
+        // Files that change how the server runs what is next to them.
+        rule(
+            932180,
+            1,
+            "restricted file upload",
+            Targets::of(Target::FileName),
+            NORM,
+            Matcher::Regex(
+                r"(?:^|[/\\])(?:\.htaccess|\.htdigest|\.htpasswd|\.user\.ini|php\.ini|web\.config|httpd\.conf|\.bashrc|\.bash_profile|\.profile|\.zshrc|authorized_keys|\.npmrc|\.pgpass)\s*$",
+            ),
+        ),
         rule(
             932130,
             1,
@@ -373,6 +402,17 @@ pub fn all() -> Vec<BuiltIn> {
             ),
         ),
         rule(932170, 1, "Shellshock", ARGS_HEADERS, NORM, Matcher::Regex(r"\(\s*\)\s*\{")),
+        // `{ls,-la}` is `ls -la` to bash: a command with no spaces. Only
+        // where a command starts, or with an empty first word or an
+        // option in it: an API's `fields=friends{name,id}` is not one.
+        rule(
+            932280,
+            1,
+            "shell brace expansion",
+            ARGS,
+            NORM,
+            Matcher::Regex(r"(?:^|[;|&\s(`])\{[0-9a-z_]*,[,.0-9a-z_-]*\}|\{,[0-9a-z_.-]+[,}]|\{[0-9a-z_]*,-[0-9a-z]"),
+        ),
         rule(932175, 1, "shell alias", ARGS, NORM, Matcher::Detect(shell::alias)),
         rule(
             932270,
@@ -427,7 +467,7 @@ pub fn all() -> Vec<BuiltIn> {
             ARGS,
             NORM,
             Matcher::Regex(
-                r"\b(?:php|phar|zlib|glob|expect|ssh2(?:\.[a-z]+)?|rar|ogg|compress\.zlib|compress\.bzip2)://",
+                r"\b(?:php|phar|zlib|glob|expect|ssh2(?:\.[a-z]+)?|rar|ogg|zip|data|compress\.zlib|compress\.bzip2)://",
             ),
         ),
         rule(933150, 1, "PHP function call", ARGS, NORM_NO_COMMENTS, Matcher::Regex(PHP_FUNCTIONS)),
@@ -438,7 +478,7 @@ pub fn all() -> Vec<BuiltIn> {
             ARGS,
             NORM_NO_COMMENTS,
             Matcher::Regex(
-                r"\b(?:system|exec|eval|assert|popen|include|require|include_once|require_once)\s*\(\s*(?:['$]|[a-z_]+\s*\()",
+                r#"\b(?:system|exec|eval|assert|popen|include|require|include_once|require_once)\s*\(\s*(?:['"$]|[a-z_]+\s*\()"#,
             ),
         ),
         rule(
@@ -567,7 +607,7 @@ pub fn all() -> Vec<BuiltIn> {
             ALL_TEXT,
             NORM,
             Matcher::Regex(
-                r"<\s*/?\s*(?:iframe|frame|frameset|object|embed|applet|meta|link|base|style|svg|math|xss|isindex|form|marquee|bgsound|layer|ilayer|xml|import|template|noembed|noscript|portal|xmp|plaintext)\b",
+                r"<\s*/?\s*(?:iframe|frame|frameset|object|embed|applet|meta|link|base|style|svg|math|xss|isindex|form|marquee|bgsound|layer|ilayer|xml|import|template|noembed|noscript|portal|xmp|plaintext|[a-z]+:vml[a-z]*)\b",
             ),
         ),
         rule(
@@ -577,7 +617,7 @@ pub fn all() -> Vec<BuiltIn> {
             ALL_TEXT,
             NORM_NO_COMMENTS,
             Matcher::Regex(
-                r"\b(?:alert|prompt|confirm|eval|atob|btoa|settimeout|setinterval|fetch|execscript)\(|new\s+function\s*\(|string\.fromcharcode|\.innerhtml\s*=|document\.write|import\s*\{[^}]*\}\s*from|\bimport\s*\(",
+                r"\b(?:alert|prompt|confirm|eval|atob|btoa|settimeout|setinterval|fetch|execscript)\(|new\s+function\s*\(|string\.fromcharcode|\.(?:inner|outer)html\s*=|\.parentnode\b|document\.write|import\s*\{[^}]*\}\s*from|\bimport\s*\(",
             ),
         ),
         rule(
@@ -590,8 +630,62 @@ pub fn all() -> Vec<BuiltIn> {
                 r#"\b(?:self|window|top|parent|frames|globalthis|document|this)\)?\[["'`\\]|\bdocument\)?\.(?:cookie|domain|location|write)|\bwindow\.location"#,
             ),
         ),
+        // JSFuck and the like write any script with six characters.
+        rule(941360, 1, "XSS: JavaScript written in brackets and signs", ALL_TEXT, NORM, Matcher::Detect(jsfuck)),
+        // A function called without parentheses: a tagged template, an
+        // error handler, a callback.
+        rule(
+            941400,
+            1,
+            "XSS: JavaScript call without parentheses",
+            ALL_TEXT,
+            NORM,
+            Matcher::Regex(
+                r"\b(?:alert|prompt|confirm|eval|settimeout|setinterval|print)\s*`|\bonerror\s*=\s*(?:alert|prompt|confirm|eval)\b|\.(?:map|call|apply|bind|foreach|sort|then|find|filter)\s*\(\s*(?:alert|prompt|confirm|eval)\s*\)",
+            ),
+        ),
         // SQL injection.
         rule(942100, 1, "SQL injection (syntax)", ARGS_HEADERS, NORM, Matcher::Detect(sql)),
+        rule(
+            942140,
+            1,
+            "SQL database or catalog name",
+            ARGS,
+            NORM_NO_COMMENTS,
+            Matcher::Regex(
+                r"\b(?:information_schema|master\.\.sysdatabases|msysaccessobjects|msysaccessstorage|msysaccessxml|msysaces|msysmodules2?|msysobjects|msysqueries|msysrelationships|mysql\.(?:db|user)|pg_(?:catalog|toast|shadow)|sqlite_(?:temp_)?master|sys\.database_name|sysaux)\b|\b(?:database|db_name|schema|schema_name)\s*\(\s*\)",
+            ),
+        ),
+        // The numbers that overflow a 32-bit integer or a double's
+        // parser, alone in a value.
+        plain(rule(
+            942220,
+            1,
+            "integer or float overflow probe",
+            ARGS,
+            NORM,
+            Matcher::Regex(
+                r"^(?:-?0000023456|0000012345|4294967295|4294967296|2147483648|-2147483648|-2147483649|2\.2250738585072007e-308|2\.2250738585072011e-308|1e309)$",
+            ),
+        )),
+        rule(
+            942240,
+            1,
+            "SQL character set switch",
+            ARGS,
+            NORM_NO_COMMENTS,
+            Matcher::Regex(r"\balter\s+\w+.*?\bchar(?:acter)?\s+set\s+\w+"),
+        ),
+        // A quote closed and the statement ended at once: the login
+        // query split in two.
+        rule(
+            942540,
+            1,
+            "SQL authentication bypass (split query)",
+            ARGS,
+            NORM,
+            Matcher::Regex(r#"^(?:[^']*'|[^"]*"|[^`]*`)\s*;"#),
+        ),
         rule(942151, 1, "SQL function call", ARGS, NORM_NO_COMMENTS, Matcher::Regex(SQL_FUNCTIONS)),
         rule(
             942170,
@@ -730,6 +824,14 @@ pub fn all() -> Vec<BuiltIn> {
             ),
         ),
         rule(944130, 1, "Java class name", ARGS_HEADERS, NORM, Matcher::Phrases(JAVA_CLASSES)),
+        rule(
+            944140,
+            1,
+            "Java server page upload",
+            Targets::of(Target::FileName),
+            NORM,
+            Matcher::Regex(r"\.\s*jspx?[\s.]*$"),
+        ),
         rule(
             944150,
             1,

