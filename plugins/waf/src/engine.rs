@@ -701,6 +701,8 @@ mod tests {
         "alter table t character set x",
         "x';",
         "a.jsp",
+        "java x runtime",
+        "KztAAU",
     ];
 
     /// A small deterministic generator (xorshift), so failures repeat.

@@ -781,10 +781,10 @@ pub fn all() -> Vec<BuiltIn> {
             ARGS,
             NORM_NO_COMMENTS,
             Matcher::Regex(
-                r"\b(?:abs|acos|asin|atan2?|avg|bin|cast|ceil(?:ing)?|char|chr|convert|count|crc32|date_format|datediff|dayname|degrees|exp|field|floor|format|greatest|least|left|length|ln|log(?:2|10)?|lower|lpad|max|min|mod|now|oct|pi|position|power|quote|radians|repeat|replace|reverse|right|round|rpad|sign|soundex|space|sqrt|sum|to_char|to_number|trim|truncate|upper|var_pop|variance|weekday|year)\s*\(",
+                r"\b(?:abs|acos|adddate|addtime|aes_(?:de|en)crypt|asin|atan2?|avg|bin|bit_(?:and|or|xor|count)|cast|ceil(?:ing)?|char|chr|coalesce|conv|convert(?:_tz)?|cos|count|crc32|cur(?:date|time)|current_(?:date|time|timestamp)|date(?:_add|_format|_sub|diff)?|day(?:name|ofmonth|ofweek|ofyear)?|default|degrees|exp|extract|field|floor|format|from_(?:days|unixtime)|get_lock|greatest|hour|if|in|inet_ntoa|interval|last_day|least|left|length|ln|local(?:time|timestamp)?|log(?:2|10)?|lower|lpad|makedate|maketime|max|microsecond|min|minute|mod|month(?:name)?|now|oct|old_password|password|period_(?:add|diff)|pi|position|pow|power|quarter|quote|radians|release_lock|repeat|replace|reverse|right|round|rpad|sec_to_time|second|sign|soundex|space|sqrt|std(?:dev)?|str_to_date|subdate|subtime|sum|time(?:_format|_to_sec|diff|stamp(?:add|diff)?)?|to_(?:char|days|number)|trim|truncate|upper|utc_(?:date|time|timestamp)|values|var_pop|variance|week(?:day|ofyear)?|year(?:week)?)\W*\(",
             ),
         ),
-        rule(
+        plain(rule(
             942470,
             2,
             "SQL server and database keywords",
@@ -793,7 +793,7 @@ pub fn all() -> Vec<BuiltIn> {
             Matcher::Regex(
                 r"\b(?:xp_[a-z_]+|sp_(?:password|executesql|oacreate|oamethod|makewebtask|addextendedproc|configure|addsrvrolemember|adduser)|n?varchar|varbinary|opendatasource|openrowset|openquery|dbms_(?:java|pipe|lock|xmlquery)|utl_(?:file|http|inaddr|smtp)|autonomous_transaction|sys\.(?:user_objects|all_tables|dba_users)|sysdatabases|syslogins|pg_(?:sleep|read_file|ls_dir|user))\b",
             ),
-        ),
+        )),
         rule(
             942370,
             2,
@@ -825,6 +825,14 @@ pub fn all() -> Vec<BuiltIn> {
         ),
         rule(944130, 1, "Java class name", ARGS_HEADERS, NORM, Matcher::Phrases(JAVA_CLASSES)),
         rule(
+            944250,
+            2,
+            "Java runtime or process builder named",
+            ARGS_HEADERS,
+            NORM,
+            Matcher::Regex(r"\bjava\b.+(?:runtime|processbuilder)"),
+        ),
+        rule(
             944140,
             1,
             "Java server page upload",
@@ -840,7 +848,16 @@ pub fn all() -> Vec<BuiltIn> {
             NORM_NO_SPACE,
             Matcher::Regex(r"\$\{(?:\$\{|[a-z0-9]*:|::-)"),
         ),
-        rule(944210, 1, "Java serialized object", ARGS_HEADERS, RAW, Matcher::Regex(r"rO0AB|aced0005")),
+        // Java's serialization magic `AC ED 00 05`, in hex or base64 at
+        // each of its three alignments: a plain token, so `plain`.
+        plain(rule(
+            944210,
+            1,
+            "Java serialized object",
+            ARGS_HEADERS,
+            RAW,
+            Matcher::Regex(r"rO0AB|KztAAU|Cs7QAF|aced0005"),
+        )),
         warn(rule(920100, 2, "control character in a value", ARGS, RAW, Matcher::Regex(r"[\x01-\x08\x0e-\x1f]"))),
         // A NUL ends a string in C: what comes after it is unseen by one
         // parser and read by the next.

@@ -288,6 +288,24 @@ fn attacks_beyond_the_measured_corpus() {
     assert!(!blocked(&w, upload("report.jsp.pdf")));
 }
 
+/// A value of letters and digits alone skips most rules; the ones written
+/// for such tokens still see it.
+#[test]
+fn plain_tokens_reach_their_rules() {
+    let form = |body: &str| {
+        testing::post("/post", body.to_string()).header("content-type", "application/x-www-form-urlencoded").build()
+    };
+    assert!(blocked(&waf(""), form("test=rO0ABQ")), "Java serialization magic, base64");
+    assert!(blocked(&waf(""), form("test=KztAAU")), "the same, at another alignment");
+    assert!(blocked(&waf(""), form("id=4294967295")));
+    let pl2 = waf(r#"{"paranoia_level": 2}"#);
+    assert!(blocked(&pl2, form("pay=nvarchar")));
+    assert!(!blocked(&waf(""), form("pay=nvarchar")), "a level-2 rule");
+    assert!(blocked(&pl2, form("date(")));
+    assert!(blocked(&pl2, form("q=java.evil.runtime")));
+    assert!(!blocked(&pl2, form("q=r0OABQ&page=2&code=ACED")));
+}
+
 #[test]
 fn paranoia_levels_add_rules() {
     let url = "/?next=https://elsewhere.example/page";
