@@ -674,7 +674,7 @@ pub fn all() -> Vec<BuiltIn> {
             "SQL character set switch",
             ARGS,
             NORM_NO_COMMENTS,
-            Matcher::Regex(r"\balter\s+\w+.*?\bchar(?:acter)?\s+set\s+\w+"),
+            Matcher::Regex(r"\balter\s+[a-z0-9_]+.*?\bchar(?:acter)?\s+set\s+[a-z0-9_]"),
         ),
         // A quote closed and the statement ended at once: the login
         // query split in two.
@@ -781,7 +781,7 @@ pub fn all() -> Vec<BuiltIn> {
             ARGS,
             NORM_NO_COMMENTS,
             Matcher::Regex(
-                r"\b(?:abs|acos|adddate|addtime|aes_(?:de|en)crypt|asin|atan2?|avg|bin|bit_(?:and|or|xor|count)|cast|ceil(?:ing)?|char|chr|coalesce|conv|convert(?:_tz)?|cos|count|crc32|cur(?:date|time)|current_(?:date|time|timestamp)|date(?:_add|_format|_sub|diff)?|day(?:name|ofmonth|ofweek|ofyear)?|default|degrees|exp|extract|field|floor|format|from_(?:days|unixtime)|get_lock|greatest|hour|if|in|inet_ntoa|interval|last_day|least|left|length|ln|local(?:time|timestamp)?|log(?:2|10)?|lower|lpad|makedate|maketime|max|microsecond|min|minute|mod|month(?:name)?|now|oct|old_password|password|period_(?:add|diff)|pi|position|pow|power|quarter|quote|radians|release_lock|repeat|replace|reverse|right|round|rpad|sec_to_time|second|sign|soundex|space|sqrt|std(?:dev)?|str_to_date|subdate|subtime|sum|time(?:_format|_to_sec|diff|stamp(?:add|diff)?)?|to_(?:char|days|number)|trim|truncate|upper|utc_(?:date|time|timestamp)|values|var_pop|variance|week(?:day|ofyear)?|year(?:week)?)\W*\(",
+                r"\b(?:abs|acos|adddate|addtime|aes_(?:de|en)crypt|asin|atan2?|avg|bin|bit_(?:and|or|xor|count)|cast|ceil(?:ing)?|char|chr|coalesce|conv|convert(?:_tz)?|cos|count|crc32|cur(?:date|time)|current_(?:date|time|timestamp)|date(?:_add|_format|_sub|diff)?|day(?:name|ofmonth|ofweek|ofyear)?|default|degrees|exp|extract|field|floor|format|from_(?:days|unixtime)|get_lock|greatest|hour|if|in|inet_ntoa|interval|last_day|least|left|length|ln|local(?:time|timestamp)?|log(?:2|10)?|lower|lpad|makedate|maketime|max|microsecond|min|minute|mod|month(?:name)?|now|oct|old_password|password|period_(?:add|diff)|pi|position|pow|power|quarter|quote|radians|release_lock|repeat|replace|reverse|right|round|rpad|sec_to_time|second|sign|soundex|space|sqrt|std(?:dev)?|str_to_date|subdate|subtime|sum|time(?:_format|_to_sec|diff|stamp(?:add|diff)?)?|to_(?:char|days|number)|trim|truncate|upper|utc_(?:date|time|timestamp)|values|var_pop|variance|week(?:day|ofyear)?|year(?:week)?)[^a-z0-9_(]*\(",
             ),
         ),
         plain(rule(
