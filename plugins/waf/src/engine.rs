@@ -703,6 +703,8 @@ mod tests {
         "a.jsp",
         "java x runtime",
         "KztAAU",
+        "shell.php.jpg",
+        "50 % é",
     ];
 
     /// A small deterministic generator (xorshift), so failures repeat.

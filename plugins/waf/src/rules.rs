@@ -215,6 +215,47 @@ const SQL_FUNCTIONS: &str = r#"\b(?:benchmark|pg_sleep|sleep|load_file|extractva
 /// Functions PHP code injection reaches for.
 const PHP_FUNCTIONS: &str = r"(?:base64_decode|bzdecompress|call_user_func(?:_array)?|create_function|escapeshellcmd|file_get_contents|file_put_contents|fsockopen|pfsockopen|get_defined_(?:functions|vars|constants)|gzdecode|gzinflate|gzuncompress|highlight_file|ini_get_all|ini_set|move_uploaded_file|pcntl_exec|pcntl_fork|posix_[a-z]+|proc_open|proc_nice|shell_exec|show_source|str_rot13|stream_socket_client|zlib_decode|phpinfo|passthru|register_shutdown_function|register_tick_function|php_uname|putenv|mb_ereg_replace|curl_exec|curl_init|readfile|parse_str|assert_options|get_cfg_var|array_map|preg_replace|unserialize|print_r|var_dump|var_export|file_exists|is_array|is_file|is_dir|is_readable|is_writ(?:e)?able|strrev|str_replace|str_repeat|array_filter|array_walk|array_reduce|json_decode|fwrite|fputs|fgets|fread|opendir|readdir|scandir|unlink|tempnam|tmpfile|getcwd|realpath|phpversion|get_current_user|getmypid|error_reporting|set_time_limit|ignore_user_abort|ob_start|ob_get_contents)\s*(?:/\*.*?\*/\s*)*=?\s*\(";
 
+/// How many of the characters SQL injections are written with a value
+/// holds: quotes (straight and typographic), operators, brackets,
+/// comment and statement marks.
+fn restricted_chars(s: &str) -> usize {
+    s.chars().filter(|c| "~!@#$%^&*()-+={}[]|:;\"'´’‘`<>".contains(*c)).count()
+}
+
+// The restricted-character counts, stricter as the paranoia level rises
+// (values are what is counted: `a[b][c]` array names are not).
+fn restricted_12(s: &str) -> bool {
+    restricted_chars(s) >= 12
+}
+fn restricted_8(s: &str) -> bool {
+    restricted_chars(s) >= 8
+}
+fn restricted_6(s: &str) -> bool {
+    restricted_chars(s) >= 6
+}
+fn restricted_3(s: &str) -> bool {
+    restricted_chars(s) >= 3
+}
+fn restricted_2(s: &str) -> bool {
+    restricted_chars(s) >= 2
+}
+
+/// A character no form or query text needs once decoded: a control
+/// character, `%` (left over from an encoding), or past ASCII anything but
+/// a letter — bytes that are not UTF-8 (`%FF`) read as U+FFFD, and the
+/// typographic quotes SQL injections use in place of `'` count. Letters
+/// are let through: names and addresses in other languages are not
+/// attacks, at any level.
+fn unusual_character(s: &str) -> bool {
+    s.chars().any(|c| c == '%' || c.is_control() || (!c.is_ascii() && !c.is_alphabetic()))
+}
+
+/// A byte outside the few an identifier, number, date, path or list
+/// needs: letters, digits and `& , - . / : = _`.
+fn outside_strict_set(s: &str) -> bool {
+    !s.bytes().all(|b| b.is_ascii_alphanumeric() || b"&,-./:=_".contains(&b))
+}
+
 /// A path segment naming a dotfile (`/.env`, `/.git/config`), except the
 /// registered `/.well-known/` prefix.
 fn hidden_file(path: &str) -> bool {
@@ -438,6 +479,16 @@ pub fn all() -> Vec<BuiltIn> {
             Targets::of(Target::FileName),
             NORM,
             Matcher::Regex(r"\.\s*(?:php\d*|phtml|phar|phps|pht|phpt|pgif|shtml)[\s.]*$"),
+        ),
+        // `shell.php.jpg`: a server that maps `.php` anywhere in the name
+        // to PHP runs it.
+        rule(
+            933111,
+            3,
+            "PHP script upload (double extension)",
+            Targets::of(Target::FileName),
+            NORM,
+            Matcher::Regex(r"\.\s*(?:php\d*|phtml|phar|pht)\s*\."),
         ),
         rule(
             933120,
@@ -859,6 +910,66 @@ pub fn all() -> Vec<BuiltIn> {
             Matcher::Regex(r"rO0AB|KztAAU|Cs7QAF|aced0005"),
         )),
         warn(rule(920100, 2, "control character in a value", ARGS, RAW, Matcher::Regex(r"[\x01-\x08\x0e-\x1f]"))),
+        // Paranoia 3 and 4: characters outside what ordinary values use.
+        // Every legitimate value with them (`50 %`, `it’s`, a space at
+        // level 4) is a false positive to exclude: these levels are for
+        // applications whose inputs are known to be narrow.
+        rule(
+            920272,
+            3,
+            "control, leftover % or non-letter character past ASCII",
+            Targets::of(Target::Uri).with(Target::Arg).with(Target::ArgName).with(Target::Header),
+            URL_DECODED,
+            Matcher::Detect(unusual_character),
+        ),
+        rule(
+            920273,
+            4,
+            "character outside the strict set in an argument",
+            Targets::of(Target::Arg).with(Target::ArgName),
+            RAW,
+            Matcher::Detect(outside_strict_set),
+        ),
+        plain(warn(rule(
+            942430,
+            2,
+            "12 or more SQL characters in a value",
+            Targets::of(Target::Arg),
+            RAW,
+            Matcher::Detect(restricted_12),
+        ))),
+        plain(warn(rule(
+            942431,
+            3,
+            "6 or more SQL characters in a value",
+            Targets::of(Target::Arg),
+            RAW,
+            Matcher::Detect(restricted_6),
+        ))),
+        plain(warn(rule(
+            942432,
+            4,
+            "2 or more SQL characters in a value",
+            Targets::of(Target::Arg),
+            RAW,
+            Matcher::Detect(restricted_2),
+        ))),
+        plain(warn(rule(
+            942420,
+            3,
+            "8 or more SQL characters in a cookie",
+            Targets::of(Target::Cookie),
+            RAW,
+            Matcher::Detect(restricted_8),
+        ))),
+        plain(warn(rule(
+            942421,
+            4,
+            "3 or more SQL characters in a cookie",
+            Targets::of(Target::Cookie),
+            RAW,
+            Matcher::Detect(restricted_3),
+        ))),
         // A NUL ends a string in C: what comes after it is unseen by one
         // parser and read by the next.
         rule(

@@ -308,9 +308,35 @@ fn plain_tokens_reach_their_rules() {
 
 #[test]
 fn paranoia_levels_add_rules() {
+    let level = |n: u8| waf(&format!(r#"{{"paranoia_level": {n}}}"#));
+    let (pl1, pl2, pl3, pl4) = (level(1), level(2), level(3), level(4));
+    let get = |url: &str| testing::get(url).build();
     let url = "/?next=https://elsewhere.example/page";
-    assert!(!blocked(&waf(""), testing::get(url).build()));
-    assert!(blocked(&waf(r#"{"paranoia_level": 2}"#), testing::get(url).build()));
+    assert!(!blocked(&pl1, get(url)));
+    assert!(blocked(&pl2, get(url)));
+    // Level 3: a leftover `%`, a byte that is not UTF-8, a typographic
+    // quote; letters of any language still pass.
+    for url in ["/?q=50%25+off", "/?q=t%FFest", "/?q=it%E2%80%99s"] {
+        assert!(!blocked(&pl2, get(url)), "{url}");
+        assert!(blocked(&pl3, get(url)), "{url}");
+    }
+    assert!(!blocked(&pl3, get("/?city=Saint-%C3%89tienne&name=M%C3%BCller")));
+    // SQL's characters, counted: 12 score a warning from level 2, 6 a
+    // second one from level 3, which together block.
+    let dashes = "/?var=-------------------";
+    assert!(!blocked(&pl2, get(dashes)));
+    assert!(blocked(&pl3, get(dashes)));
+    // Level 4: only letters, digits and `& , - . / : = _` in arguments.
+    assert!(!blocked(&pl3, get("/?q=a+b")));
+    assert!(blocked(&pl4, get("/?q=a+b")));
+    assert!(!blocked(&pl4, get("/?from=2026-11-27&ids=1,2,3&path=/a/b")));
+    let upload = testing::post(
+        "/up",
+        "--B\r\nContent-Disposition: form-data; name=\"f\"; filename=\"shell.php.jpg\"\r\n\r\nx\r\n--B--\r\n",
+    )
+    .header("content-type", "multipart/form-data; boundary=B");
+    assert!(!blocked(&pl2, upload.clone().build()));
+    assert!(blocked(&pl3, upload.build()));
 }
 
 #[test]
