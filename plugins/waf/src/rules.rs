@@ -222,22 +222,11 @@ fn restricted_chars(s: &str) -> usize {
     s.chars().filter(|c| "~!@#$%^&*()-+={}[]|:;\"'´’‘`<>".contains(*c)).count()
 }
 
-// The restricted-character counts, stricter as the paranoia level rises
-// (values are what is counted: `a[b][c]` array names are not).
-fn restricted_12(s: &str) -> bool {
-    restricted_chars(s) >= 12
-}
-fn restricted_8(s: &str) -> bool {
-    restricted_chars(s) >= 8
-}
-fn restricted_6(s: &str) -> bool {
-    restricted_chars(s) >= 6
-}
-fn restricted_3(s: &str) -> bool {
-    restricted_chars(s) >= 3
-}
-fn restricted_2(s: &str) -> bool {
-    restricted_chars(s) >= 2
+/// At least `N` of SQL's characters: the count is stricter as the
+/// paranoia level rises (values are counted; `a[b][c]` array names are
+/// not).
+fn restricted<const N: usize>(s: &str) -> bool {
+    restricted_chars(s) >= N
 }
 
 /// A character no form or query text needs once decoded: a control
@@ -296,6 +285,13 @@ pub fn all() -> Vec<BuiltIn> {
         r.severity = Severity::Warning;
         r
     };
+    // A count of SQL's characters is a warning on its own, and sees
+    // plain tokens (`------`).
+    let sql_chars = |id, paranoia, message, targets, count: fn(&str) -> bool| {
+        plain(warn(rule(id, paranoia, message, targets, RAW, Matcher::Detect(count))))
+    };
+    let values = Targets::of(Target::Arg);
+    let cookies = Targets::of(Target::Cookie);
     let headers = Targets::of(Target::Header);
     let path = Targets::of(Target::Path);
     let uri = Targets::of(Target::Uri);
@@ -930,46 +926,11 @@ pub fn all() -> Vec<BuiltIn> {
             RAW,
             Matcher::Detect(outside_strict_set),
         ),
-        plain(warn(rule(
-            942430,
-            2,
-            "12 or more SQL characters in a value",
-            Targets::of(Target::Arg),
-            RAW,
-            Matcher::Detect(restricted_12),
-        ))),
-        plain(warn(rule(
-            942431,
-            3,
-            "6 or more SQL characters in a value",
-            Targets::of(Target::Arg),
-            RAW,
-            Matcher::Detect(restricted_6),
-        ))),
-        plain(warn(rule(
-            942432,
-            4,
-            "2 or more SQL characters in a value",
-            Targets::of(Target::Arg),
-            RAW,
-            Matcher::Detect(restricted_2),
-        ))),
-        plain(warn(rule(
-            942420,
-            3,
-            "8 or more SQL characters in a cookie",
-            Targets::of(Target::Cookie),
-            RAW,
-            Matcher::Detect(restricted_8),
-        ))),
-        plain(warn(rule(
-            942421,
-            4,
-            "3 or more SQL characters in a cookie",
-            Targets::of(Target::Cookie),
-            RAW,
-            Matcher::Detect(restricted_3),
-        ))),
+        sql_chars(942430, 2, "12 or more SQL characters in a value", values, restricted::<12>),
+        sql_chars(942431, 3, "6 or more SQL characters in a value", values, restricted::<6>),
+        sql_chars(942432, 4, "2 or more SQL characters in a value", values, restricted::<2>),
+        sql_chars(942420, 3, "8 or more SQL characters in a cookie", cookies, restricted::<8>),
+        sql_chars(942421, 4, "3 or more SQL characters in a cookie", cookies, restricted::<3>),
         // A NUL ends a string in C: what comes after it is unseen by one
         // parser and read by the next.
         rule(
