@@ -439,17 +439,7 @@ pub fn all() -> Vec<BuiltIn> {
             ),
         ),
         rule(932170, 1, "Shellshock", ARGS_HEADERS, NORM, Matcher::Regex(r"\(\s*\)\s*\{")),
-        // `{ls,-la}` is `ls -la` to bash: a command with no spaces. Only
-        // where a command starts, or with an empty first word or an
-        // option in it: an API's `fields=friends{name,id}` is not one.
-        rule(
-            932280,
-            1,
-            "shell brace expansion",
-            ARGS,
-            NORM,
-            Matcher::Regex(r"(?:^|[;|&\s(`])\{[0-9a-z_]*,[,.0-9a-z_-]*\}|\{,[0-9a-z_.-]+[,}]|\{[0-9a-z_]*,-[0-9a-z]"),
-        ),
+        rule(932280, 1, "shell command in a brace expansion", ARGS, NORM, Matcher::Detect(shell::brace_command)),
         rule(932175, 1, "shell alias", ARGS, NORM, Matcher::Detect(shell::alias)),
         rule(
             932270,
@@ -679,8 +669,8 @@ pub fn all() -> Vec<BuiltIn> {
         ),
         // JSFuck and the like write any script with six characters.
         rule(941360, 1, "XSS: JavaScript written in brackets and signs", ALL_TEXT, NORM, Matcher::Detect(jsfuck)),
-        // A function called without parentheses: a tagged template, an
-        // error handler, a callback.
+        // A function called without parentheses: a tagged template (not
+        // Markdown's `eval` in inline code), an error handler, a callback.
         rule(
             941400,
             1,
@@ -688,7 +678,7 @@ pub fn all() -> Vec<BuiltIn> {
             ALL_TEXT,
             NORM,
             Matcher::Regex(
-                r"\b(?:alert|prompt|confirm|eval|settimeout|setinterval|print)\s*`|\bonerror\s*=\s*(?:alert|prompt|confirm|eval)\b|\.(?:map|call|apply|bind|foreach|sort|then|find|filter)\s*\(\s*(?:alert|prompt|confirm|eval)\s*\)",
+                r"(?:^|[^`a-z0-9_$])(?:alert|prompt|confirm|eval|settimeout|setinterval|print)\s*`|\bonerror\s*=\s*(?:alert|prompt|confirm|eval)\b|\.(?:map|call|apply|bind|foreach|sort|then|find|filter)\s*\(\s*(?:alert|prompt|confirm|eval)\s*\)",
             ),
         ),
         // SQL injection.

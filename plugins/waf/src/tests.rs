@@ -282,6 +282,9 @@ fn attacks_beyond_the_measured_corpus() {
         "regedit reg query tutorial",
         "(1 + 2) * [3]",
         "-1 or more",
+        "Use `print` to debug; `eval` is evil",
+        "the set {1,2,3} and {red,green}",
+        "fields={id,name}",
     ] {
         assert!(!blocked(&w, testing::get(&format!("/?x={}", enc(text))).build()), "{text}");
     }
