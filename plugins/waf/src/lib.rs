@@ -220,8 +220,8 @@ impl Waf {
             let message = "arguments past the inspection limits (max_inspect_bytes, max_fields)";
             protocol(OVERSIZE, rules::Severity::Critical, message, Target::Arg, "");
         }
-        protocol::check(request, &mut |id, message, name| {
-            protocol(id, rules::Severity::Critical, message, Target::Header, name)
+        protocol::check(request, &mut |id, severity, message, name| {
+            protocol(id, severity, message, Target::Header, name)
         });
         // A JSON or XML body is an API client's: no link or form sends one.
         let api_body = body.is_some_and(inspect::BodyKind::is_document);

@@ -6,6 +6,8 @@
 
 use wasmgress_sdk::Request;
 
+use crate::rules::Severity;
+
 /// A GET or HEAD with a body: what a smuggled second request rides in.
 pub const BODY_ON_GET: u32 = 920170;
 /// A header that only WebDAV, old method tunnels or proxies' own
@@ -16,8 +18,27 @@ pub const BAD_CONTENT_TYPE: u32 = 920470;
 /// A `Content-Type` naming more than one charset.
 pub const CHARSETS: u32 = 920530;
 
+/// A `Range` whose last byte comes before its first.
+pub const BAD_RANGE: u32 = 920190;
+/// An `Accept` header sent empty.
+pub const EMPTY_ACCEPT: u32 = 920310;
+/// A `User-Agent` header sent empty.
+pub const EMPTY_USER_AGENT: u32 = 920330;
+/// A Host that is an IP address: a scanner sweeping addresses, not a
+/// client that followed a name.
+pub const HOST_IS_ADDRESS: u32 = 920350;
+
 /// Every id these checks report.
-pub const IDS: [u32; 4] = [BODY_ON_GET, RESTRICTED_HEADER, BAD_CONTENT_TYPE, CHARSETS];
+pub const IDS: [u32; 8] = [
+    BODY_ON_GET,
+    RESTRICTED_HEADER,
+    BAD_CONTENT_TYPE,
+    CHARSETS,
+    BAD_RANGE,
+    EMPTY_ACCEPT,
+    EMPTY_USER_AGENT,
+    HOST_IS_ADDRESS,
+];
 
 /// Header names a request must not carry: WebDAV locking (`If`,
 /// `Lock-Token`), ranges of a request body, the httpoxy `Proxy`, method
@@ -40,9 +61,12 @@ fn is_restricted(name: &str) -> bool {
     )
 }
 
-/// Runs the checks; `found` gets each finding's id, message and header.
-/// One pass over the headers: most requests have a dozen, read here once.
-pub fn check<'r>(request: &'r Request, found: &mut impl FnMut(u32, &'static str, &'r str)) {
+/// Runs the checks; `found` gets each finding's id, severity, message and
+/// header. One pass over the headers: most requests have a dozen, read
+/// here once. The empty headers and an address for a Host score as
+/// CRS scores them (a notice, a warning): alone they block nothing, two
+/// of them together do.
+pub fn check<'r>(request: &'r Request, found: &mut impl FnMut(u32, Severity, &'static str, &'r str)) {
     let method = request.method();
     let bodiless = method.eq_ignore_ascii_case("GET") || method.eq_ignore_ascii_case("HEAD");
     // A chunked body has no Content-Length (and the gateway takes
@@ -51,18 +75,61 @@ pub fn check<'r>(request: &'r Request, found: &mut impl FnMut(u32, &'static str,
     // Header names are lowercase: `Headers` keeps them so.
     for (name, value) in request.headers.iter() {
         if is_restricted(name) {
-            found(RESTRICTED_HEADER, "restricted header", name);
+            found(RESTRICTED_HEADER, Severity::Critical, "restricted header", name);
         }
+        let critical = Severity::Critical;
         match name {
             "content-length" => body_on_get |= bodiless && value.trim() != "0",
-            "content-type" if !is_media_type(value) => found(BAD_CONTENT_TYPE, "malformed Content-Type", name),
-            "content-type" if charsets(value) > 1 => found(CHARSETS, "Content-Type names more than one charset", name),
+            "content-type" if !is_media_type(value) => {
+                found(BAD_CONTENT_TYPE, critical, "malformed Content-Type", name)
+            }
+            "content-type" if charsets(value) > 1 => {
+                found(CHARSETS, critical, "Content-Type names more than one charset", name)
+            }
+            "range" | "request-range" if backwards_range(value) => {
+                found(BAD_RANGE, Severity::Warning, "Range ends before it starts", name)
+            }
+            // A preflight may send no Accept worth the name.
+            "accept" if value.trim().is_empty() && !method.eq_ignore_ascii_case("OPTIONS") => {
+                found(EMPTY_ACCEPT, Severity::Notice, "empty Accept header", name)
+            }
+            "user-agent" if value.trim().is_empty() => {
+                found(EMPTY_USER_AGENT, Severity::Notice, "empty User-Agent header", name)
+            }
             _ => {}
         }
     }
     if body_on_get {
-        found(BODY_ON_GET, "GET or HEAD request with a body", "content-length");
+        found(BODY_ON_GET, Severity::Critical, "GET or HEAD request with a body", "content-length");
     }
+    if is_address(request.host()) {
+        found(HOST_IS_ADDRESS, Severity::Warning, "Host is an IP address", "host");
+    }
+}
+
+/// Whether a `bytes=` range set has a range whose last byte is before its
+/// first (`bytes=10-5`): no client asks for one.
+fn backwards_range(value: &str) -> bool {
+    let Some(set) = value.trim().strip_prefix("bytes=") else { return false };
+    set.split(',').any(|r| {
+        let (first, last) = r.trim().split_once('-').unwrap_or((r, ""));
+        matches!((first.trim().parse::<u64>(), last.trim().parse::<u64>()), (Ok(f), Ok(l)) if l < f)
+    })
+}
+
+/// Whether a Host (port and all) is an IPv4 or bracketed IPv6 address.
+fn is_address(host: &str) -> bool {
+    let host = host.trim();
+    if let Some(v6) = host.strip_prefix('[') {
+        return v6.split_once(']').is_some_and(|(addr, _)| addr.parse::<std::net::Ipv6Addr>().is_ok());
+    }
+    let name = host.rsplit_once(':').map_or(
+        host,
+        |(name, port)| {
+            if port.bytes().all(|b| b.is_ascii_digit()) { name } else { host }
+        },
+    );
+    name.parse::<std::net::Ipv4Addr>().is_ok()
 }
 
 /// RFC 9110's `tchar`.
@@ -177,7 +244,7 @@ mod tests {
 
     fn findings(request: &Request) -> Vec<(u32, String)> {
         let mut out = Vec::new();
-        check(request, &mut |id, _, name| out.push((id, name.to_string())));
+        check(request, &mut |id, _, _, name| out.push((id, name.to_string())));
         out
     }
 
@@ -195,5 +262,28 @@ mod tests {
         let ordinary = testing::post("/", "{}").header("content-type", "application/json; charset=utf-8").build();
         assert_eq!(findings(&ordinary), vec![]);
         assert_eq!(findings(&testing::builder("HEAD", "/").header("content-length", "0").build()), vec![]);
+        let backwards = testing::get("/").header("range", "bytes=10-5").build();
+        assert_eq!(findings(&backwards), vec![(BAD_RANGE, "range".into())]);
+        let empty = testing::get("/").header("accept", "").header("user-agent", " ").build();
+        assert_eq!(findings(&empty), vec![(EMPTY_ACCEPT, "accept".into()), (EMPTY_USER_AGENT, "user-agent".into())]);
+        assert_eq!(findings(&testing::builder("OPTIONS", "/").header("accept", "").build()), vec![]);
+        let by_address = testing::get("/").host("10.1.2.3:8080").build();
+        assert_eq!(findings(&by_address), vec![(HOST_IS_ADDRESS, "host".into())]);
+    }
+
+    #[test]
+    fn ranges_and_hosts() {
+        for r in ["bytes=10-5", "bytes=0-99, 200-100", "bytes= 5 - 1"] {
+            assert!(backwards_range(r), "{r}");
+        }
+        for r in ["bytes=0-99", "bytes=100-", "bytes=-500", "bytes=0-0,5-9", "items=9-1", ""] {
+            assert!(!backwards_range(r), "{r}");
+        }
+        for h in ["127.0.0.1", "10.0.0.5:8080", "[::1]", "[2001:db8::1]:443"] {
+            assert!(is_address(h), "{h}");
+        }
+        for h in ["example.com", "shop.example.com:8443", "1.2.3.example.com", "localhost", "999.1.1.1", ""] {
+            assert!(!is_address(h), "{h}");
+        }
     }
 }

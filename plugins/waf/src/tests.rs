@@ -106,6 +106,13 @@ fn protocol_checks() {
     assert!(blocked(&w, testing::get("/?a=x%00y").build()));
     let trace_ok = waf(r#"{"allowed_methods": ["GET", "TRACE"]}"#);
     assert!(!blocked(&trace_ok, testing::builder("TRACE", "/").build()));
+    // A Host that is an address (a warning) and an empty User-Agent (a
+    // notice) block only together.
+    let by_address = || testing::get("/").host("192.0.2.7");
+    assert!(!blocked(&w, by_address().header("user-agent", "curl/8.5.0").build()));
+    assert!(!blocked(&w, testing::get("/").header("user-agent", "").build()));
+    assert!(blocked(&w, by_address().header("user-agent", "").build()));
+    assert_eq!(testing::metric("waf_rule_920350_matches"), Some(2));
 }
 
 #[test]
