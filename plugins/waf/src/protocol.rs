@@ -1,7 +1,8 @@
 //! Protocol checks on the request's method and headers that are not
 //! patterns on values (the Core Rule Set's 920 family): a body on a GET,
 //! headers a client has no business sending, a `Content-Type` a parser
-//! could read two ways. Each finding names the header it is in. (A NUL
+//! could read two ways, a backwards `Range`, empty `Accept` and
+//! `User-Agent` headers, an address for a Host. Each finding names the header it is in. (A NUL
 //! in a header is a pattern rule: a value remembered clean skips it.)
 
 use wasmgress_sdk::Request;
@@ -72,12 +73,12 @@ pub fn check<'r>(request: &'r Request, found: &mut impl FnMut(u32, Severity, &'s
     // A chunked body has no Content-Length (and the gateway takes
     // Transfer-Encoding off, a hop-by-hop header): the body tells.
     let mut body_on_get = bodiless && request.body().is_some_and(|b| !b.is_empty());
+    let critical = Severity::Critical;
     // Header names are lowercase: `Headers` keeps them so.
     for (name, value) in request.headers.iter() {
         if is_restricted(name) {
-            found(RESTRICTED_HEADER, Severity::Critical, "restricted header", name);
+            found(RESTRICTED_HEADER, critical, "restricted header", name);
         }
-        let critical = Severity::Critical;
         match name {
             "content-length" => body_on_get |= bodiless && value.trim() != "0",
             "content-type" if !is_media_type(value) => {
@@ -100,7 +101,7 @@ pub fn check<'r>(request: &'r Request, found: &mut impl FnMut(u32, Severity, &'s
         }
     }
     if body_on_get {
-        found(BODY_ON_GET, Severity::Critical, "GET or HEAD request with a body", "content-length");
+        found(BODY_ON_GET, critical, "GET or HEAD request with a body", "content-length");
     }
     if is_address(request.host()) {
         found(HOST_IS_ADDRESS, Severity::Warning, "Host is an IP address", "host");
