@@ -705,6 +705,7 @@ mod tests {
         "KztAAU",
         "shell.php.jpg",
         "50 % é",
+        "1 regexp 1",
     ];
 
     /// A small deterministic generator (xorshift), so failures repeat.

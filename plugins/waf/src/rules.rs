@@ -803,6 +803,19 @@ pub fn all() -> Vec<BuiltIn> {
                 r#"(?:\band|\bor|\bxor|&&|\|\|)\s+[\w"'@.`-]+\s*(?:[=<>!]?=|<>|\blike\b|\bin\b)\s*[\w"'(@.-]|;\s*(?:insert|update|delete|select|drop|create|alter)\s+\w|@\.\s*:?=|=\s*\(\s*select\b"#,
             ),
         ),
+        // The comparison operators only SQL has, between literals: a quote
+        // or a digit on one side, so that "a regexp tutorial" or "sounds
+        // like a plan" are prose.
+        rule(
+            942120,
+            2,
+            "SQL operator between literals",
+            ARGS,
+            NORM_NO_COMMENTS,
+            Matcher::Regex(
+                r#"['"`\d)]\s*(?:not\s+)?(?:regexp|rlike|sounds\s+like)\s*(?:binary\s+)?['"`\d(]|['"`\d)]\s*(?:not\s+)?(?:regexp|rlike)\s+[a-z_]|(?:regexp|rlike)\s*['"`\d(]"#,
+            ),
+        ),
         rule(
             942390,
             2,

@@ -313,6 +313,14 @@ fn plain_tokens_reach_their_rules() {
     assert!(!blocked(&waf(""), form("pay=nvarchar")), "a level-2 rule");
     assert!(blocked(&pl2, form("date(")));
     assert!(blocked(&pl2, form("q=java.evil.runtime")));
+    for (attack, prose) in [
+        ("1 regexp 1", "a regexp tutorial"),
+        ("x' rlike 'y", "javascript rlike"),
+        ("' sounds like '", "it sounds like a plan"),
+    ] {
+        assert!(blocked(&pl2, form(&format!("q={}", attack.replace(' ', "+")))), "{attack}");
+        assert!(!blocked(&pl2, form(&format!("q={}", prose.replace(' ', "+")))), "{prose}");
+    }
     assert!(!blocked(&pl2, form("q=r0OABQ&page=2&code=ACED")));
 }
 
