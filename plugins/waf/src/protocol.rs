@@ -91,12 +91,10 @@ pub fn check<'r>(request: &'r Request, found: &mut impl FnMut(u32, Severity, &'s
                 found(BAD_RANGE, Severity::Warning, "Range ends before it starts", name)
             }
             // A preflight may send no Accept worth the name.
-            "accept" if value.trim().is_empty() && !method.eq_ignore_ascii_case("OPTIONS") => {
+            "accept" if blank(value) && !method.eq_ignore_ascii_case("OPTIONS") => {
                 found(EMPTY_ACCEPT, Severity::Notice, "empty Accept header", name)
             }
-            "user-agent" if value.trim().is_empty() => {
-                found(EMPTY_USER_AGENT, Severity::Notice, "empty User-Agent header", name)
-            }
+            "user-agent" if blank(value) => found(EMPTY_USER_AGENT, Severity::Notice, "empty User-Agent header", name),
             _ => {}
         }
     }
@@ -118,9 +116,18 @@ fn backwards_range(value: &str) -> bool {
     })
 }
 
+/// Whether a header value is empty or only spaces and tabs (a byte loop:
+/// `str::trim` walks Unicode whitespace, and this runs on every request).
+fn blank(value: &str) -> bool {
+    value.bytes().all(|b| b == b' ' || b == b'\t')
+}
+
 /// Whether a Host (port and all) is an IPv4 or bracketed IPv6 address.
 fn is_address(host: &str) -> bool {
-    let host = host.trim();
+    // Most Hosts are names: one byte tells.
+    if !host.starts_with(|c: char| c.is_ascii_digit() || c == '[') {
+        return false;
+    }
     if let Some(v6) = host.strip_prefix('[') {
         return v6.split_once(']').is_some_and(|(addr, _)| addr.parse::<std::net::Ipv6Addr>().is_ok());
     }
