@@ -259,35 +259,35 @@ fn body_fields<'a>(
     max_fields: usize,
     push: &mut Push<'a, '_>,
 ) -> Option<BodyProblem> {
-    if kind == BodyKind::Form {
-        form_fields(text, push);
-    } else if kind == BodyKind::Json {
-        // Sized for a field every eight bytes (a 4 KiB order has one every
-        // thirteen): growing by doubling copied the list eight times.
-        let mut found = Vec::with_capacity((text.len() / 8).min(max_fields + 1));
-        let parsed = json::walk(text, names, &mut found, max_fields);
-        // The paths are all written: the values can borrow their names.
-        let names: &'a String = names;
-        for f in found {
-            match f {
-                JsonField::Key(key) => push(Target::ArgName, as_is(""), key),
-                JsonField::Value(at, value) => push(Target::Arg, as_is(&names[at]), value),
+    match kind {
+        BodyKind::Form => form_fields(text, push),
+        BodyKind::Json => {
+            // Sized for a field every eight bytes (a 4 KiB order has one every
+            // thirteen): growing by doubling copied the list eight times.
+            let mut found = Vec::with_capacity((text.len() / 8).min(max_fields + 1));
+            let parsed = json::walk(text, names, &mut found, max_fields);
+            // The paths are all written: the values can borrow their names.
+            let names: &'a String = names;
+            for f in found {
+                match f {
+                    JsonField::Key(key) => push(Target::ArgName, as_is(""), key),
+                    JsonField::Value(at, value) => push(Target::Arg, as_is(&names[at]), value),
+                }
+            }
+            if let Err(e) = parsed {
+                push(Target::Arg, as_is("body"), as_is(text));
+                return Some(BodyProblem::Json(e.to_string()));
             }
         }
-        if let Err(e) = parsed {
-            push(Target::Arg, as_is("body"), as_is(text));
-            return Some(BodyProblem::Json(e.to_string()));
+        BodyKind::Multipart => {
+            let Some(boundary) = boundary(content_type) else {
+                push(Target::Arg, as_is("body"), as_is(text));
+                return Some(BodyProblem::Multipart("no boundary"));
+            };
+            return multipart_fields(text, &boundary, push).err().map(BodyProblem::Multipart);
         }
-    } else if kind == BodyKind::Multipart {
-        let Some(boundary) = boundary(content_type) else {
-            push(Target::Arg, as_is("body"), as_is(text));
-            return Some(BodyProblem::Multipart("no boundary"));
-        };
-        return multipart_fields(text, &boundary, push).err().map(BodyProblem::Multipart);
-    } else if kind == BodyKind::Xml {
-        xml_fields(text, push);
-    } else {
-        push(Target::Arg, as_is("body"), as_is(text));
+        BodyKind::Xml => xml_fields(text, push),
+        BodyKind::Text => push(Target::Arg, as_is("body"), as_is(text)),
     }
     None
 }

@@ -131,13 +131,7 @@ fn is_address(host: &str) -> bool {
     if let Some(v6) = host.strip_prefix('[') {
         return v6.split_once(']').is_some_and(|(addr, _)| addr.parse::<std::net::Ipv6Addr>().is_ok());
     }
-    let name = host.rsplit_once(':').map_or(
-        host,
-        |(name, port)| {
-            if port.bytes().all(|b| b.is_ascii_digit()) { name } else { host }
-        },
-    );
-    name.parse::<std::net::Ipv4Addr>().is_ok()
+    crate::session::without_port(host).parse::<std::net::Ipv4Addr>().is_ok()
 }
 
 /// RFC 9110's `tchar`.

@@ -102,7 +102,7 @@ fn referring_host(referer: &str) -> Option<&str> {
 }
 
 /// `host` without a `:port`.
-fn without_port(host: &str) -> &str {
+pub fn without_port(host: &str) -> &str {
     match host.rsplit_once(':') {
         Some((name, port)) if !name.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => name,
         _ => host,
