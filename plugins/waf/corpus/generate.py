@@ -310,6 +310,20 @@ for uri in ["/graph/v2/me?" + q({"fields": "friends{name,id},photos{id,link}"}),
             "/search?" + q({"q": "Rock 'n' Roll; the best of 1969"}),
             "/search?" + q({"q": "regedit reg query tutorial"})]:
     add("GET", uri, browser_headers())
+# Near level 2's shapes: C and C++ in a job ad, a loop in a code question,
+# a search that starts with a tool's name, arithmetic, a height in feet
+# and inches, a numbered list typed into a text area, PHP named in prose.
+for uri in ["/jobs/search?" + q({"q": "Experience with C and C++ (required)", "remote": "yes"}),
+            "/search?" + q({"q": "python tutorial for beginners -- part 2"}),
+            "/search?" + q({"q": "docker compose vs kubernetes"}),
+            "/search?" + q({"q": "is 1+1=2 always true in binary"}),
+            "/search?" + q({"q": "array functions in php explained"})]:
+    add("GET", uri, browser_headers())
+h = browser_headers()
+h["Content-Type"] = "application/x-www-form-urlencoded"
+add("POST", "/forum/questions", h, q({"title": "Why does my loop not stop?", "body": "I wrote for (i = 0; i < n; i++) and while (x != y && y > 0) { y-- } but it never ends."}))
+add("POST", "/profile", h, q({"height": "5' 11\"", "shoe": "44", "about": "Tall and friendly"}))
+add("POST", "/support/tickets", h, q({"steps": "1 open the app\r\n2 select your size\r\n3 check out", "device": "Pixel 8"}))
 
 for e in out:
     print(json.dumps(e, ensure_ascii=False))

@@ -706,6 +706,17 @@ mod tests {
         "shell.php.jpg",
         "50 % é",
         "1 regexp 1",
+        "ansible all -m ping",
+        "1;.shell whoami",
+        "x;. rm -rf /",
+        "\r\na001 login x y",
+        "array_diff (",
+        "1 is not 2",
+        "&&(d!==",
+        "\"'",
+        "xunionselectfrom",
+        "1 or glob (id,id)",
+        "encode(lo_get(16400),'base64')::int",
     ];
 
     /// A small deterministic generator (xorshift), so failures repeat.

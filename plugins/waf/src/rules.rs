@@ -210,7 +210,7 @@ const JAVA_CLASSES: &[&str] = &[
 ];
 
 /// Functions only SQL has, when called (`name(`, spaces allowed).
-const SQL_FUNCTIONS: &str = r#"\b(?:benchmark|pg_sleep|sleep|load_file|extractvalue|updatexml|xmltype|group_concat|concat_ws|concat|coalesce|ifnull|isnull|nullif|unhex|uncompress|compress|sysdate|strcmp|substr|substring|substring_index|rtrim|ltrim|name_const|make_set|export_set|md5|sha1|sha2|find_in_set|current_user|session_user|system_user|unistr|jsonb_pretty|json_build_object|json_extract|json_object|starts_with|sqlite_compileoption_used|sqlite_compileoption_get|sqlite_version|randomblob|char_length|bit_length|octet_length|ascii|ord|hex|mid|rand|cos|sin|tan|cot|pow|iif|elt|utl_inaddr\.get_host_address|utl_http\.request|dbms_pipe\.receive_message|dbms_xmlgen|ctxsys\.drithsx\.sn|xp_cmdshell|instr|locate|lcase|ucase|from_base64|to_base64|inet_aton|last_insert_id|row_count|found_rows)\s*\\?\(|\b(?:database|schema|decode|encode|collation|charset|uuid|version|user|trim|insert|replace|left|right|length|format|position|char|space|field|power|log|now|repeat|reverse)\s*=?\s*\\?\(\s*(?:\)|$|['"@0-9]|select\b|null\b)"#;
+const SQL_FUNCTIONS: &str = r#"\b(?:benchmark|pg_sleep|sleep|load_file|extractvalue|updatexml|xmltype|group_concat|concat_ws|concat|coalesce|ifnull|isnull|nullif|unhex|uncompress|compress|sysdate|strcmp|substr|substring|substring_index|rtrim|ltrim|name_const|make_set|export_set|md5|sha1|sha2|find_in_set|current_user|session_user|system_user|unistr|jsonb_pretty|json_build_object|json_extract|json_object|starts_with|sqlite_compileoption_used|sqlite_compileoption_get|sqlite_version|randomblob|char_length|bit_length|octet_length|ascii|ord|hex|mid|rand|cos|sin|tan|cot|pow|iif|elt|utl_inaddr\.get_host_address|utl_http\.request|dbms_pipe\.receive_message|dbms_xmlgen|ctxsys\.drithsx\.sn|xp_cmdshell|instr|locate|lcase|ucase|from_base64|to_base64|inet_aton|last_insert_id|row_count|found_rows|lo_(?:get|put|import|export|open|creat|create|unlink|from_bytea))\s*\\?\(|\b(?:database|schema|decode|encode|collation|charset|uuid|version|user|trim|insert|replace|left|right|length|format|position|char|space|field|power|log|now|repeat|reverse)\s*=?\s*\\?\(\s*(?:\)|$|['"@0-9]|select\b|null\b)"#;
 
 /// Functions PHP code injection reaches for.
 const PHP_FUNCTIONS: &str = r"(?:base64_decode|bzdecompress|call_user_func(?:_array)?|create_function|escapeshellcmd|file_get_contents|file_put_contents|fsockopen|pfsockopen|get_defined_(?:functions|vars|constants)|gzdecode|gzinflate|gzuncompress|highlight_file|ini_get_all|ini_set|move_uploaded_file|pcntl_exec|pcntl_fork|posix_[a-z]+|proc_open|proc_nice|shell_exec|show_source|str_rot13|stream_socket_client|zlib_decode|phpinfo|passthru|register_shutdown_function|register_tick_function|php_uname|putenv|mb_ereg_replace|curl_exec|curl_init|readfile|parse_str|assert_options|get_cfg_var|array_map|preg_replace|unserialize|print_r|var_dump|var_export|file_exists|is_array|is_file|is_dir|is_readable|is_writ(?:e)?able|strrev|str_replace|str_repeat|array_filter|array_walk|array_reduce|json_decode|fwrite|fputs|fgets|fread|opendir|readdir|scandir|unlink|tempnam|tmpfile|getcwd|realpath|phpversion|get_current_user|getmypid|error_reporting|set_time_limit|ignore_user_abort|ob_start|ob_get_contents)\s*(?:/\*.*?\*/\s*)*=?\s*\(";
@@ -449,6 +449,32 @@ pub fn all() -> Vec<BuiltIn> {
             NORM,
             Matcher::Regex(r"(?:^|\s)~[+-]\d*(?:\s|$)|!-\d"),
         ),
+        // Paranoia 2: a command at the start of a value with a shell-like
+        // argument anywhere; SQLite's shell commands after a statement;
+        // `. file`, which runs a file in the current shell; an IMAP
+        // command on a line of its own after a tag (`a001 login …`).
+        rule(932236, 2, "Unix command line", ARGS, NORM, Matcher::Detect(shell::leading_command)),
+        rule(
+            932210,
+            2,
+            "SQLite shell command",
+            ARGS,
+            NORM,
+            Matcher::Regex(
+                r#"(?:^|;)\s*\.\s*['"\\]*(?:shell|system|sh|databases|tables|schema|dump|import|output|once|load|read|open|backup|restore|clone)\b"#,
+            ),
+        ),
+        rule(932231, 2, "Unix source shortcut", ARGS, NORM, Matcher::Regex(r"(?:^|[;&|])\s*\.\s+(?:\./|[~/a-z0-9_$])")),
+        rule(
+            932310,
+            2,
+            "IMAP command injection",
+            ARGS,
+            RAW,
+            Matcher::Regex(
+                r"(?i)\r?\n[a-z]+[0-9]+[a-z0-9]*[ \t]+(?:append|authenticate|capability|check|close|copy|create|delete|examine|expunge|fetch|idle|list|login|logout|lsub|noop|rename|search|select|starttls|status|store|subscribe|uid|unselect|unsubscribe)\b",
+            ),
+        ),
         // PHP.
         rule(
             933100,
@@ -465,6 +491,18 @@ pub fn all() -> Vec<BuiltIn> {
             Targets::of(Target::FileName),
             NORM,
             Matcher::Regex(r"\.\s*(?:php\d*|phtml|phar|phps|pht|phpt|pgif|shtml)[\s.]*$"),
+        ),
+        // Paranoia 2: a call of a function of a PHP extension, by its
+        // prefix (`array_diff (`, `pg_…`, `sodium_…`), or of a resolver.
+        rule(
+            933151,
+            2,
+            "PHP extension function call",
+            ARGS.with(Target::Path),
+            NORM,
+            Matcher::Regex(
+                r"\b(?:(?:array|pg|ldap|odbc|sodium|tidy|zend|mysqli|openssl|curl|gz|mb|posix|preg|stream|socket|imap|ftp|libxml|xml|xmlwriter|session|ob|sqlite|oci|ibase|fbird|db2|dba|bz|zip|image|exif|iconv|intl|grapheme|idn|finfo|bc|gmp|ctype|apache|ini|xsl|soap|yaml|apcu|opcache|pcntl|shmop|msg|ssh2|snmp|dns|mcrypt|mhash|recode|readline|pspell|enchant|gettext|ncurses|expect)_[a-z0-9_]+|gethostby(?:name|namel|addr)|getmxrr|checkdnsrr)\s*\(",
+            ),
         ),
         // `shell.php.jpg`: a server that maps `.php` anywhere in the name
         // to PHP runs it.
@@ -744,6 +782,16 @@ pub fn all() -> Vec<BuiltIn> {
                 r"\bunion\s+(?:all\s+|distinct\s+)?select\b|\bexec(?:ute)?\s+(?:master\.|xp_|sp_)|\binformation_schema\b|\binto\s+(?:out|dump)file\b|\bselect\s*\(\s*user\b|@@version",
             ),
         ),
+        // `unionselect`: the two words run together, as a filter that
+        // strips spaces or comments leaves them.
+        plain(rule(
+            942270,
+            1,
+            "SQL union select run together",
+            ARGS,
+            NORM,
+            Matcher::Regex(r"union(?:all|distinct)?select"),
+        )),
         rule(
             942230,
             1,
@@ -793,6 +841,10 @@ pub fn all() -> Vec<BuiltIn> {
             ),
         ),
         // SQL injection, paranoia 2: looser shapes, more false positives.
+        // Chained conditions as a WHERE clause takes them, minified
+        // scripts' `&&(a="` among them (`<div id="` is HTML, not MySQL's
+        // DIV); a condition left open at the end of a value; stacked
+        // statements and `SET @variable`.
         rule(
             942210,
             2,
@@ -800,9 +852,21 @@ pub fn all() -> Vec<BuiltIn> {
             ARGS,
             NORM_NO_COMMENTS,
             Matcher::Regex(
-                r#"(?:\band|\bor|\bxor|&&|\|\|)\s+[\w"'@.`-]+\s*(?:[=<>!]?=|<>|\blike\b|\bin\b)\s*[\w"'(@.-]|;\s*(?:insert|update|delete|select|drop|create|alter)\s+\w|@\.\s*:?=|=\s*\(\s*select\b"#,
+                r#"(?:\band|\bor|\bxor|&&|\|\|)\s+[\w"'@.`-]+\s*(?:[=<>!]?=|<>|\blike\b|\bin\b)\s*[\w"'(@.-]|;\s*(?:insert|update|delete|select|drop|create|alter)\s+\w|@\.\s*:?=|=\s*\(\s*select\b|(?:&&|\|\||(?:^|[^a-z0-9_<])(?:and|x?or|not|nand|between|like|div))[\s(]+[a-z0-9_]+[\s)]*(?:[!=]?=|=!)[\s\d]*(?:["'()=`]|$)|/[a-z0-9_]+;?\s+(?:and|between|div|having|like|x?or|select)\s*(?:\(|$)|[#;>]\s*(?:insert|update)[a-z0-9_]{2,}|(?:^|[;>=]|--)\s*set\s+@@?[a-z_]"#,
             ),
         ),
+        // The same in a value of letters, digits and dashes alone, where
+        // comments are not taken out first: `4or2-`, `--alter`.
+        plain(rule(
+            942210,
+            2,
+            "SQL chained condition",
+            ARGS,
+            NORM,
+            Matcher::Regex(
+                r"\d(?:and|between|div|like|x?or)\d+[+-]|--\s*(?:alter|drop|create)\s*(?:$|\s(?:table|database|schema|user|index|view|procedure|function|trigger|column)\b)",
+            ),
+        )),
         // The comparison operators only SQL has, between literals: a quote
         // or a digit on one side, so that "a regexp tutorial" or "sounds
         // like a plan" are prose.
@@ -831,7 +895,7 @@ pub fn all() -> Vec<BuiltIn> {
             ARGS,
             NORM_NO_COMMENTS,
             Matcher::Regex(
-                r"\b(?:abs|acos|adddate|addtime|aes_(?:de|en)crypt|asin|atan2?|avg|bin|bit_(?:and|or|xor|count)|cast|ceil(?:ing)?|char|chr|coalesce|conv|convert(?:_tz)?|cos|count|crc32|cur(?:date|time)|current_(?:date|time|timestamp)|date(?:_add|_format|_sub|diff)?|day(?:name|ofmonth|ofweek|ofyear)?|default|degrees|exp|extract|field|floor|format|from_(?:days|unixtime)|get_lock|greatest|hour|if|in|inet_ntoa|interval|last_day|least|left|length|ln|local(?:time|timestamp)?|log(?:2|10)?|lower|lpad|makedate|maketime|max|microsecond|min|minute|mod|month(?:name)?|now|oct|old_password|password|period_(?:add|diff)|pi|position|pow|power|quarter|quote|radians|release_lock|repeat|replace|reverse|right|round|rpad|sec_to_time|second|sign|soundex|space|sqrt|std(?:dev)?|str_to_date|subdate|subtime|sum|time(?:_format|_to_sec|diff|stamp(?:add|diff)?)?|to_(?:char|days|number)|trim|truncate|upper|utc_(?:date|time|timestamp)|values|var_pop|variance|week(?:day|ofyear)?|year(?:week)?)[^a-z0-9_(]*\(",
+                r"\b(?:abs|acos|adddate|addtime|aes_(?:de|en)crypt|asin|atan2?|avg|bin|bit_(?:and|or|xor|count)|cast|ceil(?:ing)?|char|chr|coalesce|conv|convert(?:_tz)?|cos|count|crc32|cur(?:date|time)|current_(?:date|time|timestamp)|date(?:_add|_format|_sub|diff)?|day(?:name|ofmonth|ofweek|ofyear)?|default|degrees|exp|extract|field|floor|format|from_(?:days|unixtime)|get_lock|glob|greatest|hour|if|in|inet_ntoa|interval|last_day|least|left|length|ln|local(?:time|timestamp)?|log(?:2|10)?|lower|lpad|makedate|maketime|max|microsecond|min|minute|mod|month(?:name)?|now|oct|old_password|password|period_(?:add|diff)|pi|position|pow|power|quarter|quote|radians|release_lock|repeat|replace|reverse|right|round|rpad|sec_to_time|second|sign|soundex|space|sqrt|std(?:dev)?|str_to_date|subdate|subtime|sum|time(?:_format|_to_sec|diff|stamp(?:add|diff)?)?|to_(?:char|days|number)|trim|truncate|upper|utc_(?:date|time|timestamp)|values|var_pop|variance|week(?:day|ofyear)?|year(?:week)?)[^a-z0-9_(]*\(",
             ),
         ),
         plain(rule(
@@ -843,6 +907,19 @@ pub fn all() -> Vec<BuiltIn> {
             Matcher::Regex(
                 r"\b(?:xp_[a-z_]+|sp_(?:password|executesql|oacreate|oamethod|makewebtask|addextendedproc|configure|addsrvrolemember|adduser)|n?varchar|varbinary|opendatasource|openrowset|openquery|dbms_(?:java|pipe|lock|xmlquery)|utl_(?:file|http|inaddr|smtp)|autonomous_transaction|sys\.(?:user_objects|all_tables|dba_users)|sysdatabases|syslogins|pg_(?:sleep|read_file|ls_dir|user))\b",
             ),
+        )),
+        rule(942130, 2, "SQL tautology between literals", ARGS, NORM_NO_COMMENTS, Matcher::Detect(sqli::tautology)),
+        // A value that is a quote and at most one character more, or an
+        // escaped quote or `#` written out (`\x27`): probes for how quotes
+        // reach a query. Raw, as a decoder would turn `\x27` into a quote.
+        rule(942330, 2, "SQL quote probe", ARGS, RAW, Matcher::Regex(r#"^.?["'`]$|\\x(?:2[37]|3d)"#)),
+        ua(rule(
+            942152,
+            2,
+            "SQL function call in the User-Agent",
+            headers,
+            NORM_NO_COMMENTS,
+            Matcher::Regex(SQL_FUNCTIONS),
         )),
         rule(
             942370,
@@ -950,12 +1027,14 @@ pub fn all() -> Vec<BuiltIn> {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn every_built_in_regex_compiles_and_ids_are_unique() {
+    fn every_built_in_regex_compiles_and_ids_name_one_check() {
         let rules = super::all();
-        let mut ids: Vec<u32> = rules.iter().map(|r| r.id).collect();
+        // One check may take two rules (two transformation chains); they
+        // then share the id and the message, never one without the other.
+        let mut ids: Vec<(u32, &str)> = rules.iter().map(|r| (r.id, r.message)).collect();
         ids.sort_unstable();
         ids.dedup();
-        assert_eq!(ids.len(), rules.len());
+        assert!(ids.windows(2).all(|w| w[0].0 != w[1].0), "an id with two messages");
         for r in &rules {
             if let super::Matcher::Regex(p) = r.matcher {
                 regex::Regex::new(p).unwrap_or_else(|e| panic!("{}: {e}", r.id));

