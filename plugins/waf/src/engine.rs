@@ -709,6 +709,7 @@ mod tests {
         "ansible all -m ping",
         "1;.shell whoami",
         "x;. rm -rf /",
+        "for(;;){}",
         "\r\na001 login x y",
         "array_diff (",
         "1 is not 2",

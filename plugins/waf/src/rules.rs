@@ -580,7 +580,7 @@ pub fn all() -> Vec<BuiltIn> {
             ARGS,
             NORM_NO_COMMENTS,
             Matcher::Regex(
-                r#"child_process|process\.(?:mainmodule|binding|dlopen)|require\s*\(\s*['"](?:child_process|fs|net|vm|os|http)['"]|constructor\.constructor|this\.constructor|new\s+function\s*\(|\.(?:execsync|spawnsync)\s*\(|__dirname"#,
+                r#"child_process|process\.(?:mainmodule|binding|dlopen)|global(?:this)?\.process\b|process\.(?:kill|abort|setuid|setgid|seteuid|setegid|chdir)\s*\(|require\s*\(\s*['"](?:child_process|fs|net|vm|os|http)['"]|constructor\.constructor|this\.constructor|new\s+function\s*\(|\.(?:execsync|spawnsync)\s*\(|__dirname"#,
             ),
         ),
         rule(
@@ -611,7 +611,14 @@ pub fn all() -> Vec<BuiltIn> {
                 r"\b(?:process\.spawn|kernel\.(?:exec|system|spawn|open|eval)|io\.popen|open3\.(?:popen3|capture2e?)|pty\.spawn)\s*\(|%x\{",
             ),
         ),
-        rule(934160, 1, "Node.js denial of service", ARGS, NORM, Matcher::Regex(r"while\s*\(\s*(?:true|1|!0)\s*\)")),
+        rule(
+            934160,
+            1,
+            "Node.js denial of service",
+            ARGS,
+            NORM,
+            Matcher::Regex(r"while\s*\(\s*(?:true|1|!0)\s*\)|\bfor\s*\(\s*;\s*;\s*\)"),
+        ),
         rule(
             934170,
             1,
