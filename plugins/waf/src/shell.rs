@@ -907,7 +907,10 @@ pub fn windows_command(s: &str) -> bool {
     let s = if s.contains(['^', '"']) { Cow::Owned(s.replace(['^', '"'], "")) } else { Cow::Borrowed(s) };
     let b = s.as_bytes();
     let separators = b.iter().enumerate().filter(|(_, c)| matches!(c, b';' | b'|' | b'&' | b'\n' | b'`'));
-    std::iter::once((0, false)).chain(separators.map(|(i, _)| (i + 1, true))).any(|(p, separated)| {
+    // `&&` and `||` chain commands; prose does not write them.
+    let chained = |i: usize| matches!(b[i], b'&' | b'|') && i > 0 && b[i - 1] == b[i];
+    let starts = separators.map(|(i, _)| (i + 1, true, chained(i)));
+    std::iter::once((0, false, false)).chain(starts).any(|(p, separated, chained)| {
         let start = skip_spaces(b, p);
         let mut end = start;
         while end < b.len() && (b[end].is_ascii_alphanumeric() || matches!(b[end], b'.' | b'_' | b'\\' | b':')) {
@@ -936,7 +939,8 @@ pub fn windows_command(s: &str) -> bool {
             || for_loop
             || subcommand
             || WINDOWS_WORDS.contains(name)
-                && (separated && (rest.starts_with(['/', '-']) || rest.starts_with("http") || name.len() > 4)
+                && (chained
+                    || separated && (rest.starts_with(['/', '-']) || rest.starts_with("http") || name.len() > 4)
                     || matches!(
                         name,
                         "powershell"
@@ -1059,6 +1063,8 @@ mod tests {
             "& for /f %i in ('whoami') do echo %i",
             "for /l %x in (1,1,10) do ping x",
             "|if exist c:\\boot.ini type c:\\boot.ini",
+            "127.0.0.1 && dir",
+            "x || tasklist",
         ] {
             assert!(windows_command(a), "{a}");
         }
@@ -1074,6 +1080,8 @@ mod tests {
             "x | gci.json",
             "for /r and /f see the manual",
             "the value, if defined by the caller",
+            "tom & dir",
+            "r&d type",
         ] {
             assert!(!windows_command(t), "{t}");
         }
