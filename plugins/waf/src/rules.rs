@@ -453,7 +453,7 @@ pub fn all() -> Vec<BuiltIn> {
         // argument anywhere; SQLite's shell commands after a statement;
         // `. file`, which runs a file in the current shell; an IMAP
         // command on a line of its own after a tag (`a001 login …`).
-        rule(932236, 2, "Unix command line", ARGS, NORM, Matcher::Detect(shell::leading_command)),
+        rule(932236, 2, "Unix command line", ARGS_HEADERS, NORM, Matcher::Detect(shell::leading_command)),
         rule(
             932210,
             2,
@@ -1012,6 +1012,43 @@ pub fn all() -> Vec<BuiltIn> {
             Targets::of(Target::Arg).with(Target::ArgName),
             RAW,
             Matcher::Detect(outside_strict_set),
+        ),
+        // Wildcards that the shell expands to a file it is not named by
+        // (`cat /et*/*wd`, `/???/?s`), and history expansion alone
+        // (`!!`, `!-1`).
+        rule(
+            932190,
+            3,
+            "shell wildcard in a path",
+            ARGS,
+            NORM,
+            Matcher::Regex(r"(?:^|[\s;|&=])/[a-z0-9_.?*-]*[?*][a-z0-9_.?*-]*/"),
+        ),
+        rule(932331, 3, "shell history expansion", ARGS, NORM, Matcher::Regex(r"^\s*!(?:!|-?[0-9]+)\s*$")),
+        // Django's ORM takes `field__lookup` names from a query as
+        // filters: `password__isnull`, `user__username__startswith` read
+        // what the page never shows. An application that filters this way
+        // on purpose excludes its own names.
+        plain(rule(
+            934210,
+            3,
+            "ORM lookup in an argument name (Django)",
+            ARGS,
+            RAW,
+            Matcher::Regex(
+                r"[a-z0-9]__(?:i?(?:startswith|endswith|contains|exact|regex)|gte?|lte?|in|isnull|range|has_keys?|has_any_keys|contained_by|overlap|search|trigram_similar|unaccent)(?:$|[^a-z0-9_])",
+            ),
+        )),
+        // A quote, then at once (past spaces and digits) an operator and a
+        // number: how a value is probed for where its quote lands in a
+        // query (`"2562*23`, `' ', 10`, `` `>65 ``).
+        rule(
+            942490,
+            3,
+            "SQL probe: a quote then an operator and a number",
+            values,
+            NORM,
+            Matcher::Regex(r#"["'`][\s0-9]*[^a-z0-9_\s][^a-z0-9_]*[0-9][^a-z0-9_]*.*["'`0-9]"#),
         ),
         sql_chars(942430, 2, "12 or more SQL characters in a value", values, restricted::<12>),
         sql_chars(942431, 3, "6 or more SQL characters in a value", values, restricted::<6>),

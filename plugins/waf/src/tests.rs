@@ -342,6 +342,18 @@ fn paranoia_levels_add_rules() {
         assert!(blocked(&pl3, get(url)), "{url}");
     }
     assert!(!blocked(&pl3, get("/?city=Saint-%C3%89tienne&name=M%C3%BCller")));
+    // Django ORM lookups in names, shell wildcards in a path, a quote then
+    // arithmetic; a lookup-like name with one underscore, a wildcard past
+    // the first directory and a quoted phrase pass.
+    for url in
+        ["/?password__isnull=true", "/?user__username__startswith=a", "/?x=/%3F%3F%3F/b%3F%3Fh", "/?x=%222562*23"]
+    {
+        assert!(!blocked(&pl2, get(url)), "{url}");
+        assert!(blocked(&pl3, get(url)), "{url}");
+    }
+    for url in ["/?price_gte=10", "/?glob=/images/*.jpg", "/?q=%22hello%22+world"] {
+        assert!(!blocked(&pl3, get(url)), "{url}");
+    }
     // SQL's characters, counted: 12 score a warning from level 2, 6 a
     // second one from level 3, which together block.
     let dashes = "/?var=-------------------";
