@@ -669,7 +669,7 @@ pub fn all() -> Vec<BuiltIn> {
             ALL_TEXT,
             NORM,
             Matcher::Regex(
-                r#"<!\s*(?:entity|doctype)\b|<[a-z][^>]*[\s/"'](?:xmlns(?::[a-z0-9]+)?|xlink:href|xi:include|formaction|pattern|dynsrc|lowsrc|datasrc|datafld|background|poster|srcdoc|style\s*=\s*["']?[^"'>]*(?:expression|url\(|behavior|-moz-binding))|<xi:include"#,
+                r#"<!\s*(?:entity|doctype)\b|!entity\s+(?:%\s*)?[a-z0-9_.-]+\s+(?:system|public)\b|<[a-z][^>]*[\s/"'](?:xmlns(?::[a-z0-9]+)?|xlink:href|xi:include|formaction|pattern|dynsrc|lowsrc|datasrc|datafld|background|poster|srcdoc|style\s*=\s*["']?[^"'>]*(?:expression|url\(|behavior|-moz-binding))|<xi:include"#,
             ),
         ),
         rule(

@@ -273,6 +273,7 @@ fn attacks_beyond_the_measured_corpus() {
         "for(;;){}",
         "while(true);",
         "global.process.kill(1)",
+        "foo!ENTITY % bar SYSTEM",
     ] {
         assert!(blocked(&w, testing::get(&format!("/?x={}", enc(attack))).build()), "{attack}");
     }
