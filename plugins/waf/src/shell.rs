@@ -1064,7 +1064,8 @@ mod tests {
             "for /l %x in (1,1,10) do ping x",
             "|if exist c:\\boot.ini type c:\\boot.ini",
             "127.0.0.1 && dir",
-            "x || tasklist",
+            "x || type c:\\boot.ini",
+            "a && set",
         ] {
             assert!(windows_command(a), "{a}");
         }
