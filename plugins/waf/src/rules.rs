@@ -1073,8 +1073,8 @@ mod tests {
     #[test]
     fn every_built_in_regex_compiles_and_ids_name_one_check() {
         let rules = super::all();
-        // One check may take two rules (two transformation chains); they
-        // then share the id and the message, never one without the other.
+        // One check may take two rules, one per transformation chain: they
+        // share the id and the message. Two checks never share an id.
         let mut ids: Vec<(u32, &str)> = rules.iter().map(|r| (r.id, r.message)).collect();
         ids.sort_unstable();
         ids.dedup();
