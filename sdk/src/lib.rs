@@ -60,6 +60,11 @@ mod wasm;
 pub use http::{Decision, Headers, LocalResponse, Request, Response, url_decode};
 pub use log;
 
+/// The Proxy-Wasm foreign function (`proxy_call_foreign_function`) a
+/// plugin calls at configuration when [`Plugin::needs_response`] is
+/// `false`: wasmgress then skips its response callbacks.
+pub const REQUEST_ONLY: &str = "wasmgress_request_only";
+
 /// A plugin: configured once per configuration an Ingress gives it, then
 /// called for each request and response on that Ingress.
 pub trait Plugin: Sized + 'static {
@@ -79,8 +84,9 @@ pub trait Plugin: Sized + 'static {
 
     /// Whether [`Plugin::on_response`] does anything. A plugin that only
     /// looks at requests answers `false`: the request head is then not
-    /// copied for the response hook, nor the response headers read — most
-    /// of what a response costs such a plugin.
+    /// copied for the response hook, nor the response headers read, and
+    /// wasmgress skips the plugin's response callbacks altogether (see
+    /// [`REQUEST_ONLY`]).
     fn needs_response(&self) -> bool {
         true
     }

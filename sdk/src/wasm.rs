@@ -35,6 +35,9 @@ impl<P: Plugin> RootContext for Root<P> {
         // What is logged here is what the gateway reports on the Ingress.
         match crate::parse_config::<P::Config>(&bytes).and_then(P::configure) {
             Ok(p) => {
+                if !p.needs_response() {
+                    declare_request_only();
+                }
                 self.plugin = Some(Rc::new(p));
                 true
             }
@@ -72,6 +75,29 @@ unsafe extern "C" {
     /// `String` of every name and value: here the serialized map is kept
     /// as one buffer (see `Headers::from_serialized`).
     fn proxy_get_header_map_pairs(map: u32, data: *mut *mut u8, size: *mut usize) -> u32;
+    /// Proxy-Wasm's extension point. Called here directly: `proxy_wasm`'s
+    /// wrapper panics on statuses a host may answer (Unimplemented).
+    fn proxy_call_foreign_function(
+        name: *const u8,
+        name_size: usize,
+        args: *const u8,
+        args_size: usize,
+        results: *mut *mut u8,
+        results_size: *mut usize,
+    ) -> u32;
+}
+
+/// Tells the host that this plugin does nothing with responses, so that it
+/// skips their callbacks: wasmgress then streams a response past the plugin
+/// untouched. Other hosts answer NotFound, as to any name they do not know,
+/// and run every callback as before.
+fn declare_request_only() {
+    let name = crate::REQUEST_ONLY.as_bytes();
+    let (mut results, mut size) = (std::ptr::null_mut(), 0);
+    // SAFETY: the name is valid for its length; no arguments; the host
+    // returns no data for this function (a null pointer), so nothing is
+    // handed over to free. The status is ignored on purpose.
+    unsafe { proxy_call_foreign_function(name.as_ptr(), name.len(), std::ptr::null(), 0, &mut results, &mut size) };
 }
 
 /// The Proxy-Wasm map type numbers (from the ABI).

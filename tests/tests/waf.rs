@@ -59,7 +59,7 @@ async fn a_block_is_a_403_with_the_request_id_and_the_neighbour_route_is_untouch
     let b = Backend::start("b").await;
     // Plugin metric cells are per process and plugin name: a name of its
     // own keeps the corpus test's blocks out of this test's counts.
-    let plugins = plugin_dir(&[("shop-waf", "waf")]);
+    let plugins = plugin_dir(&[("shop-waf", "waf"), ("header-rewrite", "header_rewrite")]);
     let dir = TempDir::new();
     dir.write("svc.yaml", &service("s", &[b.addr]));
     let block = "- name: shop-waf";
@@ -69,6 +69,10 @@ async fn a_block_is_a_403_with_the_request_id_and_the_neighbour_route_is_untouch
     dir.write("c.yaml", &ingress("c", "plain.test", "/", "s"));
     let bad = "- name: shop-waf\n  config: {rules: [{id: 1, message: m, targets: [args], operator: {regex: '('}}]}";
     dir.write("d.yaml", &annotated_ingress("d", "bad.test", "s", &plugins_annotation(bad)));
+    // Beside a plugin that does change responses, the WAF is still skipped
+    // for them and the other plugin is not.
+    let both = "- name: shop-waf\n- name: header-rewrite\n  config: {response: {set: {x-frame-options: DENY}}}";
+    dir.write("e.yaml", &annotated_ingress("e", "both.test", "s", &plugins_annotation(both)));
     let gw = start_with_plugins(dir.path(), plugins.path(), wasmgress::wasm::RuntimeOptions::default()).await;
     let attack = "/search?q=1%27%20OR%20%271%27%3D%271";
 
@@ -87,15 +91,32 @@ async fn a_block_is_a_403_with_the_request_id_and_the_neighbour_route_is_untouch
     assert_eq!(get(gw.http_addr(), "shop.test", "/search?q=O%27Brien").await.status, StatusCode::OK);
     assert_eq!(get(gw.http_addr(), "watch.test", attack).await.status, StatusCode::OK);
     assert_eq!(get(gw.http_addr(), "plain.test", attack).await.status, StatusCode::OK);
+    let answer = get(gw.http_addr(), "both.test", "/").await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.headers["x-frame-options"], "DENY");
+    assert_eq!(get(gw.http_addr(), "both.test", attack).await.status, StatusCode::FORBIDDEN);
 
     let metrics = get(gw.admin_addr(), "admin", "/metrics").await.body;
     assert_eq!(
         metric(&metrics, r#"wasmgress_plugin_metric_waf_requests_blocked{plugin="shop-waf"}"#),
-        Some(1),
+        Some(2),
         "{metrics}"
     );
     assert_eq!(metric(&metrics, r#"wasmgress_plugin_metric_waf_requests_detected{plugin="shop-waf"}"#), Some(1));
     assert!(metric(&metrics, r#"wasmgress_plugin_metric_waf_rule_942100_matches{plugin="shop-waf"}"#) >= Some(2));
+    // The WAF says it does nothing with responses: the gateway runs its
+    // request callbacks and ends its contexts, but calls it for no
+    // response, which streams past it.
+    let calls = |phase: &str| {
+        metric(
+            &metrics,
+            &format!(r#"wasmgress_plugin_callback_duration_seconds_count{{plugin="shop-waf",phase="{phase}"}}"#),
+        )
+    };
+    assert!(calls("request_headers") >= Some(3), "{metrics}");
+    assert!(calls("log") >= Some(3), "{metrics}");
+    assert_eq!(calls("response_headers"), None, "{metrics}");
+    assert_eq!(calls("response_body"), None, "{metrics}");
 
     let problems = problems(&gw, "default/d");
     assert!(problems.iter().any(|p| p.contains("rules[0] (id 1): operator.regex")), "{problems:?}");

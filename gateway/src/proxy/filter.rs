@@ -338,6 +338,19 @@ pub async fn response(shared: SharedStream, resp: Response<UpstreamBody>) -> Res
     let Some(mut stream) = lock(&shared).stream.take() else {
         return Response::from_parts(parts, ResponseBody::Upstream(body));
     };
+    if !stream.wants_response() {
+        // No plugin of the route looks at responses: this one streams
+        // straight through, and the contexts end with it.
+        stream.response_status(parts.status.as_u16());
+        lock(&shared).stream = Some(stream);
+        let body = FilteredResponse {
+            shared,
+            source: ResponseBody::Upstream(body),
+            pending: VecDeque::new(),
+            filtering: false,
+        };
+        return Response::from_parts(parts, ResponseBody::Filtered(Box::new(body)));
+    }
     let (parts, verdict) = stream.on_response_headers(Box::new(parts), body.is_end_stream()).await;
     let mut parts = *parts;
     lock(&shared).stream = Some(stream);

@@ -45,6 +45,12 @@ pub const BUFFER_PLUGIN_CONFIGURATION: i32 = 7;
 /// `proxy_log` levels: trace, debug, info, warn, error, critical.
 pub const LOG_TRACE: i32 = 0;
 
+/// The foreign function a plugin calls to say it does nothing with
+/// responses (`wasmgress_sdk::REQUEST_ONLY`): its response callbacks are
+/// then skipped, and a response no plugin of the route wants streams past
+/// them untouched.
+pub const FOREIGN_REQUEST_ONLY: &[u8] = b"wasmgress_request_only";
+
 /// How many bytes `encode_map` makes of `pairs`.
 pub fn encoded_len<K: AsRef<[u8]>, V: AsRef<[u8]>>(pairs: &[(K, V)]) -> usize {
     4 + pairs.iter().map(|(k, v)| 8 + k.as_ref().len() + v.as_ref().len() + 2).sum::<usize>()

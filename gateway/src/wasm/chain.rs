@@ -280,6 +280,8 @@ struct Held {
 struct Slot {
     /// The instance generation and context id, or `None` once skipped.
     context: Option<(u64, i32)>,
+    /// The plugin does nothing with responses: their callbacks skip it.
+    request_only: bool,
     request_held: Held,
     response_held: Held,
 }
@@ -354,8 +356,11 @@ impl PluginStream {
     async fn request_headers(&mut self, end_of_stream: bool) -> Verdict {
         for i in 0..self.chain.plugins.len() {
             let spec = self.chain.plugins[i].clone();
-            match with_vm(&spec, None, |vm| vm.create_context()) {
-                Ok((context, generation)) => self.slots[i].context = Some((generation, context)),
+            match with_vm(&spec, None, |vm| Ok((vm.create_context()?, vm.request_only()))) {
+                Ok(((context, request_only), generation)) => {
+                    self.slots[i].context = Some((generation, context));
+                    self.slots[i].request_only = request_only;
+                }
                 Err(e) => match self.failed(i, &e) {
                     Step::Next => continue,
                     Step::Stop(v) => return v,
@@ -404,6 +409,17 @@ impl PluginStream {
         state.response_code = Some(parts.status.as_u16());
         state.response = Some(Box::new(headers::response_snapshot(&parts)));
         (parts, verdict)
+    }
+
+    /// Whether a plugin with a live context looks at responses.
+    pub fn wants_response(&self) -> bool {
+        self.slots.iter().any(|s| s.context.is_some() && !s.request_only)
+    }
+
+    /// The status the client gets, for on_log, when no plugin sees the
+    /// response's headers.
+    pub fn response_status(&mut self, status: u16) {
+        self.state().response_code = Some(status);
     }
 
     /// A plugin failed: count it, drop its context, apply its policy.
@@ -482,6 +498,9 @@ impl PluginStream {
     /// call's response; with nothing pending, a pause does not hold.
     async fn run_headers(&mut self, i: usize, response: bool, end_of_stream: bool) -> Step {
         let Some((generation, context)) = self.slots[i].context else { return Step::Next };
+        if response && self.slots[i].request_only {
+            return Step::Next;
+        }
         let spec = self.chain.plugins[i].clone();
         let phase = if response { Phase::ResponseHeaders } else { Phase::RequestHeaders };
         let (st, result) = self.callback(
@@ -561,6 +580,9 @@ impl PluginStream {
         for step in 0..count {
             let i = if response { count - 1 - step } else { step };
             let Some((generation, context)) = self.slots[i].context else { continue };
+            if response && self.slots[i].request_only {
+                continue;
+            }
             let spec = self.chain.plugins[i].clone();
             let held = self.slots[i].held(response);
             if held.bypass {
@@ -632,6 +654,9 @@ impl PluginStream {
         for step in 0..count {
             let i = if response { count - 1 - step } else { step };
             let Some((generation, context)) = self.slots[i].context else { continue };
+            if response && self.slots[i].request_only {
+                continue;
+            }
             let spec = self.chain.plugins[i].clone();
             let given = trailers.take();
             let prepare = |state: &mut StreamState| {

@@ -133,6 +133,8 @@ pub struct HostState {
     /// the wall clock passed it (see `vm::PluginVm::new`).
     pub cpu_limit: Duration,
     pub cpu_mark: Option<Duration>,
+    /// The plugin said it does nothing with responses.
+    pub request_only: bool,
 }
 
 impl HostState {
@@ -153,6 +155,7 @@ impl HostState {
             allocate: None,
             cpu_limit: Duration::ZERO,
             cpu_mark: None,
+            request_only: false,
         }
     }
 }
@@ -504,6 +507,23 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
                 Some(v) => return_bytes(&mut c, &v, ret_ptr, ret_size),
                 None => Ok(Status::NotFound as i32),
             }
+        },
+    )?;
+    // Foreign functions: the one wasmgress knows; NotFound for any other,
+    // as Envoy answers.
+    linker.func_wrap(
+        ENV,
+        "proxy_call_foreign_function",
+        move |mut c: Caller<'_, HostState>, np: i32, ns: i32, _ap: i32, _as: i32, _rp: i32, _rs: i32| {
+            let name = match read_guest(&mut c, np, ns) {
+                Ok(n) => n,
+                Err(s) => return s as i32,
+            };
+            if name == abi::FOREIGN_REQUEST_ONLY {
+                c.data_mut().request_only = true;
+                return ok;
+            }
+            Status::NotFound as i32
         },
     )?;
     linker.func_wrap(

@@ -331,6 +331,11 @@ impl PluginVm {
         std::mem::take(&mut self.store.data_mut().calls)
     }
 
+    /// Whether the plugin said it does nothing with responses.
+    pub fn request_only(&self) -> bool {
+        self.store.data().request_only
+    }
+
     /// How often the plugin asked for `proxy_on_tick`.
     pub fn tick_period(&self) -> Option<Duration> {
         self.store.data().tick_period
