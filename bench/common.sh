@@ -97,3 +97,24 @@ cpu_row() {
     "$(awk -v a="$rps" -v b="$base_rps" 'BEGIN{printf "%+.1f%%", (a/b - 1) * 100}')" "$cpu" \
     "$(awk -v a="$cpu" -v b="$base_cpu" 'BEGIN{printf "%+.2f", a - b}')"
 }
+
+# waf_routes DIR: builds the gateway and the plugins, and writes to DIR the
+# plugins (the WAF, or WAF_WASM, and a no-op one) and the manifests of three
+# routes to a backend on BACKEND_PORT: plain.local without plugin,
+# noop.local, and waf.local at paranoia level 1.
+waf_routes() {
+  rustup target list --installed | grep -qx wasm32-wasip1 || rustup target add wasm32-wasip1
+  cargo build --release --quiet -p wasmgress
+  cargo build --release --quiet --target wasm32-wasip1 --manifest-path plugins/Cargo.toml --target-dir plugins/target
+  cargo build --release --quiet --target wasm32-wasip1 --manifest-path tests/plugins/Cargo.toml --target-dir tests/plugins/target
+  mkdir -p "$1/plugins" "$1/manifests"
+  cp "${WAF_WASM:-plugins/target/wasm32-wasip1/release/waf.wasm}" "$1/plugins/waf.wasm"
+  cp tests/plugins/target/wasm32-wasip1/release/test_noop.wasm "$1/plugins/noop.wasm"
+  {
+    backend_service "$BACKEND_PORT"
+    bench_ingress plain plain.local
+    bench_ingress noop noop.local "- name: noop"
+    bench_ingress waf waf.local '- name: waf
+  config: {paranoia_level: 1}'
+  } > "$1/manifests/bench.yaml"
+}

@@ -24,26 +24,12 @@ BACKEND_PORT=18920 GATEWAY_PORT=18921 ADMIN_PORT=18922
 source bench/common.sh
 need wrk wrk
 need curl curl
-rustup target list --installed | grep -qx wasm32-wasip1 || rustup target add wasm32-wasip1
-cargo build --release --quiet -p wasmgress
-cargo build --release --quiet --target wasm32-wasip1 --manifest-path plugins/Cargo.toml --target-dir plugins/target
-cargo build --release --quiet --target wasm32-wasip1 --manifest-path tests/plugins/Cargo.toml --target-dir tests/plugins/target
 BIN=${WASMGRESS_BIN:-target/release/wasmgress}
 WORK=$(mktemp -d)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
-
-mkdir -p "$WORK/plugins" "$WORK/manifests"
-cp "${WAF_WASM:-plugins/target/wasm32-wasip1/release/waf.wasm}" "$WORK/plugins/waf.wasm"
-cp tests/plugins/target/wasm32-wasip1/release/test_noop.wasm "$WORK/plugins/noop.wasm"
-{
-  backend_service $BACKEND_PORT
-  bench_ingress plain plain.local
-  bench_ingress noop noop.local "- name: noop"
-  bench_ingress waf waf.local '- name: waf
-  config: {paranoia_level: 1}'
-} > "$WORK/manifests/bench.yaml"
+waf_routes "$WORK"
 
 # The GET: five query arguments and the headers a browser sends.
 cat > "$WORK/get.lua" <<'LUA'

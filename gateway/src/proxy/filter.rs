@@ -343,13 +343,7 @@ pub async fn response(shared: SharedStream, resp: Response<UpstreamBody>) -> Res
         // straight through, and the contexts end with it.
         stream.response_status(parts.status.as_u16());
         lock(&shared).stream = Some(stream);
-        let body = FilteredResponse {
-            shared,
-            source: ResponseBody::Upstream(body),
-            pending: VecDeque::new(),
-            filtering: false,
-        };
-        return Response::from_parts(parts, ResponseBody::Filtered(Box::new(body)));
+        return unfiltered(shared, parts, body);
     }
     let (parts, verdict) = stream.on_response_headers(Box::new(parts), body.is_end_stream()).await;
     let mut parts = *parts;
@@ -362,13 +356,7 @@ pub async fn response(shared: SharedStream, resp: Response<UpstreamBody>) -> Res
         }
     }
     if body.is_end_stream() {
-        let body = FilteredResponse {
-            shared,
-            source: ResponseBody::Upstream(body),
-            pending: VecDeque::new(),
-            filtering: false,
-        };
-        return Response::from_parts(parts, ResponseBody::Filtered(Box::new(body)));
+        return unfiltered(shared, parts, body);
     }
     let mut consumed = 0;
     let (source, pending, filtering) = match read_ahead(&shared, true, &mut body, &mut consumed).await {
@@ -395,6 +383,14 @@ pub async fn response(shared: SharedStream, resp: Response<UpstreamBody>) -> Res
         }
     };
     let body = FilteredResponse { shared, source, pending, filtering };
+    Response::from_parts(parts, ResponseBody::Filtered(Box::new(body)))
+}
+
+/// `body` as the upstream sends it, with the plugin contexts ending once
+/// it has gone out.
+fn unfiltered(shared: SharedStream, parts: http::response::Parts, body: UpstreamBody) -> Response<ResponseBody> {
+    let body =
+        FilteredResponse { shared, source: ResponseBody::Upstream(body), pending: VecDeque::new(), filtering: false };
     Response::from_parts(parts, ResponseBody::Filtered(Box::new(body)))
 }
 
